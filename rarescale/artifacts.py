@@ -1,0 +1,248 @@
+"""Cached run results, keyed by a stable hash of their full config.
+
+An artifact is a folder ``<root>/<kind>/<key>/`` holding
+
+- ``result.json``  small results (numbers, lists, strings),
+- ``arrays.npz``   numpy arrays,
+- ``manifest.json`` the config, seed, code version, wall time, library
+  versions and a SHA-256 of each file; written last.
+
+The folder is written under a temporary name and renamed into place, so a
+crash mid-write never leaves a loadable partial artifact. ``key`` is the first
+16 hex digits of the SHA-256 of the canonical JSON of ``(kind, config)``: the
+same config gives the same key whatever its key order, and any changed field
+gives a new key.
+
+Loading a missing, corrupt or config-mismatched artifact raises
+:class:`ArtifactError` naming the artifact and the command that produces it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+import rarescale
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ROOT = REPO_ROOT / "artifacts"
+ROOT_ENV = "RARESCALE_ARTIFACTS"
+
+
+class ArtifactError(RuntimeError):
+    """A missing, corrupt or stale artifact; the message says how to produce it."""
+
+
+def artifact_root() -> Path:
+    """Where new artifacts are written: ``$RARESCALE_ARTIFACTS`` or ``artifacts/``."""
+    return Path(os.environ.get(ROOT_ENV, DEFAULT_ROOT))
+
+
+def search_roots() -> list[Path]:
+    """Where artifacts are looked for: the write root first, then the repository's."""
+    roots = [artifact_root()]
+    if DEFAULT_ROOT.resolve() != roots[0].resolve():
+        roots.append(DEFAULT_ROOT)
+    return roots
+
+
+def _plain(obj):
+    """Turn a config into plain JSON types (dataclasses, tuples, numpy, paths)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        raise ArtifactError(f"config value {obj!r} is not finite and cannot be hashed")
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise ArtifactError(f"config value of type {type(obj).__name__} cannot be hashed: {obj!r}")
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def config_key(kind: str, config) -> str:
+    """Stable 16-hex-digit key of ``(kind, config)``."""
+    payload = canonical_json({"kind": kind, "config": config})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """``git describe --always --dirty`` of the repository, else the package version."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True,
+        )
+        return f"{rarescale.__version__}+g{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        return rarescale.__version__
+
+
+def library_versions() -> dict:
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "rarescale": rarescale.__version__}
+    for name in ("scipy", "torch", "matplotlib"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = getattr(module, "__version__", "unknown")
+    return versions
+
+
+def source_digest(*modules) -> str:
+    """SHA-256 (12 hex digits) of the source files of ``modules``.
+
+    Put it in the config of a sweep computed by those modules, so a change in
+    the code that produced an artifact gives it a new key (a stale artifact is
+    then missing, never silently reused).
+    """
+    h = hashlib.sha256()
+    for module in modules:
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One loaded artifact."""
+
+    kind: str
+    key: str
+    path: Path
+    config: dict
+    result: dict
+    arrays: dict = field(repr=False)
+    manifest: dict = field(repr=False)
+
+
+def artifact_path(kind: str, config, root: Path | None = None) -> Path:
+    return Path(root or artifact_root()) / kind / config_key(kind, config)
+
+
+def save_artifact(kind: str, config, result: Mapping | None = None,
+                  arrays: Mapping[str, np.ndarray] | None = None, *,
+                  seed=None, wall_time_s: float | None = None,
+                  root: Path | None = None) -> Artifact:
+    """Write an artifact atomically and return it as loaded back."""
+    config = _plain(config)
+    key = config_key(kind, config)
+    final = Path(root or artifact_root()) / kind / key
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        (tmp / "result.json").write_text(
+            json.dumps(_plain(dict(result or {})), indent=1, sort_keys=True, allow_nan=True))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in (arrays or {}).items()})
+        (tmp / "arrays.npz").write_bytes(buf.getvalue())
+        manifest = {
+            "kind": kind, "key": key, "config": config, "seed": _plain(seed),
+            "code_version": code_version(), "wall_time_s": wall_time_s,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "libraries": library_versions(),
+            "sha256": {name: _sha256(tmp / name) for name in ("result.json", "arrays.npz")},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        if final.exists():  # replace: move the old one aside, then swap in the new
+            old = final.parent / f".old-{key}-{uuid.uuid4().hex[:8]}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _read(final, kind, config, produce=None)
+
+
+def _read(path: Path, kind: str, config: dict, produce: str | None) -> Artifact:
+    how = f" Produce it with: {produce}" if produce else ""
+    name = f"artifact {kind}/{path.name} ({path})"
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        for fname, digest in manifest["sha256"].items():
+            if _sha256(path / fname) != digest:
+                raise ArtifactError(f"{name} is corrupt: {fname} does not match its checksum.{how}")
+        result = json.loads((path / "result.json").read_text())
+        with np.load(path / "arrays.npz") as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except ArtifactError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise ArtifactError(f"{name} is corrupt ({type(exc).__name__}: {exc}).{how}") from exc
+    if manifest.get("kind") != kind or manifest.get("config") != config:
+        raise ArtifactError(f"{name} was made from a different config than the one asked for.{how}")
+    return Artifact(kind, path.name, path, config, result, arrays, manifest)
+
+
+def find_artifact(kind: str, config) -> Path | None:
+    """The folder of the artifact for ``(kind, config)`` on the search roots, or None."""
+    key = config_key(kind, config)
+    for root in search_roots():
+        path = root / kind / key
+        if (path / "manifest.json").exists():
+            return path
+    return None
+
+
+def load_artifact(kind: str, config, *, produce: str | None = None) -> Artifact:
+    """Load the artifact for ``(kind, config)``; raise :class:`ArtifactError` if missing or bad.
+
+    ``produce`` is the command that makes it; it is quoted in every error.
+    """
+    config = _plain(config)
+    path = find_artifact(kind, config)
+    if path is None:
+        roots = ", ".join(str(r) for r in search_roots())
+        how = f" Produce it with: {produce}" if produce else ""
+        raise ArtifactError(
+            f"artifact {kind}/{config_key(kind, config)} is missing (looked in {roots}).{how}")
+    return _read(path, kind, config, produce)
+
+
+def cached(kind: str, config, compute: Callable[[], tuple[Mapping, Mapping]], *,
+           seed=None, produce: str | None = None) -> Artifact:
+    """Load ``(kind, config)`` if present, else run ``compute()`` and save it.
+
+    ``compute`` returns ``(result, arrays)``. An artifact that exists but is
+    corrupt or mismatched raises instead of being silently recomputed.
+    """
+    config = _plain(config)
+    if find_artifact(kind, config) is not None:
+        return load_artifact(kind, config, produce=produce)
+    start = time.perf_counter()
+    result, arrays = compute()
+    return save_artifact(kind, config, result, arrays, seed=seed,
+                         wall_time_s=round(time.perf_counter() - start, 3))

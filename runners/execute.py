@@ -1,0 +1,130 @@
+"""Run a chapter or runner (a jupytext percent-format ``.py``) through papermill.
+
+    python -m runners.execute book/00_how_to_use.py -p widths '[4, 8, 16]' -o out/
+
+Each ``-p NAME VALUE`` overrides one variable of the notebook's cell tagged
+``parameters``; VALUE is read as YAML (``3``, ``0.5``, ``[4, 8]``, ``chinchilla``).
+The executed notebook is written to ``OUT/<name>.ipynb`` and any artifact the
+run makes lands in ``OUT/artifacts/`` (artifacts it only reads are still found
+in the repository's ``artifacts/``). Bad input (a missing file, a notebook
+without a parameters cell, an unknown parameter name) is a one-line error and
+exit code 2; a cell that fails is exit code 1, naming the executed notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from rarescale.artifacts import REPO_ROOT, ROOT_ENV
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input; printed as one line, exit code 2."""
+
+
+def read_notebook(path: Path):
+    import jupytext
+
+    if not path.is_file():
+        raise UsageError(f"notebook file not found: {path}")
+    if path.suffix != ".py":
+        raise UsageError(f"{path} is not a jupytext percent-format .py file")
+    return jupytext.read(path, fmt="py:percent")
+
+
+def parameter_names(nb) -> list[str]:
+    """Names assigned in the cell tagged ``parameters``, in order."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise UsageError("the notebook has no cell tagged 'parameters'")
+    names = []
+    for node in ast.parse(cells[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        for target in targets:
+            for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                if isinstance(t, ast.Name):
+                    names.append(t.id)
+    return names
+
+
+def execute(path: str | Path, parameters: dict | None = None,
+            output_dir: str | Path = "out", kernel: str = "python3",
+            progress_bar: bool = True) -> Path:
+    """Execute ``path`` with ``parameters``; return the executed ``.ipynb``."""
+    import papermill
+
+    path = Path(path)
+    parameters = dict(parameters or {})
+    nb = read_notebook(path)
+    known = parameter_names(nb)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise UsageError(
+            f"unknown parameter {', '.join(map(repr, unknown))} for {path}; "
+            f"its parameters are: {', '.join(known)}")
+    output_dir = Path(output_dir).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    out_nb = output_dir / (path.stem + ".ipynb")
+    # The kernel inherits the environment: artifacts go to OUT/artifacts, and the
+    # repository is importable even from an environment without rarescale installed.
+    overrides = {ROOT_ENV: str(output_dir / "artifacts"),
+                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                             os.environ.get("PYTHONPATH")]))}
+    previous = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        papermill.execute_notebook(
+            nb, str(out_nb), parameters=parameters, kernel_name=kernel,
+            cwd=str(path.resolve().parent), progress_bar=progress_bar,
+        )
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return out_nb
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runners.execute", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebook", help="a chapter (book/*.py) or runner (runners/*.py)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="override a parameter; VALUE is YAML")
+    parser.add_argument("-o", "--output-dir", default="out", help="where outputs go (default: out/)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    args = parser.parse_args(argv)
+    try:
+        params = {}
+        for name, value in args.parameter:
+            try:
+                params[name] = yaml.safe_load(value)
+            except yaml.YAMLError as exc:
+                raise UsageError(f"parameter {name!r}: value {value!r} is not valid YAML") from exc
+        out = execute(args.notebook, params, args.output_dir, args.kernel)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a failing cell: papermill keeps the executed notebook
+        if type(exc).__name__ == "PapermillExecutionError":
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            print(f"error: a cell failed ({first}); see the executed notebook in "
+                  f"{args.output_dir}", file=sys.stderr)
+            return 1
+        raise
+    print(f"executed notebook: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+@pytest.fixture
+def artifact_dir(tmp_path, monkeypatch):
+    """A private artifact root, so tests never touch the committed artifacts/."""
+    root = tmp_path / "artifacts"
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(root))
+    return root
+
+
+@pytest.fixture
+def subprocess_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["MPLBACKEND"] = "Agg"
+    return env

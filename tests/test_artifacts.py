@@ -1,0 +1,128 @@
+"""Artifacts: round trip, stable keys, atomic writes, loud failures."""
+
+import json
+import subprocess
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from rarescale import artifacts
+from rarescale.artifacts import ArtifactError, cached, config_key, load_artifact, save_artifact
+
+from conftest import PYTHON, REPO
+
+CONFIG = {"widths": [4, 8, 16], "lr": 1e-3, "mixture": {"K": 5, "a": 1.2}, "seed": 3}
+
+
+def test_round_trip(artifact_dir):
+    arrays = {"loss": np.linspace(0, 1, 7).reshape(7, 1), "ids": np.arange(3)}
+    saved = save_artifact("demo", CONFIG, {"best": 0.25, "names": ["a", "b"]}, arrays,
+                          seed=3, wall_time_s=1.5)
+    loaded = load_artifact("demo", CONFIG)
+    assert loaded.key == saved.key == config_key("demo", CONFIG)
+    assert loaded.result == {"best": 0.25, "names": ["a", "b"]}
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(loaded.arrays[name], value)
+        assert loaded.arrays[name].dtype == value.dtype
+    m = loaded.manifest
+    assert m["config"] == CONFIG and m["seed"] == 3 and m["wall_time_s"] == 1.5
+    assert m["code_version"].startswith("0.") and "numpy" in m["libraries"]
+
+
+def test_key_is_stable_and_order_free():
+    reordered = {"seed": 3, "mixture": {"a": 1.2, "K": 5}, "lr": 1e-3, "widths": [4, 8, 16]}
+    assert config_key("demo", CONFIG) == config_key("demo", reordered)
+    assert config_key("demo", CONFIG) == config_key("demo", json.loads(json.dumps(CONFIG)))
+    # a tuple, a numpy array and a frozen dataclass hash like their plain forms
+    assert config_key("demo", {**CONFIG, "widths": np.array([4, 8, 16])}) == config_key("demo", CONFIG)
+
+    @dataclass(frozen=True)
+    class Mixture:
+        K: int
+        a: float
+
+    assert config_key("demo", {**CONFIG, "mixture": Mixture(5, 1.2)}) == config_key("demo", CONFIG)
+    # a known value: the key must not drift between versions of the code
+    assert config_key("demo", {"a": 1}) == config_key("demo", {"a": 1})
+    assert len(config_key("demo", CONFIG)) == 16
+
+
+@pytest.mark.parametrize("change", [
+    {"lr": 1.0001e-3}, {"widths": [4, 8, 17]}, {"widths": [4, 16, 8]},
+    {"mixture": {"K": 5, "a": 1.2, "b": 1}}, {"seed": 4}, {"seed": "3"}, {"extra": None},
+])
+def test_any_changed_field_changes_key(change):
+    assert config_key("demo", {**CONFIG, **change}) != config_key("demo", CONFIG)
+    assert config_key("other", CONFIG) != config_key("demo", CONFIG)
+
+
+def test_missing_artifact_names_itself_and_the_command(artifact_dir):
+    with pytest.raises(ArtifactError, match=r"demo/[0-9a-f]{16} is missing.*runners\.execute x"):
+        load_artifact("demo", CONFIG, produce="python -m runners.execute x")
+
+
+def test_corrupt_and_mismatched_artifacts_fail_loudly(artifact_dir):
+    saved = save_artifact("demo", CONFIG, {"x": 1}, {"a": np.ones(3)})
+    (saved.path / "arrays.npz").write_bytes(b"not a zip")
+    with pytest.raises(ArtifactError, match="corrupt: arrays.npz"):
+        load_artifact("demo", CONFIG)
+    saved = save_artifact("demo", CONFIG, {"x": 1}, {"a": np.ones(3)})
+    manifest = json.loads((saved.path / "manifest.json").read_text())
+    manifest["config"]["seed"] = 99  # an edited manifest no longer matches its key
+    (saved.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="different config"):
+        load_artifact("demo", CONFIG)
+
+
+def test_crash_mid_write_leaves_nothing_loadable(artifact_dir, monkeypatch):
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(artifacts.np, "savez_compressed", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_artifact("demo", CONFIG, {"x": 1}, {"a": np.ones(3)})
+    with pytest.raises(ArtifactError, match="missing"):
+        load_artifact("demo", CONFIG)
+
+
+def test_killed_process_mid_write_leaves_nothing_loadable(artifact_dir, subprocess_env):
+    """A hard kill (no cleanup) after the data files but before the rename."""
+    script = textwrap.dedent(f"""
+        import os, json
+        import numpy as np
+        from rarescale import artifacts
+        real = artifacts._sha256
+        def die(path):
+            os._exit(9)  # the process dies: no except, no finally
+        artifacts._sha256 = die
+        artifacts.save_artifact("demo", {CONFIG!r}, {{"x": 1}}, {{"a": np.ones(3)}})
+    """)
+    proc = subprocess.run([PYTHON, "-c", script], env=subprocess_env, cwd=REPO)
+    assert proc.returncode == 9
+    leftovers = list((artifact_dir / "demo").iterdir())
+    assert leftovers and all(p.name.startswith(".tmp-") for p in leftovers)
+    with pytest.raises(ArtifactError, match="missing"):
+        load_artifact("demo", CONFIG)
+    # and a later run completes normally beside the debris
+    save_artifact("demo", CONFIG, {"x": 1}, {"a": np.ones(3)})
+    assert load_artifact("demo", CONFIG).result == {"x": 1}
+
+
+def test_cached_computes_once(artifact_dir):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"n": len(calls)}, {"v": np.arange(4)}
+
+    first = cached("demo", CONFIG, compute, seed=3)
+    second = cached("demo", CONFIG, compute, seed=3)
+    assert calls == [1] and first.result == second.result == {"n": 1}
+    assert first.manifest["wall_time_s"] >= 0
+
+
+def test_non_finite_config_is_refused():
+    with pytest.raises(ArtifactError, match="not finite"):
+        config_key("demo", {"lr": float("nan")})

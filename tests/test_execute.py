@@ -1,0 +1,65 @@
+"""runners.execute: papermill with parameters, one-line errors with exit code 2."""
+
+import json
+import subprocess
+
+import pytest
+
+from runners.execute import UsageError, execute, parameter_names, read_notebook
+
+from conftest import PYTHON, REPO
+
+CHAPTER0 = REPO / "book" / "00_how_to_use.py"
+
+
+def glued(ipynb, name):
+    """The value glued under ``name`` in an executed notebook."""
+    nb = json.loads(ipynb.read_text())
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            scrap = out.get("metadata", {}).get("scrapbook", {})
+            if scrap.get("name") == name:
+                return out["data"][scrap.get("mime_prefix", "") + "text/plain"]
+    raise KeyError(name)
+
+
+def test_parameter_names_of_chapter0():
+    assert parameter_names(read_notebook(CHAPTER0)) == ["d", "widths", "rank", "samples", "seed"]
+
+
+def test_a_parameter_changes_the_executed_output(tmp_path):
+    small = dict(d=16, widths=[2, 4], rank=4, seed=0)
+    a = execute(CHAPTER0, {**small, "samples": 50}, tmp_path / "a", progress_bar=False)
+    b = execute(CHAPTER0, {**small, "samples": 80}, tmp_path / "b", progress_bar=False)
+    assert glued(a, "c13_samples") == "50" and glued(b, "c13_samples") == "80"
+    assert glued(a, "c13_max_abs_error") != glued(b, "c13_max_abs_error")
+    # the artifacts the run made land beside the executed notebook
+    made = list((tmp_path / "a" / "artifacts" / "c13_random_baseline").iterdir())
+    assert len(made) == 1 and (made[0] / "manifest.json").exists()
+
+
+def test_unknown_parameter_is_refused_before_running(tmp_path):
+    with pytest.raises(UsageError, match="unknown parameter 'widht'.*its parameters are: d, widths"):
+        execute(CHAPTER0, {"widht": [1]}, tmp_path)
+    assert not (tmp_path / "00_how_to_use.ipynb").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["book/00_how_to_use.py", "-p", "widht", "[4]"], "error: unknown parameter 'widht'"),
+    (["book/no_such_chapter.py"], "error: notebook file not found: book/no_such_chapter.py"),
+    (["_config.yml"], "error: _config.yml is not a jupytext percent-format .py file"),
+])
+def test_cli_bad_input_is_exit_2_and_one_line(args, message, tmp_path, subprocess_env):
+    proc = subprocess.run([PYTHON, "-m", "runners.execute", *args, "-o", str(tmp_path)],
+                          cwd=REPO, env=subprocess_env, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1
+
+
+def test_cli_failing_cell_is_exit_1(tmp_path, subprocess_env):
+    proc = subprocess.run(
+        [PYTHON, "-m", "runners.execute", "book/00_how_to_use.py", "-p", "widths", "[100]",
+         "-o", str(tmp_path)],
+        cwd=REPO, env=subprocess_env, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "random_stiefel.n must be an int in the range [1, 64]" in proc.stderr
