@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 
 # Okabe-Ito: a colour-blind-safe qualitative palette.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -48,4 +49,47 @@ def fig_random_baseline(ax, check: dict):
     ax.set_xlabel("encoder width $N$ (columns)")
     ax.set_ylabel(r"signal captured $S(U)$ (fraction of $\mathrm{tr}\,C$)")
     ax.legend(frameon=False)
+    return ax
+
+
+def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiples=(0.1, 1, 10)):
+    """Figure for C2-C5 (paper Figure 1): the two scaling regimes around a large model ``N_L``.
+
+    Draws the compute-optimal loss ``L*(N)``, the asymptotic loss ``L(N, ∞)``,
+    iso-data curves ``L(N, D)`` at multiples of ``D*(N_L)``, the target
+    ``L*(N_L) + ε``, and shades the models that can recover the target with data
+    (``N_s* ≤ N < N_L``) and those that cannot (``N < N_s*``).
+    """
+    from rarescale import scaling
+
+    n_small = float(scaling.largest_small_model(n_large, eps, law))
+    N = np.logspace(np.log10(n_small) - 1.5, np.log10(n_large) + 1.0, 300)
+    d_large = float(scaling.compute_optimal_tokens(n_large, law))
+    for i, m in enumerate(data_multiples):
+        ax.plot(N, scaling.loss(N, m * d_large, law), color="0.6", lw=0.8, ls=":",
+                label="fixed data $D$ = " + ", ".join(f"{m:g}" for m in data_multiples)
+                + r" $\times D^*(N_L)$" if i == 0 else None)
+    ax.plot(N, scaling.compute_optimal_loss(N, law), color=PALETTE[0], lw=2,
+            label=r"compute-optimal $L^*(N)$")
+    ax.plot(N, scaling.asymptotic_loss(N, law), color=PALETTE[3], lw=2, ls="--",
+            label=r"asymptotic $L(N, \infty)$")
+    target = float(scaling.compute_optimal_loss(n_large, law)) + eps
+    ax.axhline(target, color="k", lw=0.8)
+    ax.annotate(r"$L^*(N_L)$" + (f" + {eps:g}" if eps else ""), (N[-1], target),
+                xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom", fontsize=9)
+    ax.axvspan(N[0], n_small, color=PALETTE[1], alpha=0.18, lw=0,
+               label="learning requires model scaling")
+    ax.axvspan(n_small, n_large, color=PALETTE[5], alpha=0.18, lw=0,
+               label="compute optimal / data scaling suffices")
+    for x, name in ((n_small, r"$N_s^*$"), (n_large, r"$N_L$")):
+        ax.axvline(x, color="k", lw=0.8, ls="-.")
+        ax.annotate(name, (x, 1.0), xycoords=("data", "axes fraction"), ha="center",
+                    va="bottom", fontsize=10)
+    ax.set_xscale("log")
+    ax.set_xlim(N[0], N[-1])
+    top = float(scaling.compute_optimal_loss(N[0], law))
+    ax.set_ylim(law.E - 0.02, top + 0.05 * (top - law.E))
+    ax.set_xlabel("model size $N$ (parameters)")
+    ax.set_ylabel("loss (nats per token)")
+    ax.legend(frameon=False, loc="upper right", fontsize=8)
     return ax

@@ -1,0 +1,23 @@
+"""Small tables for the chapters, rendered as HTML in the book."""
+
+from __future__ import annotations
+
+import html
+
+
+def html_table(columns, rows, caption: str | None = None) -> str:
+    """An HTML table; ``rows`` are sequences of already formatted cells."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(x: float, digits: int = 2) -> str:
+    """``3.9 × 10⁸`` for prose: ``digits`` significant digits, a power of ten."""
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
