@@ -55,10 +55,9 @@ fit_seed = 0  # seed of the synthetic runs
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
-from myst_nb import glue
 
 from rarescale import plots, scaling
-from rarescale.report import html_table, sci
+from rarescale.report import glue, html_table, sci
 
 law = scaling.get_fit(fit)
 law

@@ -75,3 +75,36 @@ def fidelity(mixture: TaskMixture, config: StudentConfig, arrays: dict,
     return {"overlap": overlap.mean(1), "overlap_min": overlap.min(1), "loss": loss,
             "predicted_loss": predicted_loss, "learned": learned, "predicted": predicted,
             "agreement": float((learned == predicted[:, None, :]).mean())}
+
+
+def total_loss(mixture: TaskMixture, task_loss: np.ndarray) -> np.ndarray:
+    """Mixture loss ``Σ_k π_k tr(C_k) ℓ_k`` from normalised per-task losses ``ℓ`` (..., K)."""
+    return task_loss @ (np.asarray(mixture.pi) * mixture.traces)
+
+
+def budget_check(mixture: TaskMixture, config: StudentConfig, widths, factor: int = 10,
+                 progress: bool = True) -> artifacts.Artifact:
+    """Train ``widths`` (first seed only) for ``factor`` times the steps (cached; paper Fig. 21)."""
+    long = config.replace(widths=tuple(widths), seeds=config.seeds[:1], steps=config.steps * factor)
+    return width_sweep(mixture, long, kind="c8_budget_check", progress=progress)
+
+
+def learned_changes(short: np.ndarray, long: np.ndarray, threshold: float = LEARNED_THRESHOLD):
+    """Where ``loss < threshold`` differs between two (widths, K) final-loss arrays."""
+    return (short < threshold) != (long < threshold)
+
+
+def measured_learn_widths(widths, learned: np.ndarray) -> list:
+    """Per task, the smallest width of the sweep from which every seed has it learned.
+
+    ``learned`` is (widths, seeds, K) booleans; a task counts from width ``w`` on
+    if it is learned at ``w`` and at every larger width of the sweep. ``None``
+    where it is not learned at the widest width.
+    """
+    order = np.argsort(widths)
+    ws = np.asarray(widths)[order]
+    ok = learned.all(axis=1)[order]  # (widths ascending, K)
+    # stays[i, k]: learned at the i-th width and at every larger one
+    stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]
+    return [int(ws[stays[:, k].argmax()]) if stays[:, k].any() else None
+            for k in range(ok.shape[1])]

@@ -93,3 +93,57 @@ def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiple
     ax.set_ylabel("loss (nats per token)")
     ax.legend(frameon=False, loc="upper right", fontsize=8)
     return ax
+
+
+def _task_colours(values, log: bool = False, cmap="viridis"):
+    """One colour per task from a sequential, colour-blind-safe map ordered by ``values``."""
+    values = np.log(np.asarray(values, dtype=float)) if log else np.asarray(values, dtype=float)
+    span = np.ptp(values) or 1.0
+    return plt.get_cmap(cmap)(0.92 * (values - values.min()) / span)
+
+
+def fig_task_loss_vs_width(ax, widths, loss, predicted, colour_by, label_fmt="π = {:.3f}",
+                           legend_title="task frequency", log_colours: bool = True):
+    """Figure for C8 (paper Figure 2a): per-task normalised loss against width.
+
+    ``loss`` is (widths, seeds, K): the mean over seeds is drawn with points and
+    the spread across seeds as a band; ``predicted`` (widths, K) is the optimal
+    width-``N`` model's loss (dashed). Tasks are coloured by ``colour_by``
+    (frequency on a log scale, or complexity in the Appendix-D variant).
+    """
+    widths = np.asarray(widths)
+    colours = _task_colours(colour_by, log=log_colours)
+    for k in range(loss.shape[-1]):
+        mean = loss[:, :, k].mean(1)
+        ax.fill_between(widths, loss[:, :, k].min(1), loss[:, :, k].max(1), color=colours[k],
+                        alpha=0.2, lw=0)
+        ax.plot(widths, mean, "o-", color=colours[k], ms=3, lw=1.2,
+                label=label_fmt.format(colour_by[k]))
+        ax.plot(widths, predicted[:, k], "--", color=colours[k], lw=1, alpha=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("encoder width $N$")
+    ax.set_ylabel(r"task loss / $\mathrm{tr}\,C_k$")
+    ax.set_ylim(-0.03, 1.05)
+    ax.legend(frameon=False, fontsize=8, title=legend_title, title_fontsize=8,
+              loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def fig_total_loss_vs_width(ax, widths, total, predicted):
+    """Figure for C7-C8 (paper Figure 2b): residual mixture loss against width.
+
+    ``total`` is (widths, seeds) measured, ``predicted`` (widths,) the sum of
+    the utilities left out, ``Σ_{i>N} ν_(i)``.
+    """
+    widths = np.asarray(widths)
+    ax.plot(widths, predicted, "--", color=PALETTE[7], lw=1.2, label=r"predicted $\sum_{i>N}\nu_{(i)}$")
+    ax.errorbar(widths, total.mean(1), yerr=[total.mean(1) - total.min(1), total.max(1) - total.mean(1)],
+                fmt="o", ms=4, color=PALETTE[0], label="trained students (mean, seed range)")
+    ax.set_xscale("log", base=2)
+    # symlog: at full width every feature is kept and the residual is (numerically) zero
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_ylim(0, None)
+    ax.set_xlabel("encoder width $N$")
+    ax.set_ylabel("residual mixture loss")
+    ax.legend(frameon=False)
+    return ax

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
+
 
 def html_table(columns, rows, caption: str | None = None) -> str:
     """An HTML table; ``rows`` are sequences of already formatted cells."""
@@ -21,3 +23,16 @@ def sci(x: float, digits: int = 2) -> str:
     """``3.9 × 10⁸`` for prose: ``digits`` significant digits, a power of ten."""
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
+def glue(name: str, value, display: bool = False):
+    """MyST-NB's ``glue`` with numpy scalars turned into Python numbers.
+
+    MyST-NB formats a glued number from its text form, which for a numpy scalar
+    is ``np.float64(...)`` and cannot be formatted with ``:.2f``.
+    """
+    from myst_nb import glue as myst_glue
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    return myst_glue(name, value, display=display)

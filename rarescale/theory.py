@@ -123,3 +123,25 @@ def subspace_overlap(U: np.ndarray, V: np.ndarray) -> float:
         return 1.0
     s = np.linalg.svd(U.T @ V, compute_uv=False)
     return float(np.mean(s**2))
+
+
+def monte_carlo_loss(mixture: TaskMixture, U: np.ndarray, samples: int, seed: int,
+                     chunk: int = 20000):
+    """C7 by sampling: the mixture loss of encoder ``U`` with optimal decoders ``D_k = T_k U``.
+
+    Draws ``samples`` inputs with tasks from ``π`` and averages
+    ``‖T_k x − T_k U Uᵀ x‖²``. Returns ``(total, per_task)``, per task normalised
+    by ``tr(C_k)``; compare with :func:`mixture_loss` and :func:`task_losses`.
+    """
+    rng = np.random.default_rng(seed)
+    err_sum, per_task, count = 0.0, np.zeros(mixture.K), np.zeros(mixture.K)
+    done = 0
+    while done < samples:
+        x, y, tasks = mixture.sample_batch(min(chunk, samples - done), rng)
+        pred = np.einsum("bmn,bn->bm", mixture.teachers[tasks] @ U, x @ U)
+        err = np.square(y - pred).sum(-1)
+        err_sum += err.sum()
+        np.add.at(per_task, tasks, err)
+        count += np.bincount(tasks, minlength=mixture.K)
+        done += len(tasks)
+    return err_sum / samples, per_task / np.maximum(count, 1) / mixture.traces

@@ -98,3 +98,36 @@ def test_bad_configs():
         StudentConfig(schedule="linear")
     with pytest.raises(ConfigError, match="widths must be at most d = 14"):
         train_students(MIX, StudentConfig(widths=(15,)), progress=False)
+
+
+def test_measured_learn_widths():
+    from rarescale.experiments import measured_learn_widths
+
+    widths = [1, 2, 4, 8]
+    learned = np.zeros((4, 2, 3), dtype=bool)
+    learned[1:, :, 0] = True  # task 0 from width 2
+    learned[3, :, 1] = True  # task 1 only at 8
+    learned[2, :, 2] = True  # task 2 learned at 4 but lost at 8: not learned at the widest
+    learned[3, 0, 1] = True
+    learned[3, 1, 1] = True
+    assert measured_learn_widths(widths, learned) == [2, 8, None]
+    learned[1, 1, 0] = False  # one seed misses width 2: counts from 4
+    assert measured_learn_widths(widths, learned)[0] == 4
+
+
+def test_chapter2_parameters_match_the_default_sweep():
+    """The benchmark and the chapter train the same sweep (defaults written once each)."""
+    import ast
+
+    from conftest import REPO
+    from rarescale import experiments
+    from runners.execute import read_notebook
+
+    nb = read_notebook(REPO / "book" / "02_utility_ranking.py")
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params = {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(cell.source).body}
+    mix, cfg = experiments.figure2_default()
+    assert mix == TaskMixture.power_law(K=params["K"], m=params["m"], a=params["a"], b=params["b"],
+                                        d=params["d"], seed=params["mixture_seed"])
+    assert cfg == StudentConfig(widths=tuple(params["widths"]), seeds=tuple(params["seeds"]),
+                                steps=params["steps"], batch=params["batch"], lr=params["lr"])
