@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test venv clean distclean
+.PHONY: book test venv clean distclean prune-artifacts
 
 # The venv is (re)installed when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -24,6 +24,14 @@ book: $(STAMP)
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest
+
+# Re-executes every chapter from scratch, recording the artifacts it reads, then
+# deletes the artifacts no chapter reads any more (old configs, old code).
+prune-artifacts: $(STAMP)
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/artifacts-used.txt
+	mkdir -p _build
+	RARESCALE_ARTIFACT_LOG=$(CURDIR)/_build/artifacts-used.txt $(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python -m rarescale.artifacts prune --used _build/artifacts-used.txt
 
 clean:
 	rm -rf _build out .pytest_cache

@@ -42,6 +42,7 @@ import rarescale
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO_ROOT / "artifacts"
 ROOT_ENV = "RARESCALE_ARTIFACTS"
+LOG_ENV = "RARESCALE_ARTIFACT_LOG"  # if set, every artifact read is listed in this file
 
 
 class ArtifactError(RuntimeError):
@@ -204,6 +205,9 @@ def _read(path: Path, kind: str, config: dict, produce: str | None) -> Artifact:
         raise ArtifactError(f"{name} is corrupt ({type(exc).__name__}: {exc}).{how}") from exc
     if manifest.get("kind") != kind or manifest.get("config") != config:
         raise ArtifactError(f"{name} was made from a different config than the one asked for.{how}")
+    if os.environ.get(LOG_ENV):
+        with open(os.environ[LOG_ENV], "a") as log:
+            log.write(f"{path.resolve()}\n")
     return Artifact(kind, path.name, path, config, result, arrays, manifest)
 
 
@@ -246,3 +250,46 @@ def cached(kind: str, config, compute: Callable[[], tuple[Mapping, Mapping]], *,
     result, arrays = compute()
     return save_artifact(kind, config, result, arrays, seed=seed,
                          wall_time_s=round(time.perf_counter() - start, 3))
+
+
+def prune(used, root: Path | None = None) -> list[Path]:
+    """Delete the artifacts under ``root`` that are not in ``used`` (paths); return them.
+
+    ``used`` is what a full build read (see ``make prune-artifacts``); an artifact
+    keyed by an old config or old code is never read again.
+    """
+    used = {Path(p).resolve() for p in used}
+    removed = []
+    for path in sorted(Path(root or DEFAULT_ROOT).glob("*/*")):
+        if path.is_dir() and path.resolve() not in used:
+            shutil.rmtree(path)
+            removed.append(path)
+    return removed
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m rarescale.artifacts")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the artifacts with their creation time and wall time")
+    pr = sub.add_parser("prune", help="delete artifacts a build did not read")
+    pr.add_argument("--used", required=True, help="file listing the artifact folders read")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for m in sorted(DEFAULT_ROOT.glob("*/*/manifest.json")):
+            info = json.loads(m.read_text())
+            print(f"{info['kind']}/{info['key']}  {info['created']}  {info['wall_time_s']} s")
+        return 0
+    used_file = Path(args.used)
+    if not used_file.is_file():
+        print(f"error: {used_file} not found: run a full build with {LOG_ENV} set first",
+              file=sys.stderr)
+        return 2
+    for path in prune(used_file.read_text().split()):
+        print(f"removed {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -108,3 +108,179 @@ def measured_learn_widths(widths, learned: np.ndarray) -> list:
     stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]
     return [int(ws[stays[:, k].argmax()]) if stays[:, k].any() else None
             for k in range(ok.shape[1])]
+
+
+# --- chapter 3: interference --------------------------------------------------------
+
+CHAPTER3_WIDTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24)
+
+
+def chapter3_default() -> tuple[TaskMixture, StudentConfig]:
+    """Chapter 3: 6 tasks of 4 features (``π_k ∝ k^−2.2``, ``λ_{k,j} ∝ j^−0.8``) in ``d = 64``.
+
+    ``d`` is well above the 24 feature directions, so the widths stay at most
+    ``0.375 d`` and the random baseline ``N/d`` of C13 stays informative.
+    """
+    mix = TaskMixture.power_law(K=6, m=4, a=2.2, b=0.8, d=64, seed=0)
+    cfg = StudentConfig(widths=CHAPTER3_WIDTHS, seeds=(0, 1, 2), steps=4000, batch=256, lr=0.01)
+    return mix, cfg
+
+
+def _common_gradient_metric(common):
+    """Metric for :func:`train_students`: the common-task gradient and its C10 bound per slice."""
+    from rarescale import interference
+
+    def metric(mixture, U, widths):
+        grad = np.zeros(len(widths))
+        bound = np.zeros(len(widths))
+        for c, n in enumerate(widths):
+            Uc = U[c, :, :n]
+            grad[c] = np.linalg.norm(interference.common_gradient(mixture, Uc, common))
+            bound[c] = interference.common_gradient_bound(mixture, Uc, common)
+        return {"common_grad": grad, "common_bound": bound}
+
+    return metric
+
+
+def signal_sweep(mixture: TaskMixture, config: StudentConfig, common_mass: float = 0.9,
+                 progress: bool = True) -> artifacts.Artifact:
+    """Figure 3's sweep (cached): signal per task, and the common gradient against its bound."""
+    from rarescale import interference
+
+    common = interference.common_tasks(mixture, common_mass)
+    run_config = {"mixture": mixture, "student": config, "common": common.tolist(),
+                  "code": _code() + artifacts.source_digest(interference)}
+
+    def compute():
+        out = train_students(mixture, config, metrics=[_common_gradient_metric(common)],
+                             progress=progress)
+        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
+
+    return artifacts.cached("c13_signal_sweep", run_config, compute, seed=list(config.seeds))
+
+
+def injection_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, deltas,
+                    kind: str = "c14_injection", progress: bool = True) -> artifacts.Artifact:
+    """Figure 4 (cached): the rare task injected every ``delta`` steps, for every width.
+
+    One stream per (delta, seed); the slices of the result are width-major over
+    those streams, which are listed in ``stream_delta`` and ``stream_seed``.
+    """
+    from rarescale.student import InjectionStream
+
+    deltas = [int(x) for x in deltas]
+    run_config = {"mixture": mixture, "student": config, "rare": int(rare), "deltas": deltas,
+                  "code": _code()}
+
+    def compute():
+        streams = [InjectionStream(mixture, config.batch, s, rare=rare, delta=delta)
+                   for delta in deltas for s in config.seeds]
+        out = train_students(mixture, config, streams=streams, progress=progress,
+                             metrics=[_feature_signal_metric(mixture, rare)])
+        out["stream_delta"] = np.array([st.delta for st in streams])
+        out["stream_seed"] = np.array([st.seed for st in streams])
+        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
+
+    return artifacts.cached(kind, run_config, compute, seed=list(config.seeds))
+
+
+def _feature_signal_metric(mixture: TaskMixture, task: int):
+    """Metric: the fraction of each of ``task``'s feature directions the encoder holds."""
+    F = mixture.feature_block(task)  # (d, m_k)
+
+    def metric(mixture_, U, widths):
+        return {"rare_feature_signal": np.square(np.einsum("dj,cdn->cjn", F, U)).sum(-1)}  # (C, m_k)
+
+    return metric
+
+
+def injection_trace(mixture: TaskMixture, config: StudentConfig, rare: int, delta: int,
+                    widths, evals: int = 400, progress: bool = True) -> artifacts.Artifact:
+    """Figure 4b (cached): the rare signal over training, evaluated every few steps."""
+    trace = config.replace(widths=tuple(widths), seeds=config.seeds[:1], evals=evals,
+                           eval_spacing="linear")
+    return injection_sweep(mixture, trace, rare, [delta], kind="c14_injection_trace",
+                           progress=progress)
+
+
+def decay_segments(eval_steps: np.ndarray, delta: int, steps: int) -> list[np.ndarray]:
+    """Indices of the evaluations between injections, one array per gap.
+
+    An injection is the update of step ``i`` (``i + 1`` a multiple of ``delta``);
+    evaluation ``t`` sees updates ``0 … t − 1``, so the gap after it holds the
+    evaluations at steps ``i + 1 … i + delta``.
+    """
+    segments = []
+    for i in range(delta - 1, steps, delta):
+        idx = np.flatnonzero((eval_steps >= i + 1) & (eval_steps <= i + delta))
+        if len(idx) >= 3:
+            segments.append(idx)
+    return segments
+
+
+def lr_integral(config: StudentConfig, start: int, stop) -> np.ndarray:
+    """``Σ_{u=start}^{stop−1} η(u)`` for each ``stop``: the learning rate spent since ``start``."""
+    rates = np.array([config.learning_rate(u) for u in range(config.steps)])
+    cumulative = np.concatenate([[0.0], np.cumsum(rates)])
+    return cumulative[np.asarray(stop)] - cumulative[start]
+
+
+def signal_by_width(mixture: TaskMixture, config: StudentConfig, arrays: dict, common) -> tuple:
+    """Final normalised signal ``Ŝ`` (widths, seeds, K) and the frequent tasks'
+    residual ``R_S / tr(M_S)`` (widths, seeds), from a sweep's optimal-decoder losses."""
+    from rarescale import interference
+
+    S = 1 - arrays["encoder_loss"][:, -1]  # raw signal captured per task, (C, K)
+    signal = interference.normalized_signal(S, arrays["width"][:, None], mixture.d)
+    weights = (np.asarray(mixture.pi) * mixture.traces)[list(common)]
+    residual = (arrays["encoder_loss"][:, -1][:, list(common)] @ weights) / weights.sum()
+    return by_width(signal, config), by_width(residual, config)
+
+
+def injection_final(mixture: TaskMixture, config: StudentConfig, arrays: dict, rare: int,
+                    deltas) -> np.ndarray:
+    """Final normalised rare signal (widths, deltas, seeds) of an :func:`injection_sweep`."""
+    from rarescale import interference
+
+    S = 1 - arrays["encoder_loss"][:, -1, rare]
+    signal = interference.normalized_signal(S, arrays["width"], mixture.d)
+    return signal.reshape(len(config.widths), len(deltas), -1)
+
+
+def forgetting_fit(mixture: TaskMixture, trace_config: StudentConfig, arrays: dict, rare: int,
+                   delta: int, fit_width: int) -> dict:
+    """C14: the two-direction model against an :func:`injection_trace`.
+
+    Fits the model's one free constant (``gain``) on the decays of ``fit_width``
+    and predicts every width's decays from its competing utility. Returns the
+    gain, per width the predicted and the separately fitted decay rates (log-odds
+    per unit of learning rate), the RMS error of the prediction on the raw
+    signal, and the model's segments as (steps, Ŝ) for drawing.
+    """
+    from rarescale import interference
+
+    steps = arrays["eval_steps"]
+    S = 1 - arrays["encoder_loss"][:, :, rare]  # raw rare signal, (C, E)
+    widths = [int(w) for w in arrays["width"]]
+    segments = decay_segments(steps, delta, trace_config.steps)[1:]  # the first: decoder still zero
+
+    def data(c):
+        return [(lr_integral(trace_config, steps[i[0]], steps[i]), S[c, i]) for i in segments]
+
+    c_fit = widths.index(fit_width)
+    gain = interference.fit_forgetting_gain(data(c_fit), interference.competing_utility(
+        mixture, rare, fit_width))
+    out = {"gain": gain, "widths": widths, "predicted_rate": [], "fitted_rate": [],
+           "rms_error": [], "segments": {}}
+    for c, n in enumerate(widths):
+        mu = interference.competing_utility(mixture, rare, n)
+        out["predicted_rate"].append(4 * gain * mu)
+        out["fitted_rate"].append(interference.fit_forgetting_gain(data(c), 0.25))
+        errors, drawn = [], []
+        for i, (x, s) in zip(segments, data(c)):
+            model = interference.forgetting_curve(s[0], mu, x, gain)
+            errors.append(model - s)
+            drawn.append((steps[i], interference.normalized_signal(model, n, mixture.d)))
+        out["rms_error"].append(float(np.sqrt(np.mean(np.concatenate(errors) ** 2))))
+        out["segments"][n] = drawn
+    return out

@@ -147,3 +147,108 @@ def fig_total_loss_vs_width(ax, widths, total, predicted):
     ax.set_ylabel("residual mixture loss")
     ax.legend(frameon=False)
     return ax
+
+
+def fig_gradient_bound(ax, eval_steps, grad, bound, widths, show):
+    """Figure for C10: the common-task gradient norm under its bound, along training.
+
+    ``grad`` and ``bound`` are (C, E) for slices of ``widths`` (C,); one seed of
+    each width in ``show`` is drawn (solid: measured, dashed: bound).
+    """
+    steps = np.asarray(eval_steps)[1:]  # step 0 is before any update
+    colours = _task_colours(np.arange(len(show)) + 1.0)
+    for colour, n in zip(colours, show):
+        c = int(np.flatnonzero(np.asarray(widths) == n)[0])
+        ax.plot(steps, grad[c, 1:], "-", color=colour, lw=1.5, label=f"N = {n}")
+        ax.plot(steps, bound[c, 1:], "--", color=colour, lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(r"$\|\sum_{k\in S} g_k\|_F$ (solid), bound (dashed)")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def fig_signal_vs_width(ax, widths, signal, common, residual, n_c):
+    """Figure for C11/C13 (paper Figure 3): normalised signal of frequent and rare tasks,
+    and the frequent tasks' remaining residual, against width, ``N_c`` marked.
+
+    ``signal`` is (widths, seeds, K) normalised signal ``Ŝ``; ``common`` the
+    indices of the frequent tasks; ``residual`` (widths, seeds) their residual as
+    a fraction of ``tr(M_S)``.
+    """
+    widths = np.asarray(widths)
+    K = signal.shape[-1]
+    for k in range(K):
+        frequent = k in set(np.asarray(common).tolist())
+        colour = PALETTE[0] if frequent else PALETTE[3]
+        ax.plot(widths, signal[:, :, k].mean(1), "o-" if frequent else "s-", color=colour,
+                ms=3, lw=1.2, alpha=0.9,
+                label=("frequent tasks" if frequent else "rare tasks")
+                if k in (min(common), min(set(range(K)) - set(common), default=-1)) else None)
+    ax.plot(widths, residual.mean(1), "k--", lw=1.5, label="frequent residual $R_S / \\mathrm{tr}\\,M_S$")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.axvline(n_c, color="k", lw=0.8, ls="-.")
+    ax.annotate("$N_c$", (n_c, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom")
+    ax.set_xlabel("encoder width $N$")
+    ax.set_ylabel(r"normalised signal $\hat S_k$")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def fig_stability_ladder(ax, common_eigs, rare):
+    """Figure for C12: the ladder of common eigenvalues ``μ_i`` and the rare utilities ``ν_r``.
+
+    ``rare`` maps a label to ``(ν_r, N_r*)``; a rare direction is stable from
+    the width ``N_r*`` where the ladder first drops below its utility.
+    """
+    mu = np.sort(np.asarray(common_eigs))[::-1]
+    i = np.arange(1, len(mu) + 1)
+    ax.step(i, mu, where="mid", color=PALETTE[0], lw=2, label=r"common eigenvalues $\mu_i$")
+    colours = [PALETTE[3], PALETTE[1], PALETTE[4], PALETTE[2], PALETTE[5]]
+    for colour, (label, (nu, n_star)) in zip(colours, rare.items()):
+        ax.axhline(nu, color=colour, ls="--", lw=1.2, label=f"{label}: $N_r^* = {n_star}$")
+        ax.plot([n_star], [nu], "o", color=colour)
+    ax.set_yscale("log")
+    ax.set_xlabel("index $i$ (width)")
+    ax.set_ylabel("utility")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def fig_injection_final(ax, deltas, widths, signal):
+    """Figure for C14 (paper Figure 4a): final rare signal against the gap Δ, a curve per width.
+
+    ``signal`` is (widths, deltas, seeds) normalised rare signal at the end of training.
+    """
+    colours = _task_colours(np.asarray(widths, dtype=float))
+    for colour, n, s in zip(colours, widths, signal):
+        ax.errorbar(deltas, s.mean(-1), yerr=[s.mean(-1) - s.min(-1), s.max(-1) - s.mean(-1)],
+                    fmt="o-", color=colour, ms=4, lw=1.2, capsize=2, label=f"N = {n}")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(r"steps between injections $\Delta$")
+    ax.set_ylabel(r"final rare signal $\hat S_r$")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def fig_injection_trace(ax, eval_steps, signal, widths, injections, model=None):
+    """Figure for C14 (paper Figure 4b): rare signal over training, injections marked.
+
+    ``signal`` is (C, E) normalised rare signal for ``widths`` (C,); ``model``
+    maps a width to (steps, Ŝ) segments of the two-direction model (dashed).
+    """
+    colours = _task_colours(np.asarray(widths, dtype=float))
+    for step in injections:
+        ax.axvline(step, color="0.85", lw=0.6, zorder=0)
+    for colour, n, s in zip(colours, widths, signal):
+        ax.plot(eval_steps, s, "-", color=colour, lw=1.3, label=f"N = {n}")
+        for steps, values in (model or {}).get(int(n), []):
+            ax.plot(steps, values, "--", color="k", lw=0.9)
+    if model:
+        ax.plot([], [], "--", color="k", lw=0.9, label="two-direction model")
+    ax.set_xlabel("training step (grey: injections)")
+    ax.set_ylabel(r"rare signal $\hat S_r$")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax

@@ -62,7 +62,9 @@ class StudentConfig:
     lr_final_ratio: float = 0.01
     """Final rate over peak rate for the cosine schedule."""
     evals: int = 24
-    """Evaluation points, log-spaced over the steps (step 0 and the last included)."""
+    """Evaluation points over the steps (step 0 and the last included)."""
+    eval_spacing: str = "log"
+    """``"log"`` spaces evaluations geometrically, ``"linear"`` evenly."""
     dtype: str = "float32"
     """Torch dtype of the training loop."""
 
@@ -71,6 +73,7 @@ class StudentConfig:
         "lr": Interval(Real, 0, None, "neither"), "lr_final_ratio": Interval(Real, 0, 1),
         "evals": Interval(Integral, 2, None),
         "schedule": Options(frozenset({"cosine", "constant"})),
+        "eval_spacing": Options(frozenset({"log", "linear"})),
         "dtype": Options(frozenset({"float32", "float64"})),
     }
 
@@ -120,8 +123,60 @@ class Stream:
         return {"seed": self.seed}
 
 
-def eval_steps(steps: int, evals: int) -> np.ndarray:
-    """Log-spaced evaluation steps in ``[0, steps]`` (``steps`` = after the last update)."""
+@dataclass
+class InjectionStream(Stream):
+    """C14: the rare task withheld for ``delta`` steps, then injected all at once.
+
+    Every step carries ``batch · (1 − π_r)`` samples of the other tasks, drawn
+    from ``π`` restricted to them; every ``delta``-th step (steps ``delta − 1,
+    2·delta − 1, …``) adds ``delta · π_r · batch`` samples of the rare task. Counts
+    are whole numbers taken from the running totals (``floor((t+1)·c) −
+    floor(t·c)``), so over ``t`` steps each total is within one sample of its
+    target and the rare task's share of the samples tends to ``π_r`` exactly, as
+    in the plain mixture; ``delta = 1`` is the plain mixture with its counts fixed.
+    """
+
+    rare: int = 0
+    delta: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        check("InjectionStream", "rare", self.rare, Interval(Integral, 0, self.mixture.K - 1))
+        check("InjectionStream", "delta", self.delta, Interval(Integral, 1, None))
+        pi = np.asarray(self.mixture.pi, dtype=float)
+        self.pi_rare = pi[self.rare]
+        others = pi.copy()
+        others[self.rare] = 0.0
+        if others.sum() <= 0:
+            raise ConfigError("InjectionStream needs at least one task other than the rare one.")
+        self.others = others / others.sum()
+        self.common_rate = self.batch * (1 - self.pi_rare)  # other-task samples per step
+        self.rare_count = self.delta * self.pi_rare * self.batch  # rare samples per injection
+
+    def is_injection(self, step: int) -> bool:
+        return (step + 1) % self.delta == 0
+
+    def tasks(self, step: int) -> np.ndarray:
+        common = _increment(self.common_rate, step)
+        tasks = self.rng.choice(self.mixture.K, size=common, p=self.others)
+        if self.is_injection(step):
+            injection = (step + 1) // self.delta - 1
+            tasks = np.concatenate([tasks, np.full(_increment(self.rare_count, injection), self.rare)])
+        return tasks
+
+    def label(self) -> dict:
+        return {"seed": self.seed, "rare": self.rare, "delta": self.delta}
+
+
+def _increment(rate: float, t: int) -> int:
+    """Whole samples for event ``t`` so that the first ``t`` events total ``floor(t · rate)``."""
+    return int(math.floor((t + 1) * rate + 1e-9) - math.floor(t * rate + 1e-9))
+
+
+def eval_steps(steps: int, evals: int, spacing: str = "log") -> np.ndarray:
+    """Evaluation steps in ``[0, steps]`` (``steps`` = after the last update)."""
+    if spacing == "linear":
+        return np.unique(np.round(np.linspace(0, steps, evals)).astype(int))
     s = np.unique(np.round(np.geomspace(1, steps, evals - 1)).astype(int))
     return np.concatenate([[0], s])
 
@@ -244,7 +299,7 @@ def train_students(mixture: TaskMixture, config: StudentConfig,
                            fused=True)  # one kernel for all groups
     teachers = torch.as_tensor(mixture.teachers, dtype=dtype)  # (K, m, d), zero rows j >= m_k
 
-    evals = eval_steps(config.steps, config.evals)
+    evals = eval_steps(config.steps, config.evals, config.eval_spacing)
     record = {"task_loss": [], "encoder_loss": [], "overlap": []}
     extra: dict[str, list] = {}
     task_counts = np.zeros((S, K), dtype=np.int64)
@@ -317,7 +372,10 @@ def train_students(mixture: TaskMixture, config: StudentConfig,
 
 
 def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
+    """A progress bar on a terminal; none in a notebook or a log (it would land in the book)."""
+    import sys
 
-    return tqdm(total=total, desc="training students", unit="step", disable=not enabled,
-                mininterval=1.0, leave=False)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="training students", unit="step", mininterval=1.0,
+                leave=False, disable=not (enabled and sys.stderr.isatty()))

@@ -126,3 +126,14 @@ def test_cached_computes_once(artifact_dir):
 def test_non_finite_config_is_refused():
     with pytest.raises(ArtifactError, match="not finite"):
         config_key("demo", {"lr": float("nan")})
+
+
+def test_prune_keeps_what_a_build_read(artifact_dir, monkeypatch, tmp_path):
+    log = tmp_path / "used.txt"
+    old = save_artifact("demo", {**CONFIG, "seed": 1}, {"x": 1})
+    kept = save_artifact("demo", CONFIG, {"x": 2})
+    monkeypatch.setenv("RARESCALE_ARTIFACT_LOG", str(log))
+    load_artifact("demo", CONFIG)  # a build reads only this one
+    removed = artifacts.prune(log.read_text().split(), root=artifact_dir)
+    assert removed == [old.path] and not old.path.exists() and kept.path.exists()
+    assert load_artifact("demo", CONFIG).result == {"x": 2}
