@@ -284,3 +284,37 @@ def forgetting_fit(mixture: TaskMixture, trace_config: StudentConfig, arrays: di
         out["rms_error"].append(float(np.sqrt(np.mean(np.concatenate(errors) ** 2))))
         out["segments"][n] = drawn
     return out
+
+
+# --- chapter 5: sizing and mixtures --------------------------------------------------
+
+
+def resampling_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, width: int,
+                     frequencies, progress: bool = True) -> artifacts.Artifact:
+    """Train width ``width`` with task ``rare`` up-weighted to each frequency (cached).
+
+    The other tasks are rescaled in proportion; one stream per (frequency, seed).
+    """
+    from rarescale.advisor import reweighted
+    from rarescale.student import ReweightedStream
+
+    frequencies = [float(x) for x in frequencies]
+    run = config.replace(widths=(int(width),))
+    run_config = {"mixture": mixture, "student": run, "rare": int(rare),
+                  "frequencies": frequencies, "code": _code()}
+
+    def compute():
+        streams = [ReweightedStream(mixture, run.batch, s, pi=reweighted(mixture, rare, x).pi)
+                   for x in frequencies for s in run.seeds]
+        out = train_students(mixture, run, streams=streams, progress=progress)
+        out["stream_frequency"] = np.repeat(frequencies, len(run.seeds))
+        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
+
+    return artifacts.cached("c8_resampling", run_config, compute, seed=list(config.seeds))
+
+
+def others_loss(mixture: TaskMixture, task_loss: np.ndarray, rare: int) -> np.ndarray:
+    """The other tasks' loss under their *original* weights ``π_k tr(C_k)``, from (..., K)."""
+    weights = np.asarray(mixture.pi) * mixture.traces
+    weights[rare] = 0.0
+    return task_loss @ weights

@@ -252,3 +252,51 @@ def fig_injection_trace(ax, eval_steps, signal, widths, injections, model=None):
     ax.set_ylabel(r"rare signal $\hat S_r$")
     ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return ax
+
+
+def fig_learned_by_width(ax, mixture, names=None):
+    """Figure for the advisor (C8): how many features of each task a width keeps, stacked."""
+    from rarescale import theory
+
+    widths = np.arange(0, sum(mixture.m) + 1)
+    kept = np.array([theory.features_learned(mixture, int(n)) for n in widths])  # (W, K)
+    colours = _task_colours(mixture.pi, log=True)
+    names = names or [f"task {k + 1}" for k in range(mixture.K)]
+    ax.stackplot(widths, kept.T, colors=colours, labels=names, alpha=0.9)
+    ax.set_xlabel("encoder width $N$")
+    ax.set_ylabel("features kept $n_k(N)$")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def fig_resampling(axes, frequencies, rare_loss, others, predicted_rare, predicted_others,
+                   threshold_frequency, original_frequency, widen=None, learned_threshold=0.1):
+    """Figure for chapter 5: up-weighting a rare task at a fixed width.
+
+    Left: the rare task's normalised loss against its frequency (points: trained,
+    mean and seed range; line: predicted), the advisor's threshold and the
+    original frequency marked. Right: the other tasks' loss (original weights)
+    against the same axis; ``widen`` is ``(label, loss)`` of the alternative of
+    keeping the frequency and widening the model.
+    """
+    f = np.asarray(frequencies)
+    for ax, measured, predicted, ylabel in (
+            (axes[0], rare_loss, predicted_rare, "rare task loss / tr $C_r$"),
+            (axes[1], others, predicted_others, "other tasks' loss (original weights)")):
+        ax.plot(f, predicted, "-", color=PALETTE[7], lw=1, label="predicted (C8)")
+        ax.errorbar(f, measured.mean(1), yerr=[measured.mean(1) - measured.min(1),
+                                               measured.max(1) - measured.mean(1)],
+                    fmt="o", color=PALETTE[0], ms=4, label="trained, fixed width")
+        ax.axvline(threshold_frequency, color=PALETTE[3], ls="--", lw=1.2, label="advisor threshold")
+        ax.axvline(original_frequency, color="0.5", ls=":", lw=1.2, label="original frequency")
+        ax.set_xscale("log")
+        ticks = [t for t in (0.01, 0.03, 0.1, 0.3, 1.0) if f.min() / 1.5 <= t <= f.max() * 1.5]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("frequency of the rare task")
+        ax.set_ylabel(ylabel)
+    axes[0].axhline(learned_threshold, color="0.7", lw=0.8)
+    if widen is not None:
+        axes[1].axhline(widen[1], color=PALETTE[2], lw=1.2, label=widen[0])
+    axes[1].legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return axes

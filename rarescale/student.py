@@ -124,6 +124,27 @@ class Stream:
 
 
 @dataclass
+class ReweightedStream(Stream):
+    """Tasks drawn i.i.d. from frequencies ``pi`` other than the mixture's (re-sampling)."""
+
+    pi: tuple = ()
+
+    def __post_init__(self):
+        super().__post_init__()
+        pi = np.asarray(self.pi, dtype=float)
+        if pi.shape != (self.mixture.K,) or np.any(pi < 0) or abs(pi.sum() - 1) > 1e-9:
+            raise ConfigError(f"ReweightedStream.pi must be {self.mixture.K} frequencies summing "
+                              f"to 1. Got {list(self.pi)!r} instead.")
+        self.p = pi / pi.sum()
+
+    def tasks(self, step: int) -> np.ndarray:
+        return self.rng.choice(self.mixture.K, size=self.batch, p=self.p)
+
+    def label(self) -> dict:
+        return {"seed": self.seed, "pi": list(self.p)}
+
+
+@dataclass
 class InjectionStream(Stream):
     """C14: the rare task withheld for ``delta`` steps, then injected all at once.
 
