@@ -167,7 +167,7 @@ glue("small_others", float(small_loss), display=False)
 at_threshold = min(learned_at) if learned_at else resample_frequencies[-1]
 glue("resampled_others", float(others[resample_frequencies.index(at_threshold)].mean()),
      display=False)
-fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8))
+fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.4), sharex=True)
 plots.fig_resampling(axes, resample_frequencies, rare_loss, others, pred[:, rare],
                      experiments.others_loss(mixture, pred, rare), x_star, mixture.pi[rare],
                      widen=(f"widened to N = {w_widen}, original frequency", widen_loss),
@@ -180,9 +180,9 @@ plt.close(fig)
 # ```{glue:figure} fig_resampling
 # :name: fig-resampling
 #
-# Up-weighting a rare task at a fixed width. Left: the rare task's normalised loss against
+# Up-weighting a rare task at a fixed width. Top: the rare task's normalised loss against
 # its frequency (points: trained students; line: prediction; dashed: the advisor's threshold;
-# dotted: its original frequency). Right: what the other tasks pay, under their original
+# dotted: its original frequency). Bottom: what the other tasks pay, under their original
 # weights, against the loss of a model widened until it learns the task at its original
 # frequency (green).
 # ```

@@ -13,10 +13,12 @@ import numpy as np
 # Okabe-Ito: a colour-blind-safe qualitative palette.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
+# Figures are drawn at most about 7.6 in wide and shown in a ~670 px column, so
+# 11/10 pt labels and ticks render at >= 9 pt.
 plt.rcParams.update({
     "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
-    "font.size": 10, "axes.labelsize": 10, "legend.fontsize": 9,
-    "xtick.labelsize": 9, "ytick.labelsize": 9, "figure.dpi": 110,
+    "font.size": 11, "axes.labelsize": 11, "legend.fontsize": 9,
+    "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.dpi": 110,
     "axes.spines.top": False, "axes.spines.right": False,
 })
 
@@ -293,8 +295,8 @@ def fig_resampling(axes, frequencies, rare_loss, others, predicted_rare, predict
         ticks = [t for t in (0.01, 0.03, 0.1, 0.3, 1.0) if f.min() / 1.5 <= t <= f.max() * 1.5]
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel("frequency of the rare task")
         ax.set_ylabel(ylabel)
+    axes[-1].set_xlabel("frequency of the rare task")
     axes[0].axhline(learned_threshold, color="0.7", lw=0.8)
     if widen is not None:
         axes[1].axhline(widen[1], color=PALETTE[2], lw=1.2, label=widen[0])

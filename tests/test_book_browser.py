@@ -1,0 +1,174 @@
+"""The built book in a real browser: Debian's Chromium, driven by Playwright, offline.
+
+For every page of ``_toc.yml``: no request leaves 127.0.0.1 and none fails, no console
+error, every image decodes, MathJax has typeset every formula (no raw ``$…$`` left),
+every glued value is filled in, and every sidebar link resolves. A screenshot of each
+page is saved under ``_build/screens/``. The checker is also run on deliberately broken
+copies of a page, to show that it fails when it should.
+
+Skipped, with the reason, where Chromium or Playwright is missing (``.ci/run`` installs
+Chromium with apt-get).
+"""
+
+import functools
+import re
+import shutil
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PYTHON, REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed: apt-get install chromium"),
+]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+
+
+def toc_pages() -> list[str]:
+    """HTML paths of every page in the table of contents."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+    return [f + ".html" for f in files]
+
+
+@pytest.fixture(scope="module")
+def html_dir():
+    """Build the book as ``make book`` does (chapters read the committed artifacts)."""
+    subprocess.run([PYTHON, "-m", "runners.book_cache"], cwd=REPO, check=True)
+    jb = Path(PYTHON).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(REPO), "-W", "--keep-going"], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return REPO / "_build" / "html"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """``serve(folder)`` -> base URL of that folder on 127.0.0.1 (servers stop with the module)."""
+    servers = []
+
+    def start(folder: Path) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                     functools.partial(_QuietHandler, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def page_problems(browser, base: str, path: str, screenshot: Path | None = None) -> list[str]:
+    """Everything wrong with one page, as readable lines (empty: the page is right)."""
+    problems, requests = [], []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.goto(base + path, wait_until="networkidle")
+    if page.evaluate("() => document.querySelectorAll('.math').length") > 0:
+        try:  # MathJax 3 resolves this promise once the page is typeset
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                   timeout=15000)
+            page.evaluate("() => MathJax.startup.promise")
+        except playwright_api.Error as exc:
+            problems.append(f"MathJax never started: {str(exc).splitlines()[0]}")
+        untypeset = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.math')).filter("
+            "e => !e.querySelector('mjx-container') && e.tagName !== 'MJX-CONTAINER').length")
+        if untypeset:
+            problems.append(f"{untypeset} formulas not typeset by MathJax")
+    text = page.evaluate(
+        "() => { const m = document.querySelector('main') || document.body;"
+        " const c = m.cloneNode(true); c.querySelectorAll('pre, code, script, style, mjx-container,"
+        " mjx-assistive-mml').forEach(e => e.remove()); return c.innerText; }")
+    raw = re.findall(r"\$[^$\n]{1,80}\$|\\\(.{1,80}?\\\)", text)
+    if raw:
+        problems.append(f"raw math left in the text: {raw[:3]}")
+    for src, width in page.evaluate(
+            "() => Array.from(document.images).map(i => [i.src, i.complete ? i.naturalWidth : 0])"):
+        if not width:
+            problems.append(f"image not decoded: {src}")
+    empty = page.evaluate("() => Array.from(document.querySelectorAll('.pasted-text, .pasted-inline'))"
+                          ".filter(e => !e.textContent.trim()).length")
+    if empty:
+        problems.append(f"{empty} glued values are empty")
+    for href in set(page.evaluate("() => Array.from(document.querySelectorAll("
+                                  "'.bd-sidebar a[href], nav a.reference.internal[href]'))"
+                                  ".map(a => a.href)")):
+        if href.startswith(base):
+            status = page.request.get(href.split("#")[0]).status
+            if status != 200:
+                problems.append(f"sidebar link {href} answers {status}")
+    for url in requests:
+        if not url.startswith(base) and not url.startswith("data:"):
+            problems.append(f"request off 127.0.0.1: {url}")
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
+    page.close()
+    return problems
+
+
+def test_every_page_renders_offline(html_dir, serve, browser):
+    base = serve(html_dir)
+    screens = REPO / "_build" / "screens"
+    report = {}
+    for path in toc_pages():
+        assert (html_dir / path).is_file(), f"{path} is in _toc.yml but was not built"
+        report[path] = page_problems(browser, base, path, screens / (Path(path).stem + ".png"))
+    assert report == {path: [] for path in report}
+    # the chapters glue numbers, and at least one page has typeset math
+    text = (html_dir / "book" / "01_phenomenology.html").read_text()
+    assert "pasted-text" in text and (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    ("image", "image not decoded"),
+    ("math", "raw math left in the text"),
+    ("link", "sidebar link"),
+    ("remote", "request off 127.0.0.1"),
+])
+def test_checker_catches_a_broken_page(html_dir, serve, browser, tmp_path, breakage, expected):
+    """The same checks on a copy of the book with one page broken on purpose."""
+    copy = tmp_path / "html"
+    shutil.copytree(html_dir, copy)
+    page = copy / "book" / "01_phenomenology.html"
+    html = page.read_text()
+    if breakage == "image":
+        html = re.sub(r'src="\.\./_images/[^"]+\.png"', 'src="../_images/missing.png"', html, count=1)
+    elif breakage == "math":
+        html = re.sub(r"(<main[^>]*>)", r"\1<p>an untypeset formula $x^2 + y$</p>", html, count=1)
+    elif breakage == "link":
+        (copy / "book" / "00_how_to_use.html").unlink()
+    else:
+        html = html.replace("</head>", '<script src="https://cdn.example.org/x.js"></script></head>', 1)
+    page.write_text(html)
+    problems = page_problems(browser, serve(copy), "book/01_phenomenology.html")
+    assert any(expected in p for p in problems), problems
