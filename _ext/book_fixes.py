@@ -1,5 +1,10 @@
 """Sphinx fixes for the book's HTML, loaded through ``_config.yml``.
 
+``notebook_download``: sphinx-book-theme offers a chapter's executed ``.ipynb`` for
+download only for Markdown notebooks and only when a launch service is configured. Our
+chapters are ``.py`` files and the book launches nothing, so each chapter's executed
+notebook is copied next to its source and offered beside the ``.py``.
+
 ``unique_scripts``: under Sphinx 7, sphinx-thebe (which Jupyter Book 1 always loads)
 registers its inline configuration script twice, and the second copy throws
 "Identifier 'THEBE_JS_URL' has already been declared" in the browser. Each page keeps
@@ -19,6 +24,20 @@ def unique_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+def notebook_download(app, pagename, templatename, context, doctree):
+    from pathlib import Path
+    from shutil import copy2
+
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if not context.get("sourcename", "").endswith(".py") or not executed.is_file():
+        return
+    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy2(executed, target)
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
 def setup(app):
+    app.connect("html-page-context", notebook_download, priority=400)  # before the buttons
     app.connect("html-page-context", unique_scripts, priority=999)  # after every other handler
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -43,6 +43,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO_ROOT / "artifacts"
 ROOT_ENV = "RARESCALE_ARTIFACTS"
 LOG_ENV = "RARESCALE_ARTIFACT_LOG"  # if set, every artifact read is listed in this file
+DEFAULT_PRODUCE = ("make book (the chapter that reads it computes it), or "
+                   "python -m runners.execute book/<chapter>.py -o out/")
 
 
 class ArtifactError(RuntimeError):
@@ -189,7 +191,7 @@ def save_artifact(kind: str, config, result: Mapping | None = None,
 
 
 def _read(path: Path, kind: str, config: dict, produce: str | None) -> Artifact:
-    how = f" Produce it with: {produce}" if produce else ""
+    how = f" Delete {path} and produce it again with: {produce or DEFAULT_PRODUCE}"
     name = f"artifact {kind}/{path.name} ({path})"
     try:
         manifest = json.loads((path / "manifest.json").read_text())
@@ -230,7 +232,7 @@ def load_artifact(kind: str, config, *, produce: str | None = None) -> Artifact:
     path = find_artifact(kind, config)
     if path is None:
         roots = ", ".join(str(r) for r in search_roots())
-        how = f" Produce it with: {produce}" if produce else ""
+        how = f" Produce it with: {produce or DEFAULT_PRODUCE}"
         raise ArtifactError(
             f"artifact {kind}/{config_key(kind, config)} is missing (looked in {roots}).{how}")
     return _read(path, kind, config, produce)

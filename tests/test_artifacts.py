@@ -61,12 +61,14 @@ def test_any_changed_field_changes_key(change):
 def test_missing_artifact_names_itself_and_the_command(artifact_dir):
     with pytest.raises(ArtifactError, match=r"demo/[0-9a-f]{16} is missing.*runners\.execute x"):
         load_artifact("demo", CONFIG, produce="python -m runners.execute x")
+    with pytest.raises(ArtifactError, match=r"is missing .*Produce it with: make book"):
+        load_artifact("demo", CONFIG)
 
 
 def test_corrupt_and_mismatched_artifacts_fail_loudly(artifact_dir):
     saved = save_artifact("demo", CONFIG, {"x": 1}, {"a": np.ones(3)})
     (saved.path / "arrays.npz").write_bytes(b"not a zip")
-    with pytest.raises(ArtifactError, match="corrupt: arrays.npz"):
+    with pytest.raises(ArtifactError, match=r"corrupt: arrays.npz.*Delete .* and produce it again with: make book"):
         load_artifact("demo", CONFIG)
     saved = save_artifact("demo", CONFIG, {"x": 1}, {"a": np.ones(3)})
     manifest = json.loads((saved.path / "manifest.json").read_text())

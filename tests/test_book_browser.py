@@ -2,7 +2,8 @@
 
 For every page of ``_toc.yml``: no request leaves 127.0.0.1 and none fails, no console
 error, every image decodes, MathJax has typeset every formula (no raw ``$…$`` left),
-every glued value is filled in, and every sidebar link resolves. A screenshot of each
+every glued value is filled in, every sidebar link resolves, and every chapter offers its
+``.py`` and its executed ``.ipynb`` for download. A screenshot of each
 page is saved under ``_build/screens/``. The checker is also run on deliberately broken
 copies of a page, to show that it fails when it should.
 
@@ -126,6 +127,15 @@ def page_problems(browser, base: str, path: str, screenshot: Path | None = None)
             status = page.request.get(href.split("#")[0]).status
             if status != 200:
                 problems.append(f"sidebar link {href} answers {status}")
+    if "/book/" in path and not path.endswith("intro.html"):  # a chapter: both downloads
+        downloads = page.evaluate("() => Array.from(document.querySelectorAll('a[href*=\"_sources\"]'))"
+                                  ".map(a => a.href)")
+        for suffix in (".py", ".ipynb"):
+            found = [h for h in downloads if h.endswith(suffix)]
+            if not found:
+                problems.append(f"no {suffix} download")
+            elif page.request.get(found[0]).status != 200:
+                problems.append(f"{suffix} download {found[0]} does not resolve")
     for url in requests:
         if not url.startswith(base) and not url.startswith("data:"):
             problems.append(f"request off 127.0.0.1: {url}")
