@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from rarescale import theory
+from rarescale.counts import running_increment
 from rarescale.mixture import TaskMixture
 from rarescale.validation import ConfigError, Interval, Options, check, check_all
 
@@ -178,20 +179,15 @@ class InjectionStream(Stream):
         return (step + 1) % self.delta == 0
 
     def tasks(self, step: int) -> np.ndarray:
-        common = _increment(self.common_rate, step)
+        common = running_increment(self.common_rate, step)
         tasks = self.rng.choice(self.mixture.K, size=common, p=self.others)
         if self.is_injection(step):
             injection = (step + 1) // self.delta - 1
-            tasks = np.concatenate([tasks, np.full(_increment(self.rare_count, injection), self.rare)])
+            tasks = np.concatenate([tasks, np.full(running_increment(self.rare_count, injection), self.rare)])
         return tasks
 
     def label(self) -> dict:
         return {"seed": self.seed, "rare": self.rare, "delta": self.delta}
-
-
-def _increment(rate: float, t: int) -> int:
-    """Whole samples for event ``t`` so that the first ``t`` events total ``floor(t · rate)``."""
-    return int(math.floor((t + 1) * rate + 1e-9) - math.floor(t * rate + 1e-9))
 
 
 def eval_steps(steps: int, evals: int, spacing: str = "log") -> np.ndarray:

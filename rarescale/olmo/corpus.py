@@ -1,0 +1,166 @@
+"""Token corpora in OLMo's format, and a generated "synthetic web" to train on here.
+
+OLMo (and Dolma, as shipped for it) stores tokenised text as flat ``uint16`` or
+``uint32`` arrays on disk, documents separated by an end-of-document token, in
+a list of files. :class:`TokenCorpus` memory-maps them and serves fixed-length
+sequences in a seeded order; memory stays flat in the corpus size (no token is
+read before it is served, and the order is a permutation computed per index).
+
+:func:`write_synthetic_web` writes a corpus with learnable structure and a
+power-law spread of frequencies, for machines that cannot download Dolma:
+documents have a Zipf-distributed topic, and each topic is a sparse Markov
+chain over a Zipfian vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+
+from rarescale.validation import ConfigError, Interval, Options, check
+
+DTYPES = {"uint16": np.uint16, "uint32": np.uint32}
+
+
+def write_tokens(path, chunks, dtype: str = "uint16") -> Path:
+    """Write token chunks to ``path`` as one flat array, atomically (temp file + rename)."""
+    check("write_tokens", "dtype", dtype, Options(frozenset(DTYPES)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    limit = np.iinfo(DTYPES[dtype]).max
+    with open(tmp, "wb") as f:
+        for chunk in chunks:
+            chunk = np.asarray(chunk)
+            if chunk.size and (chunk.min() < 0 or chunk.max() > limit):
+                raise ConfigError(f"write_tokens: a token does not fit in {dtype}.")
+            f.write(chunk.astype(DTYPES[dtype]).tobytes())
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass(frozen=True)
+class _Permutation:
+    """A bijection of ``range(n)`` computed per index: ``i -> (a·i + c) mod n``, gcd(a, n) = 1."""
+
+    n: int
+    a: int
+    c: int
+
+    @classmethod
+    def seeded(cls, n: int, seed: int) -> "_Permutation":
+        rng = np.random.default_rng([seed, 11])
+        a = int(rng.integers(1, max(n, 2)))
+        while math.gcd(a, n) != 1:
+            a = a % (n - 1) + 1 if n > 1 else 1
+        return cls(n, a, int(rng.integers(0, max(n, 1))))
+
+    def __call__(self, i):
+        return (self.a * np.asarray(i, dtype=np.int64) + self.c) % self.n
+
+
+class TokenCorpus:
+    """Fixed-length sequences from memory-mapped token files (OLMo's numpy format).
+
+    Each file is cut into ``len // seq_len`` sequences (the tail is dropped);
+    sequence ``k`` of the corpus is the ``k``-th in file order, and the order of
+    training is a seeded permutation of them, epoch after epoch.
+    """
+
+    def __init__(self, paths, seq_len: int, dtype: str = "uint16", seed: int = 0):
+        check("TokenCorpus", "seq_len", seq_len, Interval(Integral, 4, None))
+        check("TokenCorpus", "dtype", dtype, Options(frozenset(DTYPES)))
+        paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+        if not paths:
+            raise ConfigError("TokenCorpus.paths must name at least one token file.")
+        itemsize = np.dtype(DTYPES[dtype]).itemsize
+        self.seq_len, self.dtype = seq_len, dtype
+        self.arrays, counts = [], []
+        for p in paths:
+            if not p.is_file():
+                raise ConfigError(f"TokenCorpus: token file not found: {p}")
+            size = p.stat().st_size
+            if size == 0 or size % itemsize:
+                raise ConfigError(f"TokenCorpus: {p} is not a {dtype} token file "
+                                  f"({size} bytes is not a positive multiple of {itemsize}).")
+            array = np.memmap(p, dtype=DTYPES[dtype], mode="r")
+            self.arrays.append(array)
+            counts.append(len(array) // seq_len)
+        self.starts = np.concatenate([[0], np.cumsum(counts)])  # first sequence of each file
+        if self.starts[-1] == 0:
+            raise ConfigError(f"TokenCorpus: the files hold no sequence of {seq_len} tokens.")
+        self.order = _Permutation.seeded(int(self.starts[-1]), seed)
+
+    def __len__(self) -> int:
+        """Number of sequences."""
+        return int(self.starts[-1])
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self) * self.seq_len
+
+    def sequence(self, k: int) -> np.ndarray:
+        """Sequence ``k`` in file order, (seq_len,) int64."""
+        f = int(np.searchsorted(self.starts, k, side="right") - 1)
+        j = (k - self.starts[f]) * self.seq_len
+        return np.asarray(self.arrays[f][j: j + self.seq_len], dtype=np.int64)
+
+    def batch(self, step: int, batch: int) -> np.ndarray:
+        """The sequences of ``step`` in training order, (batch, seq_len) int64; a pure
+        function of (seed, step), so a resumed run reads exactly what it would have."""
+        index = self.order((step * batch + np.arange(batch)) % len(self))
+        return np.stack([self.sequence(int(k)) for k in index])
+
+
+def write_synthetic_web(path, n_tokens: int, vocab_size: int = 4096, seed: int = 0,
+                        n_topics: int = 64, successors: int = 8, mean_doc_len: int = 256,
+                        eos: int = 0, dtype: str = "uint16", chains: int = 4096) -> Path:
+    """Write a synthetic corpus of about ``n_tokens`` tokens to ``path`` (OLMo format).
+
+    Tokens ``1 … vocab_size − 1`` have Zipfian frequencies; each of ``n_topics``
+    topics (Zipf-distributed across documents) is a Markov chain in which every
+    token has ``successors`` possible next tokens, drawn from the Zipfian
+    vocabulary, with Zipfian probabilities. Documents end with ``eos`` after a
+    geometric number of tokens (mean ``mean_doc_len``). ``chains`` documents are
+    generated side by side and written in chunks, so memory does not grow with
+    ``n_tokens``.
+    """
+    check("write_synthetic_web", "n_tokens", n_tokens, Interval(Integral, 1, None))
+    check("write_synthetic_web", "vocab_size", vocab_size, Interval(Integral, 3, None))
+    rng = np.random.default_rng([seed, 17])
+    vocab = np.arange(1, vocab_size)
+    vocab = vocab[vocab != eos]
+    zipf_vocab = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    zipf_vocab /= zipf_vocab.sum()
+    topic_p = 1.0 / np.arange(1, n_topics + 1)
+    topic_p /= topic_p.sum()
+    succ_p = 1.0 / np.arange(1, successors + 1) ** 1.5
+    succ_cdf = np.cumsum(succ_p / succ_p.sum())
+    # next[t, v, j]: the j-th successor of token v in topic t (an index into vocab)
+    nxt = rng.choice(len(vocab), size=(n_topics, len(vocab), successors), p=zipf_vocab).astype(np.int32)
+
+    def new_docs(n):
+        return rng.choice(n_topics, size=n, p=topic_p), rng.choice(len(vocab), size=n, p=zipf_vocab)
+
+    def chunks():
+        topic, state = new_docs(chains)
+        written, length = 0, 256  # tokens per chain per chunk
+        while written < n_tokens:
+            out = np.empty((chains, length), dtype=np.int64)
+            for i in range(length):
+                ends = rng.random(chains) < 1.0 / mean_doc_len
+                out[:, i] = np.where(ends, eos, vocab[state])
+                j = np.searchsorted(succ_cdf, rng.random(chains))
+                state = nxt[topic, state, np.minimum(j, successors - 1)]
+                if ends.any():  # a new document: new topic, new first token
+                    topic[ends], state[ends] = new_docs(int(ends.sum()))
+            flat = out.ravel()[: n_tokens - written]
+            written += len(flat)
+            yield flat
+
+    return write_tokens(path, chunks(), dtype)
