@@ -133,9 +133,10 @@ glue("c7_rel_err_pct", 100 * abs(mc_total / closed - 1), display=False)
 # artifact, so only the first build trains it:
 
 # %%
-sweep = experiments.width_sweep(mixture, config).arrays
+run = experiments.width_sweep(mixture, config)
+sweep = run.arrays
 fid = experiments.fidelity(mixture, config, sweep, threshold)
-glue("fig2_wall_s", experiments.width_sweep(mixture, config).result["wall_time_s"], display=False)
+glue("fig2_wall_s", run.result["wall_time_s"], display=False)
 glue("overlap_min", float(fid["overlap"].min()), display=False)
 glue("agreement_pct", 100 * fid["agreement"], display=False)
 glue("n_students", len(widths) * len(seeds), display=False)

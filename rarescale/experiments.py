@@ -40,16 +40,23 @@ def _code() -> str:
     return artifacts.source_digest(mixture_module, student_module, theory)
 
 
+def _cached_training(kind: str, run_config: dict, seeds, train) -> artifacts.Artifact:
+    """Cache ``train()`` (a :func:`train_students` result) as an artifact; its wall time
+    goes in the result, its arrays in the artifact."""
+
+    def compute():
+        out = train()
+        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
+
+    return artifacts.cached(kind, run_config, compute, seed=list(seeds))
+
+
 def width_sweep(mixture: TaskMixture, config: StudentConfig, kind: str = "c8_width_sweep",
                 progress: bool = True) -> artifacts.Artifact:
     """Train ``config``'s sweep on ``mixture`` (cached): per-task losses against width."""
     run_config = {"mixture": mixture, "student": config, "code": _code()}
-
-    def compute():
-        out = train_students(mixture, config, progress=progress)
-        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
-
-    return artifacts.cached(kind, run_config, compute, seed=list(config.seeds))
+    return _cached_training(kind, run_config, config.seeds,
+                            lambda: train_students(mixture, config, progress=progress))
 
 
 def by_width(values: np.ndarray, config: StudentConfig) -> np.ndarray:
@@ -151,12 +158,8 @@ def signal_sweep(mixture: TaskMixture, config: StudentConfig, common_mass: float
     run_config = {"mixture": mixture, "student": config, "common": common.tolist(),
                   "code": _code() + artifacts.source_digest(interference)}
 
-    def compute():
-        out = train_students(mixture, config, metrics=[_common_gradient_metric(common)],
-                             progress=progress)
-        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
-
-    return artifacts.cached("c13_signal_sweep", run_config, compute, seed=list(config.seeds))
+    return _cached_training("c13_signal_sweep", run_config, config.seeds, lambda: train_students(
+        mixture, config, metrics=[_common_gradient_metric(common)], progress=progress))
 
 
 def injection_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, deltas,
@@ -172,16 +175,16 @@ def injection_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, delt
     run_config = {"mixture": mixture, "student": config, "rare": int(rare), "deltas": deltas,
                   "code": _code()}
 
-    def compute():
+    def train():
         streams = [InjectionStream(mixture, config.batch, s, rare=rare, delta=delta)
                    for delta in deltas for s in config.seeds]
         out = train_students(mixture, config, streams=streams, progress=progress,
                              metrics=[_feature_signal_metric(mixture, rare)])
         out["stream_delta"] = np.array([st.delta for st in streams])
         out["stream_seed"] = np.array([st.seed for st in streams])
-        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
+        return out
 
-    return artifacts.cached(kind, run_config, compute, seed=list(config.seeds))
+    return _cached_training(kind, run_config, config.seeds, train)
 
 
 def _feature_signal_metric(mixture: TaskMixture, task: int):
@@ -303,14 +306,14 @@ def resampling_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, wid
     run_config = {"mixture": mixture, "student": run, "rare": int(rare),
                   "frequencies": frequencies, "code": _code()}
 
-    def compute():
+    def train():
         streams = [ReweightedStream(mixture, run.batch, s, pi=reweighted(mixture, rare, x).pi)
                    for x in frequencies for s in run.seeds]
         out = train_students(mixture, run, streams=streams, progress=progress)
         out["stream_frequency"] = np.repeat(frequencies, len(run.seeds))
-        return {"wall_time_s": float(out.pop("wall_time_s"))}, out
+        return out
 
-    return artifacts.cached("c8_resampling", run_config, compute, seed=list(config.seeds))
+    return _cached_training("c8_resampling", run_config, config.seeds, train)
 
 
 def others_loss(mixture: TaskMixture, task_loss: np.ndarray, rare: int) -> np.ndarray:
