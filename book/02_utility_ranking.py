@@ -250,6 +250,7 @@ glue("d_agreement_pct", 100 * fid_d["agreement"], display=False)
 # widths for ten times the steps:
 
 # %%
+budget_widths = experiments.widths_in_sweep(widths, budget_widths)
 budget = experiments.budget_check(mixture, config, budget_widths, budget_factor).arrays
 rows = [widths.index(w) for w in budget_widths]
 short = fid["loss"][rows, 0]  # first seed, default budget: (widths, K)

@@ -113,7 +113,8 @@ glue("bound_violations", int(violations.sum()), display=False)
 ratio = grad[bound > 1e-3] / bound[bound > 1e-3]
 glue("bound_ratio_max", float(ratio.max()), display=False)
 fig, ax = plt.subplots(figsize=(6.0, 3.8))
-plots.fig_gradient_bound(ax, sweep["eval_steps"], grad, bound, sweep["width"], gradient_widths)
+shown = experiments.widths_in_sweep(widths, gradient_widths, every=4)
+plots.fig_gradient_bound(ax, sweep["eval_steps"], grad, bound, sweep["width"], shown)
 glue("fig_bound", fig, display=False)
 plt.close(fig)
 

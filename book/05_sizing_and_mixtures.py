@@ -160,7 +160,8 @@ glue("resampling_verdict",
 # the alternative: the original frequency, widened until the task is learned (chapter 2's sweep)
 w_widen = measured[rare]
 widen_loss = experiments.others_loss(mixture, fid["loss"][widths.index(w_widen)], rare).mean()
-small_loss = experiments.others_loss(mixture, fid["loss"][widths.index(small_width)], rare).mean()
+small = experiments.require_width(widths, small_width, "small_width")
+small_loss = experiments.others_loss(mixture, fid["loss"][small], rare).mean()
 glue("widen_width", w_widen, display=False)
 glue("widen_others", float(widen_loss), display=False)
 glue("small_others", float(small_loss), display=False)

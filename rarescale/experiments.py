@@ -321,3 +321,21 @@ def others_loss(mixture: TaskMixture, task_loss: np.ndarray, rare: int) -> np.nd
     weights = np.asarray(mixture.pi) * mixture.traces
     weights[rare] = 0.0
     return task_loss @ weights
+
+
+def widths_in_sweep(widths, wanted, every: int = 3) -> list:
+    """The ``wanted`` widths that the sweep trained; every ``every``-th sweep width if none.
+
+    Lets a chapter re-executed with its own ``widths`` keep its secondary figures.
+    """
+    chosen = [w for w in wanted if w in widths]
+    return chosen or list(widths)[::every]
+
+
+def require_width(widths, width: int, name: str) -> int:
+    """``widths.index(width)``, or a one-line error naming the parameter."""
+    if width not in widths:
+        from rarescale.validation import ConfigError
+
+        raise ConfigError(f"{name} must be one of the sweep's widths {list(widths)}. Got {width} instead.")
+    return list(widths).index(width)

@@ -63,3 +63,12 @@ def test_cli_failing_cell_is_exit_1(tmp_path, subprocess_env):
         cwd=REPO, env=subprocess_env, capture_output=True, text=True)
     assert proc.returncode == 1
     assert "random_stiefel.n must be an int in the range [1, 64]" in proc.stderr
+
+
+@pytest.mark.slow
+def test_chapter2_reexecutes_with_the_readme_widths(tmp_path):
+    """The README's example: chapter 2 with its own widths (secondary figures adapt)."""
+    out = execute(REPO / "book" / "02_utility_ranking.py", {"widths": [4, 8, 16], "steps": 300},
+                  tmp_path, progress_bar=False)
+    assert glued(out, "n_students") == "9"  # 3 widths x 3 seeds
+    assert int(glued(out, "budget_pairs")) > 0
