@@ -103,10 +103,7 @@ HTML(html_table(
 sweep = experiments.width_sweep(mixture, config).arrays
 fid = experiments.fidelity(mixture, config, sweep, threshold)
 measured = experiments.measured_learn_widths(widths, fid["learned"])
-predicted_on_grid = [next(i for i, w in enumerate(widths) if w >= p) if p <= widths[-1] else None
-                     for p in advice.learned_width]
-steps_off = [None if (p is None or w is None) else abs(widths.index(w) - p)
-             for p, w in zip(predicted_on_grid, measured)]
+steps_off = experiments.sweep_steps_apart(widths, advice.learned_width, measured)
 within_one = [s is not None and s <= 1 for s in steps_off]
 glue("advisor_within_one_pct", 100 * float(np.mean(within_one)), display=False)
 glue("advisor_exact_pct", 100 * float(np.mean([s == 0 for s in steps_off])), display=False)

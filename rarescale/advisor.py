@@ -268,10 +268,9 @@ def advise(spec: MixtureSpec, margin: float = 1.01) -> Advice:
     new = reweighted(mix, k, x)
     out.loss_after_upweight = theory.predicted_task_loss(new, N).tolist()
     # cost to the others, weighted by their original frequencies and signal
-    weights = np.asarray(mix.pi) * mix.traces
-    weights[k] = 0.0
-    out.others_loss_before = float(weights @ np.asarray(out.loss_at_width))
-    out.others_loss_after = float(weights @ np.asarray(out.loss_after_upweight))
+    others = [j for j in range(K) if j != k]
+    out.others_loss_before = float(theory.weighted_loss(mix, out.loss_at_width, others))
+    out.others_loss_after = float(theory.weighted_loss(mix, out.loss_after_upweight, others))
     return out
 
 

@@ -86,7 +86,7 @@ def fidelity(mixture: TaskMixture, config: StudentConfig, arrays: dict,
 
 def total_loss(mixture: TaskMixture, task_loss: np.ndarray) -> np.ndarray:
     """Mixture loss ``Σ_k π_k tr(C_k) ℓ_k`` from normalised per-task losses ``ℓ`` (..., K)."""
-    return task_loss @ (np.asarray(mixture.pi) * mixture.traces)
+    return theory.weighted_loss(mixture, task_loss)
 
 
 def budget_check(mixture: TaskMixture, config: StudentConfig, widths, factor: int = 10,
@@ -235,8 +235,9 @@ def signal_by_width(mixture: TaskMixture, config: StudentConfig, arrays: dict, c
 
     S = 1 - arrays["encoder_loss"][:, -1]  # raw signal captured per task, (C, K)
     signal = interference.normalized_signal(S, arrays["width"][:, None], mixture.d)
-    weights = (np.asarray(mixture.pi) * mixture.traces)[list(common)]
-    residual = (arrays["encoder_loss"][:, -1][:, list(common)] @ weights) / weights.sum()
+    encoder_loss = arrays["encoder_loss"][:, -1]
+    residual = (theory.weighted_loss(mixture, encoder_loss, common)
+                / theory.weighted_loss(mixture, np.ones(mixture.K), common))
     return by_width(signal, config), by_width(residual, config)
 
 
@@ -318,9 +319,7 @@ def resampling_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, wid
 
 def others_loss(mixture: TaskMixture, task_loss: np.ndarray, rare: int) -> np.ndarray:
     """The other tasks' loss under their *original* weights ``π_k tr(C_k)``, from (..., K)."""
-    weights = np.asarray(mixture.pi) * mixture.traces
-    weights[rare] = 0.0
-    return task_loss @ weights
+    return theory.weighted_loss(mixture, task_loss, [k for k in range(mixture.K) if k != rare])
 
 
 def widths_in_sweep(widths, wanted, every: int = 3) -> list:
@@ -339,3 +338,27 @@ def require_width(widths, width: int, name: str) -> int:
 
         raise ConfigError(f"{name} must be one of the sweep's widths {list(widths)}. Got {width} instead.")
     return list(widths).index(width)
+
+
+def sweep_steps_apart(widths, predicted, measured) -> list:
+    """Per task, how many sweep widths lie between the measured learn width and the first
+    sweep width at or above the predicted one (``None`` where either is missing)."""
+    widths = list(widths)
+    out = []
+    for p, w in zip(predicted, measured):
+        on_grid = next((i for i, x in enumerate(widths) if x >= p), None)
+        out.append(None if on_grid is None or w is None else abs(widths.index(w) - on_grid))
+    return out
+
+
+def bound_violations(value: np.ndarray, bound: np.ndarray, rtol: float = 1e-4,
+                     atol: float = 1e-5) -> np.ndarray:
+    """Where ``value`` exceeds ``bound`` by more than float32 training's rounding."""
+    return value > bound * (1 + rtol) + atol
+
+
+def relative_decay(final: np.ndarray) -> np.ndarray:
+    """Per width, the fall of the seed-mean signal from the first gap to the last,
+    relative to the first; ``final`` is (widths, deltas, seeds)."""
+    first, last = final[:, 0].mean(-1), final[:, -1].mean(-1)
+    return (first - last) / np.abs(first)

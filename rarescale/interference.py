@@ -52,16 +52,13 @@ def common_eigenvalues(mixture: TaskMixture, tasks) -> np.ndarray:
 def common_residual(mixture: TaskMixture, U: np.ndarray, tasks) -> float:
     """C10: ``R_S(U) = tr((I − P) M_S)``, the common signal the encoder does not explain.
 
-    Computed as ``Σ_{k∈S} π_k Σ_j λ_kj ‖(I − P) f_kj‖²`` from the feature
-    directions: a sum of squares, free of the cancellation in
-    ``tr(M_S) − tr(Uᵀ M_S U)`` when the residual is tiny.
+    ``Σ_{k∈S} π_k tr(C_k) ℓ_k`` with ``ℓ_k`` the normalised losses of
+    :func:`theory.task_losses`, which are sums of squares: free of the cancellation
+    in ``tr(M_S) − tr(Uᵀ M_S U)`` when the residual is tiny.
     """
-    total = 0.0
-    for k in tasks:
-        F = mixture.feature_block(int(k))  # (d, m_k)
-        outside = F - U @ (U.T @ F)  # (I − P) F_k
-        total += mixture.pi[int(k)] * float(np.square(outside).sum(0) @ np.asarray(mixture.spectra[int(k)]))
-    return total
+    from rarescale import theory
+
+    return float(theory.weighted_loss(mixture, theory.task_losses(mixture, U), tasks))
 
 
 def common_gradient(mixture: TaskMixture, U: np.ndarray, tasks) -> np.ndarray:

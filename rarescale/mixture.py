@@ -168,11 +168,6 @@ class TaskMixture:
             T[k, : self.m[k]] = self.teacher(k)
         return T
 
-    @cached_property
-    def output_mask(self) -> np.ndarray:
-        """1 where task ``k`` has an output ``j < m_k``, (K, m_max)."""
-        return (np.arange(self.m_max)[None, :] < np.asarray(self.m)[:, None]).astype(float)
-
     @property
     def traces(self) -> np.ndarray:
         """``tr(C_k) = Σ_j λ_{k,j}``, (K,)."""

@@ -120,8 +120,6 @@ class Stream:
     def tasks(self, step: int) -> np.ndarray:
         return self.mixture.sample_tasks(self.batch, self.rng)
 
-    def label(self) -> dict:
-        return {"seed": self.seed}
 
 
 @dataclass
@@ -141,8 +139,6 @@ class ReweightedStream(Stream):
     def tasks(self, step: int) -> np.ndarray:
         return self.rng.choice(self.mixture.K, size=self.batch, p=self.p)
 
-    def label(self) -> dict:
-        return {"seed": self.seed, "pi": list(self.p)}
 
 
 @dataclass
@@ -186,8 +182,6 @@ class InjectionStream(Stream):
             tasks = np.concatenate([tasks, np.full(running_increment(self.rare_count, injection), self.rare)])
         return tasks
 
-    def label(self) -> dict:
-        return {"seed": self.seed, "rare": self.rare, "delta": self.delta}
 
 
 def eval_steps(steps: int, evals: int, spacing: str = "log") -> np.ndarray:
@@ -321,10 +315,6 @@ def train_students(mixture: TaskMixture, config: StudentConfig,
     extra: dict[str, list] = {}
     task_counts = np.zeros((S, K), dtype=np.int64)
     targets = {int(n): theory.optimal_encoder(mixture, int(n)) for n in widths}
-    features = mixture.features  # (d, sum m): the eigenvectors of every C_k
-    spectra = np.concatenate(mixture.spectra)
-    owner = np.repeat(np.arange(K), mixture.m)
-
     def evaluate():
         U64 = np.zeros((C, d, n_max))
         loss = np.zeros((C, K))
@@ -335,11 +325,7 @@ def train_students(mixture: TaskMixture, config: StudentConfig,
                 loss[idx] = g.residuals(U, teachers).pow(2).sum((-1, -2)).double().numpy()
                 U64[idx, :, : g.n] = U.double().numpy()
         record["task_loss"].append(loss / mixture.traces)
-        # with optimal decoders: 1 − Σ_j λ_kj ‖Uᵀ f_kj‖² / tr C_k (C7), from projections
-        proj = np.square(np.matmul(features.T, U64)).sum(-1)  # (C, sum m)
-        captured = np.zeros((C, K))
-        np.add.at(captured.T, owner, (proj * spectra).T)
-        record["encoder_loss"].append(1 - captured / mixture.traces)
+        record["encoder_loss"].append(theory.task_losses(mixture, U64))  # optimal decoders (C7)
         record["overlap"].append([theory.subspace_overlap(U64[c, :, : width[c]], targets[width[c]])
                                   for c in range(C)])
         for f in metrics:

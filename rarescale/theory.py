@@ -108,10 +108,28 @@ def mixture_loss(mixture: TaskMixture, U: np.ndarray) -> float:
 def task_losses(mixture: TaskMixture, U: np.ndarray) -> np.ndarray:
     """C7: per task ``tr(C_k) − tr(Uᵀ C_k U)`` with optimal decoders, normalised by ``tr(C_k)``.
 
-    ``U`` is (..., d, n); returns (..., K).
+    ``U`` is (..., d, n); returns (..., K). Computed as
+    ``Σ_j λ_kj ‖(I − U Uᵀ) f_kj‖²``, a sum of squares: equal to the trace form for
+    orthonormal ``U``, and free of its cancellation when a task is (nearly) fully
+    captured or ``U`` is orthonormal only to float32 precision.
     """
-    captured = np.einsum("...in,kij,...jn->...k", U, mixture.covariances, U)
-    return 1 - captured / mixture.traces
+    F = mixture.features  # (d, sum m)
+    outside = F - U @ (np.swapaxes(U, -1, -2) @ F)  # (I − P) F, (..., d, sum m)
+    weighted = np.square(outside).sum(-2) * np.concatenate(mixture.spectra)  # (..., sum m)
+    return np.add.reduceat(weighted, mixture.offsets[:-1], axis=-1) / mixture.traces
+
+
+def weighted_loss(mixture: TaskMixture, task_loss, tasks=None):
+    """The mixture loss ``Σ_{k ∈ tasks} π_k tr(C_k) ℓ_k`` of normalised per-task losses.
+
+    ``task_loss`` is (..., K); ``tasks`` defaults to all of them.
+    """
+    weights = np.asarray(mixture.pi) * mixture.traces
+    if tasks is not None:
+        keep = np.zeros(mixture.K, dtype=bool)
+        keep[np.asarray(tasks, dtype=int)] = True
+        weights = np.where(keep, weights, 0.0)
+    return np.asarray(task_loss) @ weights
 
 
 def subspace_overlap(U: np.ndarray, V: np.ndarray) -> float:

@@ -125,3 +125,14 @@ def test_width_out_of_range():
     mix = TaskMixture.power_law(K=2, m=2, d=5)
     with pytest.raises(ConfigError, match=r"width\.N must be an int in the range \[0, 5\]"):
         theory.features_learned(mix, 6)
+
+
+def test_weighted_loss_is_the_mixture_loss():
+    mix = random_mixture(3)
+    U = random_stiefel(mix.d, 4, np.random.default_rng(4))
+    assert theory.weighted_loss(mix, theory.task_losses(mix, U)) == pytest.approx(
+        theory.mixture_loss(mix, U), rel=1e-12)
+    assert theory.weighted_loss(mix, np.ones(mix.K)) == pytest.approx(np.trace(mix.mixture_matrix))
+    some = [0, 2]
+    assert theory.weighted_loss(mix, np.ones(mix.K), some) == pytest.approx(
+        sum(mix.pi[k] * mix.traces[k] for k in some))

@@ -131,3 +131,13 @@ def test_chapter2_parameters_match_the_default_sweep():
                                         d=params["d"], seed=params["mixture_seed"])
     assert cfg == StudentConfig(widths=tuple(params["widths"]), seeds=tuple(params["seeds"]),
                                 steps=params["steps"], batch=params["batch"], lr=params["lr"])
+
+
+def test_sweep_steps_apart_and_relative_decay():
+    from rarescale.experiments import relative_decay, sweep_steps_apart
+
+    widths = [1, 2, 4, 8, 16]
+    # predicted 3 -> first grid width 4 (index 2); measured 8 (index 3): one step
+    assert sweep_steps_apart(widths, [3, 4, 20, 2], [8, 4, 16, None]) == [1, 0, None, None]
+    final = np.array([[[1.0, 1.0], [0.5, 0.5]], [[-0.2, -0.2], [-0.1, -0.1]]])
+    np.testing.assert_allclose(relative_decay(final), [0.5, -0.5])
