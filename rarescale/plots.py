@@ -302,3 +302,117 @@ def fig_resampling(axes, frequencies, rare_loss, others, predicted_rare, predict
         axes[1].axhline(widen[1], color=PALETTE[2], lw=1.2, label=widen[0])
     axes[1].legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return axes
+
+
+def fig_olmo_run(artifact):
+    """One pretraining run: validation loss, task label loss and held-out accuracy by step."""
+    a, r = artifact.arrays, artifact.result
+    steps = np.maximum(a["eval_step"], 1)
+    tokens = steps * r["global_batch"] * artifact.config["seq_len"]
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3), constrained_layout=True)
+    axes[0].plot(tokens, a["val_loss"], marker="o", ms=3, color="k")
+    axes[0].set(xscale="log", xlabel="training tokens", ylabel="validation loss (nats/token)",
+                title="background")
+    colours = _task_colours(np.arange(len(r["tasks"])))
+    for i, name in enumerate(r["tasks"]):
+        axes[1].plot(tokens, a["train_label_loss"][:, i], color=colours[i], label=name)
+        axes[2].plot(tokens, a["test_acc_labels"][:, i], color=colours[i], label=name)
+        axes[2].plot(tokens, a["test_acc_vocab"][:, i], color=colours[i], ls="--", lw=0.8)
+    axes[1].set(xscale="log", xlabel="training tokens", ylabel="label loss, train instances (nats)",
+                title="injected instances")
+    axes[2].set(xscale="log", xlabel="training tokens", ylabel="held-out accuracy", ylim=(0, 1.02),
+                title="held-out instances")
+    axes[2].legend(fontsize=7, ncol=2)
+    return fig
+
+
+def _task_title(spec) -> str:
+    if spec.kind == "cmp":
+        return f"TCMP ({spec.n_values} values)"
+    return f"TADD ({spec.n_values} values, mod {spec.modulus or spec.n_values})"
+
+
+def _size_lines(ax, res, values, x, label_sizes=True, **kw):
+    """A line per size (mean over seeds) and each seed as a faint dot; colour by size."""
+    colours = _task_colours(res.params, log=True, cmap="plasma")
+    for s, size in enumerate(res.sizes):
+        for r in range(values.shape[1]):
+            ax.plot(x, values[s, r], ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
+        ax.plot(x, np.nanmean(values[s], axis=0), marker="o", ms=4, color=colours[s],
+                label=f"{size} ({res.params[s]:,})" if label_sizes else None, **kw)
+
+
+def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False):
+    """(a) Held-out accuracy against injection frequency, a line per size; chance dashed (C18)."""
+    acc = res.accuracy_vocab if vocab else res.accuracy
+    _size_lines(ax, res, acc[:, :, task], res.frequencies)
+    if not vocab:
+        ax.axhline(res.chance[task], color="0.4", ls="--", lw=1, label="chance")
+    ax.set(xscale="log", xlabel="injection frequency (instances per training token)",
+           ylabel="held-out accuracy" + (" (argmax, whole vocabulary)" if vocab else " (argmax, labels)"),
+           ylim=(-0.02, 1.02), title=_task_title(res.tasks[task]))
+    return ax
+
+
+def fig_olmo_label_loss(ax, res, task: int):
+    """(b) Label loss on injected train instances against frequency, a line per size (C18)."""
+    _size_lines(ax, res, res.train_label_loss[:, :, task], res.frequencies)
+    ax.axhline(np.log(1 / res.chance[task]), color="0.4", ls="--", lw=1, label="uniform over labels")
+    ax.set(xscale="log", yscale="log", xlabel="injection frequency (instances per training token)",
+           ylabel="label loss on injected instances (nats)", title=_task_title(res.tasks[task]))
+    return ax
+
+
+def fig_olmo_thresholds(ax, res, margin: float = 0.5):
+    """(c) Each size's learning threshold frequency against its non-embedding parameters."""
+    thr = res.threshold(margin)
+    for t, spec in enumerate(res.tasks):
+        colour = PALETTE[t]
+        for r in range(thr.shape[1]):
+            ax.plot(res.params, thr[:, r, t], ls="none", marker="o", ms=4, alpha=0.45, color=colour)
+        mean = np.exp(np.nanmean(np.log(thr[:, :, t]), axis=1)) if np.isfinite(thr[:, :, t]).any() \
+            else np.full(len(res.params), np.nan)
+        ax.plot(res.params, mean, color=colour, marker="s", ms=5, label=_task_title(spec))
+    ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters",
+           ylabel="threshold frequency (instances per token)")
+    ax.axhspan(res.frequencies.min() / 3, res.frequencies.min(), color="0.9", lw=0)
+    ax.axhspan(res.frequencies.max(), res.frequencies.max() * 3, color="0.9", lw=0)
+    return ax
+
+
+def fig_olmo_probes(axes, res, task: int, frequency: int, targets=("v1", "v2", "label")):
+    """(d) Probe accuracy by relative depth, a line per size, one panel per target (C19)."""
+    colours = _task_colours(res.params, log=True, cmap="plasma")
+    copy = task * len(res.frequencies) + frequency
+    for k, (ax, target) in enumerate(zip(axes, targets)):
+        for s, size in enumerate(res.sizes):
+            acc = np.mean([res.probes[s][r][copy, k] for r in range(len(res.seeds))], axis=0)
+            depth = np.arange(len(acc)) / (len(acc) - 1)
+            ax.plot(depth, acc, marker="o", ms=3, color=colours[s], label=size)
+        chance = np.mean([res.probe_chance[s][r][copy, k] for s in range(len(res.sizes))
+                          for r in range(len(res.seeds))])
+        ax.axhline(chance, color="0.4", ls="--", lw=1)
+        ax.set(xlabel="layer / number of layers (0 = embeddings)", ylim=(-0.02, 1.02),
+               title=f"probe for {target}")
+    axes[0].set_ylabel("held-out probe accuracy")
+    return axes
+
+
+def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
+    """(e) Gradient cosine against frequency, and the forgetting curve at one frequency (C20)."""
+    _size_lines(axes[0], res, res.grad_cosine[:, :, task], res.frequencies)
+    axes[0].axhline(0, color="0.4", lw=0.8)
+    axes[0].set(xscale="log", xlabel="injection frequency (instances per training token)",
+                ylabel="cos(task gradient, background gradient)", title="gradient interference")
+    colours = _task_colours(res.params, log=True, cmap="plasma")
+    copy = task * len(res.frequencies) + frequency
+    for s, size in enumerate(res.sizes):
+        rises = []
+        for r in range(len(res.seeds)):
+            steps, loss = res.forgetting[s][r][copy]
+            rises.append(loss - loss[0])
+        axes[1].plot(steps, np.mean(rises, axis=0), marker="o", ms=3, color=colours[s], label=size)
+    axes[1].set(xscale="symlog", xlabel="background-only steps after training",
+                ylabel="rise of label loss (nats)",
+                title=f"forgetting at {res.frequencies[frequency]:.1g} per token")
+    return axes

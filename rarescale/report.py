@@ -36,3 +36,10 @@ def glue(name: str, value, display: bool = False):
     if isinstance(value, np.generic):
         value = value.item()
     return myst_glue(name, value, display=display)
+
+
+def glue_text(name: str, text: str):
+    """Glue a computed sentence or phrase, shown inline with ``{glue:md}`name```."""
+    from IPython.display import Markdown
+
+    return glue(name, Markdown(text), display=False)

@@ -68,12 +68,15 @@ class TokenCorpus:
     """Fixed-length sequences from memory-mapped token files (OLMo's numpy format).
 
     Each file is cut into ``len // seq_len`` sequences (the tail is dropped);
-    sequence ``k`` of the corpus is the ``k``-th in file order, and the order of
-    training is a seeded permutation of them, epoch after epoch.
+    sequence ``k`` of the corpus is the ``k``-th in file order. The last
+    ``holdout`` sequences are a validation set; the order of training is a
+    seeded permutation of the others, epoch after epoch.
     """
 
-    def __init__(self, paths, seq_len: int, dtype: str = "uint16", seed: int = 0):
+    def __init__(self, paths, seq_len: int, dtype: str = "uint16", seed: int = 0,
+                 holdout: int = 0):
         check("TokenCorpus", "seq_len", seq_len, Interval(Integral, 4, None))
+        check("TokenCorpus", "holdout", holdout, Interval(Integral, 0, None))
         check("TokenCorpus", "dtype", dtype, Options(frozenset(DTYPES)))
         paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
         if not paths:
@@ -92,13 +95,20 @@ class TokenCorpus:
             self.arrays.append(array)
             counts.append(len(array) // seq_len)
         self.starts = np.concatenate([[0], np.cumsum(counts)])  # first sequence of each file
-        if self.starts[-1] == 0:
-            raise ConfigError(f"TokenCorpus: the files hold no sequence of {seq_len} tokens.")
-        self.order = _Permutation.seeded(int(self.starts[-1]), seed)
+        if self.starts[-1] <= holdout:
+            raise ConfigError(f"TokenCorpus: the files hold {self.starts[-1]} sequences of "
+                              f"{seq_len} tokens; at least {holdout + 1} are needed.")
+        self.holdout = holdout
+        self.order = _Permutation.seeded(len(self), seed)
 
     def __len__(self) -> int:
-        """Number of sequences."""
-        return int(self.starts[-1])
+        """Number of training sequences (the held-out ones excluded)."""
+        return int(self.starts[-1]) - self.holdout
+
+    def validation(self) -> np.ndarray:
+        """The ``holdout`` last sequences in file order, never trained on, (holdout, seq_len)."""
+        last = int(self.starts[-1])
+        return np.stack([self.sequence(k) for k in range(last - self.holdout, last)])
 
     @property
     def n_tokens(self) -> int:
@@ -164,3 +174,89 @@ def write_synthetic_web(path, n_tokens: int, vocab_size: int = 4096, seed: int =
             yield flat
 
     return write_tokens(path, chunks(), dtype)
+
+
+def read_texts(path):
+    """Documents from a ``.txt`` file (one per blank-line-separated block) or a
+    ``.jsonl`` / ``.jsonl.gz`` file (the ``"text"`` field of each line), lazily."""
+    import gzip
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"read_texts: text file not found: {path}")
+    name = path.name
+    if name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)["text"]
+                    except (ValueError, KeyError, TypeError):
+                        raise ConfigError(f"read_texts: {path} line {n} is not JSON with a "
+                                          '"text" field.') from None
+    elif name.endswith(".txt"):
+        block = []
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    block.append(line)
+                elif block:
+                    yield "".join(block)
+                    block = []
+        if block:
+            yield "".join(block)
+    else:
+        raise ConfigError(f"read_texts: {path} must end in .txt, .jsonl or .jsonl.gz.")
+
+
+def train_tokenizer(paths, vocab_size: int, out_path, eos: str = "<|endoftext|>") -> Path:
+    """Train a byte-level BPE tokenizer (HF ``tokenizers``) on text files; EOS is token 0."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[eos],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator((t for p in paths for t in read_texts(p)), trainer=trainer)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tok.save(str(out_path))
+    return out_path
+
+
+def tokenize_to_corpus(paths, tokenizer_file, out_path, eos: str = "<|endoftext|>",
+                       dtype: str | None = None, batch_docs: int = 1024) -> Path:
+    """Tokenise text / JSONL(.gz) files with a HF ``tokenizers`` file into OLMo's format.
+
+    Each document is followed by the ``eos`` token. The dtype defaults to
+    ``uint16`` when the vocabulary fits, else ``uint32``.
+    """
+    from tokenizers import Tokenizer
+
+    tokenizer_file = Path(tokenizer_file)
+    if not tokenizer_file.is_file():
+        raise ConfigError(f"tokenize_to_corpus: tokenizer file not found: {tokenizer_file}")
+    tok = Tokenizer.from_file(str(tokenizer_file))
+    eos_id = tok.token_to_id(eos)
+    if eos_id is None:
+        raise ConfigError(f"tokenize_to_corpus: the tokenizer has no {eos!r} token.")
+    dtype = dtype or ("uint16" if tok.get_vocab_size() <= 2 ** 16 else "uint32")
+
+    def chunks():
+        docs = []
+        for p in paths:
+            for text in read_texts(p):
+                docs.append(text)
+                if len(docs) == batch_docs:
+                    yield _encode(docs)
+                    docs = []
+        if docs:
+            yield _encode(docs)
+
+    def _encode(docs):
+        return np.concatenate([np.append(e.ids, eos_id) for e in tok.encode_batch(docs)])
+
+    return write_tokens(out_path, chunks(), dtype)

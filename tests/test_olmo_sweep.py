@@ -1,0 +1,176 @@
+"""Sweeps of pretraining runs through papermill (C17-C20): plan, cache, resume, bad YAML."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO
+from rarescale.olmo import sweep as grid
+from rarescale.validation import ConfigError
+
+TINY = {
+    "name": "tiny",
+    "sizes": ["30K", "100K"],
+    "seeds": [0],
+    "frequencies": [1 / 32, 1 / 256],
+    "tasks": [{"kind": "cmp", "n_values": 8, "n_instances": 64}],
+    "run": {"vocab_size": 256, "seq_len": 16, "batch": 8, "tokens": 16 * 8 * 200,
+            "corpus_tokens": 100_000, "holdout": 16, "eval_points": 4, "eval_instances": 16,
+            "forgetting_steps": 2, "checkpoint_every": 20},
+}
+
+
+def write(tmp_path, d, name="tiny.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
+def sweep_cmd(path, *extra):
+    return [sys.executable, "-m", "runners.sweep", str(path), "--threads", "1", *extra]
+
+
+@pytest.fixture
+def env(tmp_path, subprocess_env):
+    return {**subprocess_env, "RARESCALE_DATA": str(tmp_path / "data")}
+
+
+def test_cells_of_a_grid():
+    sweep = grid.Sweep.from_dict(TINY)
+    cells = sweep.cells()
+    assert [c.size for c in cells] == ["30K", "100K"]
+    assert [t.rate for t in cells[0].tasks] == [1 / 32, 1 / 256]
+    seeds = {t.spec.seed for t in cells[0].tasks}
+    assert len(seeds) == 2  # independent copies, on their own tokens
+    unpacked = grid.Sweep.from_dict({**TINY, "pack": False}).cells()
+    assert len(unpacked) == 4 and all(len(c.tasks) == 1 for c in unpacked)
+    # the runner notebook's parameters rebuild each cell exactly (same hash)
+    for c in cells + unpacked:
+        p = grid.cell_parameters(c)
+        assert grid.notebook_config(**{k: p[k] for k in p}) == c
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sizez": ["30K"]}, r"tiny\.yaml: unknown key 'sizez'"),
+    ({"sizes": ["7M"]}, r"size must be one of .*Got '7M'"),
+    ({"frequencies": [0.5]}, r"sweep\.frequencies must be a float in the range \(0, 0\.25\]"),
+    ({"run": {"tokenz": 5}}, r"run: unknown field 'tokenz'"),
+    ({"tasks": [{"kind": "mul"}]}, r"TaskSpec\.kind must be one of 'add', 'cmp'"),
+    ({"tasks": [{"kind": "cmp", "colour": 1}]}, r"tasks\[0\]: unknown field 'colour'"),
+    ({"run": {"seq_len": 2}}, r"RunConfig\.seq_len must be an int in the range \[4, inf\)"),
+])
+def test_bad_sweep_yaml_is_a_one_line_error(tmp_path, env, change, message):
+    path = write(tmp_path, {**TINY, **change})
+    with pytest.raises(ConfigError, match=message):
+        grid.Sweep.from_yaml(path)
+    out = subprocess.run(sweep_cmd(path, "--dry-run"), cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_unpacked_cells_map_each_copy_to_its_task_and_frequency():
+    sweep = grid.Sweep.from_dict({**TINY, "pack": False, "tasks": TINY["tasks"] * 2})
+    seen = [(i, j) for _, copies in grid.cell_copies(sweep) for i, j, _ in copies]
+    assert sorted(seen) == sorted([(i, j) for i in range(2) for j in range(2)] * 2)  # two sizes
+    packed = grid.Sweep.from_dict(TINY)
+    assert [(i, j) for i, j, _ in grid.cell_copies(packed)[0][1]] == [(0, 0), (0, 1)]
+
+
+def test_falls_with_size():
+    assert grid.falls_with_size([3e-4, 1e-4, 1e-4, 2e-5])
+    assert not grid.falls_with_size([3e-4, 4e-4, 1e-5])
+    assert not grid.falls_with_size([3e-4, np.nan, 1e-5])
+    assert not grid.falls_with_size([1e-4, 1e-4])
+
+
+def test_c18_threshold_frequency():
+    f = [1e-2, 1e-3, 1e-4, 1e-5]
+    assert grid.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5) == pytest.approx(
+        np.exp(np.log(1e-3) + (0.9 - 0.75) / 0.4 * np.log(0.1)))
+    assert grid.threshold_frequency(f, [1.0, 1.0, 1.0, 0.99], 0.5) == 1e-5
+    assert np.isnan(grid.threshold_frequency(f, [0.6, 0.5, 0.5, 0.5], 0.5))
+    # order of the input does not matter
+    assert grid.threshold_frequency(f[::-1], [0.5, 0.5, 0.9, 1.0], 0.5) == pytest.approx(
+        grid.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5))
+
+
+@pytest.mark.slow
+def test_tiny_sweep_end_to_end_cached_and_resumed(tmp_path, env):
+    path = write(tmp_path, TINY)
+    clean = {**env, "RARESCALE_ARTIFACTS": str(tmp_path / "clean")}
+    out = subprocess.run(sweep_cmd(path, "--work-dir", str(tmp_path / "runs_clean")), cwd=REPO,
+                         env=clean, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "[2/2]" in out.stdout
+    sweep = grid.Sweep.from_yaml(path)
+    os.environ["RARESCALE_ARTIFACTS"] = clean["RARESCALE_ARTIFACTS"]
+    try:
+        runs = grid.load_runs(sweep)  # what the chapter loads
+    finally:
+        del os.environ["RARESCALE_ARTIFACTS"]
+    for run in runs:
+        assert (run.path / "run.ipynb").is_file()  # the executed notebook is the run's record
+        assert run.result["injected_instances"] == run.result["requested_instances"] == [800, 100]
+        assert run.arrays["test_acc_labels"].shape == (len(run.arrays["eval_step"]), 2)
+    # the chapter's gathering and figures work on them
+    res = grid.ladder_results(sweep, runs)
+    assert res.accuracy.shape == (2, 1, 1, 2) and list(res.frequencies) == [1 / 32, 1 / 256]
+    np.testing.assert_array_equal(res.injected, res.requested)
+    assert np.all((res.accuracy >= 0) & (res.accuracy <= 1))
+    import matplotlib.pyplot as plt
+
+    from rarescale import plots
+    fig, axes = plt.subplots(2, 3)
+    plots.fig_olmo_accuracy(axes[0, 0], res, 0)
+    plots.fig_olmo_label_loss(axes[0, 1], res, 0)
+    plots.fig_olmo_thresholds(axes[0, 2], res)
+    plots.fig_olmo_probes(axes[1], res, 0, 0)
+    plt.close(fig)
+
+    # a second run executes nothing
+    again = subprocess.run(sweep_cmd(path, "--work-dir", str(tmp_path / "runs_clean")), cwd=REPO,
+                           env=clean, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "nothing to run" in again.stdout
+
+    # killed mid-cell, then re-run: the same artifacts as the uninterrupted sweep
+    killed = {**env, "RARESCALE_ARTIFACTS": str(tmp_path / "killed")}
+    work = tmp_path / "runs_killed"
+    proc = subprocess.Popen(sweep_cmd(path, "--work-dir", str(work)), cwd=REPO, env=killed,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while not list(work.glob("tiny/*/checkpoint.pt")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(work.glob("tiny/*/checkpoint.pt")), "no checkpoint appeared before the kill"
+    out = subprocess.run(sweep_cmd(path, "--work-dir", str(work)), cwd=REPO, env=killed,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    os.environ["RARESCALE_ARTIFACTS"] = killed["RARESCALE_ARTIFACTS"]
+    try:
+        resumed = grid.load_runs(sweep)
+    finally:
+        del os.environ["RARESCALE_ARTIFACTS"]
+    for a, b in zip(runs, resumed):
+        assert a.key == b.key
+        assert set(a.arrays) == set(b.arrays)
+        for name in a.arrays:
+            np.testing.assert_array_equal(a.arrays[name], b.arrays[name], err_msg=name)
+        assert a.result["final"] == b.result["final"]
+
+
+def test_dry_run_prints_the_plan_with_an_estimate(tmp_path, env):
+    path = write(tmp_path, TINY)
+    out = subprocess.run(sweep_cmd(path, "--dry-run"), cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "sweep tiny: 2 cells, 0 done" in out.stdout
+    assert "estimated time for the cells to run" in out.stdout
+    assert "30K seed 0 [cmp at 0.03, 0.004]" in out.stdout

@@ -1,0 +1,203 @@
+"""The OLMo pipeline's model side: the ladder (C17), the loop, resume, DDP, learning (C18-C20)."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from rarescale.olmo import analysis
+from rarescale.olmo.corpus import (TokenCorpus, read_texts, tokenize_to_corpus, train_tokenizer,
+                                   write_tokens)
+from rarescale.olmo.model import LADDER, build_model, ladder_batch, ladder_lr, model_size
+from rarescale.olmo.tasks import TaskSpec
+from rarescale.olmo.train import CHECKPOINT, InjectedTask, RunConfig, train
+from rarescale.validation import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory, monkeypatch):
+    # generated corpora are shared by the tests of this module (written once)
+    monkeypatch.setenv("RARESCALE_DATA", str(tmp_path_factory.getbasetemp() / "data"))
+
+
+def tiny(**kw) -> RunConfig:
+    base = dict(size="30K", vocab_size=512, seq_len=32, batch=8, tokens=32 * 8 * 12,
+                corpus_tokens=200_000, holdout=16, eval_points=3, eval_instances=32,
+                forgetting_steps=2, checkpoint_every=4,
+                tasks=(InjectedTask(TaskSpec("cmp", n_values=10, n_instances=100, seed=1), 1 / 64),
+                       InjectedTask(TaskSpec("add", n_values=10, modulus=5, n_instances=100), 1 / 128)))
+    return RunConfig(**{**base, **kw})
+
+
+# ----------------------------------------------------------------------------- ladder (C17)
+
+@pytest.mark.parametrize("name", ["30K", "250K", "4M"])
+def test_c17_parameter_counts_match_the_model(name):
+    size = model_size(name)
+    model = build_model(size, vocab_size=300, seq_len=16, eos=0, seed=0)  # checks the closed form
+    embed = model.model.embed_tokens.weight.numel() + model.lm_head.weight.numel()
+    assert sum(p.numel() for p in model.parameters()) - embed == size.non_embedding_params()
+
+
+def test_c17_ladder_rules():
+    four = LADDER["4M"]
+    assert (four.d_model, four.n_heads, four.n_layers, four.mlp_ratio) == (64, 8, 8, 8)
+    assert (LADDER["1B"].d_model, LADDER["1B"].n_layers) == (2048, 16)
+    # at N = 108M the rules give DataDecide's reference point: 160 sequences of 2048, lr 0.0047
+    n = four.non_embedding_params()
+    assert ladder_lr(four) == pytest.approx(0.0047 * (n / 108e6) ** (-1 / 3))
+    assert abs(ladder_batch(four, 2048) - 160 * (n / 108e6) ** (2 / 3)) <= 8
+    # same tokens per batch at a shorter sequence
+    assert ladder_batch(four, 128) == pytest.approx(16 * 160 * (n / 108e6) ** (2 / 3), abs=8)
+    sizes = [LADDER[k].non_embedding_params() for k in LADDER]
+    assert sizes == sorted(sizes[:5]) + sorted(sizes[5:])  # each part of the ladder grows
+
+
+# ----------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("change, message", [
+    (dict(size="5M"), r"size must be one of .*Got '5M'"),
+    (dict(seq_len=3), r"RunConfig\.seq_len must be an int in the range \[4, inf\)"),
+    (dict(corpus=("/no/such/tokens.bin",)), r"RunConfig\.corpus: token file not found"),
+    (dict(tasks=(InjectedTask(TaskSpec("cmp", n_values=600, n_instances=100), 0.01),)),
+     r"vocab_size must leave 602 free tokens"),
+])
+def test_bad_run_configs_are_one_line_errors(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        train(tiny(**change), tmp_path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, -1e-3])
+def test_bad_frequency(rate):
+    with pytest.raises(ConfigError, match=r"InjectedTask\.rate must be a float in the range \(0, 0\.25\]"):
+        InjectedTask(TaskSpec(), rate)
+
+
+def test_corpus_that_is_not_a_token_file(tmp_path):
+    bad = tmp_path / "odd.bin"
+    bad.write_bytes(b"abc")
+    with pytest.raises(ConfigError, match="is not a uint16 token file"):
+        train(tiny(corpus=(str(bad),)), tmp_path / "w")
+    big = write_tokens(tmp_path / "big.bin", [np.full(1000, 600)], "uint16")
+    with pytest.raises(ConfigError, match="vocab_size 512 is too small for the corpus"):
+        train(tiny(corpus=(str(big),)), tmp_path / "w2")
+
+
+def test_config_from_yaml_names_unknown_fields():
+    with pytest.raises(ConfigError, match="RunConfig: unknown field 'lr_peak'"):
+        RunConfig.from_dict({"lr_peak": 1e-3})
+    with pytest.raises(ConfigError, match=r"RunConfig\.tasks\[0\]\.spec: unknown field 'values'"):
+        RunConfig.from_dict({"tasks": [{"spec": {"values": 3}, "rate": 0.01}]})
+    config = tiny()
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+# ----------------------------------------------------------------------------- corpus
+
+def test_validation_sequences_are_never_trained_on(tmp_path):
+    tokens = np.arange(40 * 8) % 60000
+    path = write_tokens(tmp_path / "t.bin", [tokens], "uint16")
+    corpus = TokenCorpus([path], seq_len=8, holdout=5, seed=3)
+    val = {tuple(r) for r in corpus.validation().tolist()}
+    seen = {tuple(r) for s in range(10) for r in corpus.batch(s, 7).tolist()}
+    assert len(val) == 5 and len(seen) == 35 and not val & seen
+
+
+def test_tokenizer_path_on_generated_text(tmp_path):
+    rng = np.random.default_rng(0)
+    words = ["alpha", "beta", "gamma", "delta", "omega", "sigma"]
+    docs = [" ".join(rng.choice(words, size=rng.integers(5, 30))) for _ in range(300)]
+    txt = tmp_path / "docs.txt"
+    txt.write_text("\n\n".join(docs) + "\n")
+    jsonl = tmp_path / "docs.jsonl.gz"
+    with gzip.open(jsonl, "wt") as f:
+        for d in docs:
+            f.write(json.dumps({"text": d}) + "\n")
+    assert list(read_texts(txt)) == [d + "\n" for d in docs]
+    assert list(read_texts(jsonl)) == docs
+    tok_file = train_tokenizer([txt], vocab_size=300, out_path=tmp_path / "tok.json")
+    out = tokenize_to_corpus([jsonl], tok_file, tmp_path / "docs.bin")
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(tok_file))
+    flat = np.memmap(out, dtype=np.uint16, mode="r")
+    assert int((flat == 0).sum()) == len(docs)  # one EOS (token 0) after each document
+    pieces = np.split(np.asarray(flat), np.flatnonzero(flat == 0) + 1)[:-1]
+    assert tok.decode(pieces[7][:-1].tolist()) == docs[7]
+    assert len(TokenCorpus([out], seq_len=16)) == len(flat) // 16
+    (tmp_path / "docs.csv").write_text("x")
+    with pytest.raises(ConfigError, match=r"read_texts: .*docs\.csv must end in \.txt"):
+        list(read_texts(tmp_path / "docs.csv"))
+    (tmp_path / "bad.jsonl").write_text('{"text": "a"}\n{"body": "b"}\n')
+    with pytest.raises(ConfigError, match=r"bad\.jsonl line 2 is not JSON with a \"text\" field"):
+        list(read_texts(tmp_path / "bad.jsonl"))
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def _weights(path):
+    return torch.load(path / CHECKPOINT, weights_only=False)
+
+
+def test_kill_and_resume_is_bit_identical(tmp_path):
+    config = tiny()
+    assert config.steps == 12
+    full = train(config, tmp_path / "full", progress=False)
+    # a run "killed" after step 6 resumes from its step-4 checkpoint and redoes 5 and 6
+    assert train(config, tmp_path / "cut", progress=False, max_steps=6) is None
+    assert _weights(tmp_path / "cut")["state"]["step"] == 4
+    resumed = train(config, tmp_path / "cut", progress=False)
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    for name, w in a["model"].items():
+        assert torch.equal(w, b["model"][name]), name
+    assert a["state"]["train_loss"] == b["state"]["train_loss"]
+    np.testing.assert_array_equal(full[1]["test_acc_vocab"], resumed[1]["test_acc_vocab"])
+    assert full[0]["injected_instances"] == resumed[0]["injected_instances"]
+
+
+def test_c16_realised_injections_in_a_run(tmp_path):
+    result, _ = train(tiny(), tmp_path, progress=False)
+    # 12 steps × 256 tokens × {1/64, 1/128} = 48 and 24 instances
+    assert result["injected_instances"] == result["requested_instances"] == [48, 24]
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_matches_one_process(tmp_path):
+    config = tiny(micro_batch=2)
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump(json.loads(json.dumps(config.to_dict()))))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-m", "rarescale.olmo", str(cfg), str(tmp_path / "one"),
+                          "--no-progress"], env=env, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node", "2", "-m", "rarescale.olmo", str(cfg),
+                          str(tmp_path / "two"), "--no-progress"],
+                         env=env, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = np.array(_weights(tmp_path / "one")["state"]["train_loss"])[:, 1]
+    b = np.array(_weights(tmp_path / "two")["state"]["train_loss"])[:, 1]
+    assert len(a) == len(b) == 12
+    np.testing.assert_allclose(a, b, rtol=2e-5)
+    assert a[-1] < a[0]
+    ra = json.loads((tmp_path / "one" / "result.json").read_text())
+    rb = json.loads((tmp_path / "two" / "result.json").read_text())
+    assert ra["injected_instances"] == rb["injected_instances"]
+
+
+# ----------------------------------------------------------------------------- analysis (C19)
+
+def test_c19_ridge_probe_reads_linear_features_and_not_noise():
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 10, size=2000)
+    means = rng.normal(size=(10, 32)) * 3
+    features = means[target] + rng.normal(size=(2000, 32))
+    assert analysis.ridge_probe_accuracy(features, target, 10) > 0.95
+    noise = rng.normal(size=(2000, 32))
+    assert abs(analysis.ridge_probe_accuracy(noise, target, 10) - 0.1) < 0.04
