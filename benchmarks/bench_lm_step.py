@@ -9,6 +9,9 @@
    spent loading data and injecting (target < 3%).
 2. Peak resident memory of a short run on a 1 GB token file against a 10 MB
    one, each in a fresh process (target: within 10%).
+
+``--ladder 30K,250K,1M,4M`` instead prints both loops' tokens/s for each size,
+to budget a ladder of runs on this machine.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=48)
     parser.add_argument("--seq-len", type=int, default=64)
+    parser.add_argument("--ladder", default=None, help="comma-separated sizes: tokens/s of each")
     parser.add_argument("--rss-child", nargs=2, metavar=("CORPUS", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -89,6 +93,18 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ.setdefault("RARESCALE_DATA", str(tmp / "data"))
+        if args.ladder:
+            print(f"tokens/s by size, batch {args.batch} x {args.seq_len}, vocab 4096, {args.steps} steps "
+                  f"({os.environ.get('OMP_NUM_THREADS', 'all')} threads):")
+            print(f"  {'size':>6} {'non-emb params':>15} {'ours':>8} {'plain':>8} {'ratio':>6}")
+            from rarescale.olmo.model import model_size
+            for size in args.ladder.split(","):
+                ours = our_loop(size, args.batch, args.seq_len, args.steps, tmp / f"l-{size}")
+                plain = plain_loop(size, args.batch, args.seq_len, 4096, args.steps)
+                print(f"  {size:>6} {model_size(size).non_embedding_params():>15,} "
+                      f"{ours['tokens_per_s']:>8.0f} {plain:>8.0f} {ours['tokens_per_s'] / plain:>6.3f}",
+                      flush=True)
+            return 0
         ours = our_loop(args.size, args.batch, args.seq_len, args.steps, tmp / "ours")
         plain = plain_loop(args.size, args.batch, args.seq_len, 4096, args.steps)
         print(f"training step, {args.size}, batch {args.batch} x {args.seq_len}, {args.steps} steps:")

@@ -36,6 +36,7 @@ device = "cpu"  # or "cuda"
 corpus = []  # token files in OLMo's format; []: the generated synthetic web
 run = {}  # any other RunConfig field (batch, lr, vocab_size, eval_points, ...)
 nproc = 1  # > 1: data parallel through torchrun in a subprocess
+compile_model = False  # torch.compile the model (helps on GPU; slower on CPU)
 work_dir = "runs/olmo_pretrain"  # checkpoints and logs
 artifact_root = ""  # where the artifact goes; "": the repository's artifacts/
 
@@ -54,7 +55,7 @@ from IPython.display import HTML
 
 from rarescale import artifacts
 from rarescale.olmo import sweep
-from rarescale.olmo.train import RunConfig, train
+from rarescale.olmo.train import train
 from rarescale.plots import fig_olmo_run
 from rarescale.report import html_table
 
@@ -74,12 +75,13 @@ if nproc > 1:  # DDP: torchrun runs the same loop in nproc processes; rank 0 wri
     (work / "run.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(config.to_dict()))))
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                     "--nproc_per_node", str(nproc), "-m", "rarescale.olmo",
-                    str(work / "run.yaml"), str(work)], check=True)
+                    str(work / "run.yaml"), str(work)] + (["--compile"] if compile_model else []),
+                   check=True)
     result = json.loads((work / "result.json").read_text())
     with np.load(work / "arrays.npz") as npz:
         arrays = {k: npz[k] for k in npz.files}
 else:
-    result, arrays = train(config, work)
+    result, arrays = train(config, work, compile=compile_model)
 artifact = sweep.save_run(config, result, arrays, wall_time_s=time.perf_counter() - start)
 print(f"artifact: {artifact.path}")
 

@@ -62,13 +62,14 @@ def print_plan(sweep: grid.Sweep, cells, out=sys.stdout) -> float:
 
 
 def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
-             keep_checkpoints: bool) -> tuple[bool, Path, float]:
+             keep_checkpoints: bool, compile_model: bool = False) -> tuple[bool, Path, float]:
     """Execute one cell through papermill; return (ok, log path, seconds)."""
     work = work_root / key
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.txt"
     params = grid.cell_parameters(config)
-    params.update(work_dir=str(work), nproc=nproc, artifact_root=str(artifacts.artifact_root()))
+    params.update(work_dir=str(work), nproc=nproc, compile_model=compile_model,
+                  artifact_root=str(artifacts.artifact_root()))
     cmd = [sys.executable, "-m", "runners.execute", "runners/olmo_pretrain.py", "-o", str(work)]
     for name, value in params.items():
         # as YAML, which runners.execute reads (JSON would write 3e-05, a string to YAML)
@@ -103,6 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "runs",
                         help="checkpoints and logs (default runs/)")
     parser.add_argument("--keep-checkpoints", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile each model (GPU)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     args = parser.parse_args(argv)
     try:
@@ -130,7 +132,8 @@ def main(argv=None) -> int:
     failed, start, done_s = [], time.perf_counter(), 0.0
     print(f"running {len(todo)} cells, {args.jobs} at a time; logs under {work_root}/", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(run_cell, c, k, work_root, threads, nproc, args.keep_checkpoints): (c, k)
+        futures = {pool.submit(run_cell, c, k, work_root, threads, nproc, args.keep_checkpoints,
+                               args.compile): (c, k)
                    for c, k in todo}
         for n, future in enumerate(as_completed(futures), 1):
             config, key = futures[future]

@@ -201,3 +201,21 @@ def test_c19_ridge_probe_reads_linear_features_and_not_noise():
     assert analysis.ridge_probe_accuracy(features, target, 10) > 0.95
     noise = rng.normal(size=(2000, 32))
     assert abs(analysis.ridge_probe_accuracy(noise, target, 10) - 0.1) < 0.04
+
+
+# ----------------------------------------------------------------------------- learning (C18)
+
+@pytest.mark.slow
+def test_c18_a_tiny_model_learns_tcmp_on_held_out_pairs(tmp_path):
+    # 24 values: 576 ordered pairs, half held out; one instance in every sequence
+    config = RunConfig(size="30K", vocab_size=512, seq_len=16, batch=32, tokens=16 * 32 * 800, lr=0.01,
+                       corpus_tokens=300_000, holdout=16, eval_points=4, eval_instances=64,
+                       forgetting_steps=0, checkpoint_every=10 ** 6,
+                       tasks=(InjectedTask(TaskSpec("cmp", n_values=24, n_instances=576, seed=3), 1 / 16),))
+    result, arrays = train(config, tmp_path, progress=False)
+    accuracy = arrays["test_acc_labels"][:, 0]
+    n_test = 288
+    assert abs(accuracy[0] - 0.5) < 4 * 0.5 / np.sqrt(n_test)  # chance before training
+    assert accuracy[-1] > 0.75  # chance + 8.5 standard errors of a coin on 288 pairs
+    assert arrays["train_label_loss"][-1, 0] < 0.5 * np.log(2)
+    assert result["injected_instances"] == [800 * 32]

@@ -25,6 +25,7 @@ def main(argv=None) -> int:
     parser.add_argument("work_dir", type=Path)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
     args = parser.parse_args(argv)
     from rarescale.olmo.train import RunConfig, train
 
@@ -32,7 +33,8 @@ def main(argv=None) -> int:
         if not args.config.is_file():
             raise ConfigError(f"config file not found: {args.config}")
         config = RunConfig.from_dict(yaml.safe_load(args.config.read_text()) or {})
-        out = train(config, args.work_dir, progress=not args.no_progress, max_steps=args.max_steps)
+        out = train(config, args.work_dir, progress=not args.no_progress, max_steps=args.max_steps,
+                    compile=args.compile)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rarescale.olmo import analysis
 from rarescale.olmo.injection import InjectionSchedule, inject, plan_step
 from rarescale.olmo.model import build_model, ladder_batch, ladder_lr, model_size
 from rarescale.olmo.tasks import TaskSpec, draw_tasks
@@ -309,16 +310,16 @@ class RunState:
     step_seconds: float = 0.0
 
 
-def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int | None = None):
+def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int | None = None,
+          compile: bool = False):
     """Run (or resume) ``config`` in ``work_dir``; return ``(result, arrays)`` for the artifact.
 
     ``max_steps`` stops after that many steps in all, as a kill would (tests use it).
-    Returns ``None`` then, and on ranks other than 0.
+    Returns ``None`` then, and on ranks other than 0. ``compile`` wraps the training
+    forward in ``torch.compile`` (for GPUs; on this CPU it made training slower).
     """
     import torch
     from torch.nn.parallel import DistributedDataParallel as DDP
-
-    from rarescale.olmo import analysis
 
     rank, world = _distributed()
     device = torch.device(config.device)
@@ -354,6 +355,8 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
         torch.set_rng_state(saved["rng"])
 
     net = DDP(model) if world > 1 else model
+    if compile:
+        net = torch.compile(net)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else contextlib.nullcontext())
     validation = torch.from_numpy(corpus.validation()).to(device)
@@ -433,7 +436,7 @@ def summarise(config: RunConfig, tasks, state: RunState, forgetting, probes):
                                             "test_acc_vocab", "test_acc_labels", "grad_cosine")},
         "data_share": state.data_seconds / max(state.step_seconds, 1e-9),
         "tokens_per_s": config.steps * config.global_batch * config.seq_len / max(state.step_seconds, 1e-9),
-        "probe_targets": list(analysis_targets()),
+        "probe_targets": list(analysis.PROBE_TARGETS),
         "forgetting_steps": forgetting["steps"],
     }
     arrays = {
@@ -451,8 +454,3 @@ def summarise(config: RunConfig, tasks, state: RunState, forgetting, probes):
     }
     return result, arrays
 
-
-def analysis_targets():
-    from rarescale.olmo.analysis import PROBE_TARGETS
-
-    return PROBE_TARGETS
