@@ -332,9 +332,22 @@ def _task_title(spec) -> str:
     return f"TADD ({spec.n_values} values, mod {spec.modulus or spec.n_values})"
 
 
+def _size_colours(params):
+    """One colour per model size, dark (small) to orange (large), by log parameters."""
+    x = np.log(np.asarray(params, float))
+    return plt.get_cmap("plasma")(0.05 + 0.75 * (x - x.min()) / (np.ptp(x) or 1.0))
+
+
+def _major_log_ticks_only(ax, axis="x"):
+    from matplotlib.ticker import NullFormatter
+
+    getattr(ax, f"{axis}axis").set_minor_formatter(NullFormatter())
+
+
 def _size_lines(ax, res, values, x, label_sizes=True, **kw):
     """A line per size (mean over seeds) and each seed as a faint dot; colour by size."""
-    colours = _task_colours(res.params, log=True, cmap="plasma")
+    colours = _size_colours(res.params)
+    _major_log_ticks_only(ax)
     for s, size in enumerate(res.sizes):
         for r in range(values.shape[1]):
             ax.plot(x, values[s, r], ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
@@ -382,7 +395,7 @@ def fig_olmo_thresholds(ax, res, margin: float = 0.5):
 
 def fig_olmo_probes(axes, res, task: int, frequency: int, targets=("v1", "v2", "label")):
     """(d) Probe accuracy by relative depth, a line per size, one panel per target (C19)."""
-    colours = _task_colours(res.params, log=True, cmap="plasma")
+    colours = _size_colours(res.params)
     copy = task * len(res.frequencies) + frequency
     for k, (ax, target) in enumerate(zip(axes, targets)):
         for s, size in enumerate(res.sizes):
@@ -392,7 +405,7 @@ def fig_olmo_probes(axes, res, task: int, frequency: int, targets=("v1", "v2", "
         chance = np.mean([res.probe_chance[s][r][copy, k] for s in range(len(res.sizes))
                           for r in range(len(res.seeds))])
         ax.axhline(chance, color="0.4", ls="--", lw=1)
-        ax.set(xlabel="layer / number of layers (0 = embeddings)", ylim=(-0.02, 1.02),
+        ax.set(xlabel="relative depth (0 = embeddings)", ylim=(-0.02, 1.02),
                title=f"probe for {target}")
     axes[0].set_ylabel("held-out probe accuracy")
     return axes
@@ -404,7 +417,7 @@ def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
     axes[0].axhline(0, color="0.4", lw=0.8)
     axes[0].set(xscale="log", xlabel="injection frequency (instances per training token)",
                 ylabel="cos(task gradient, background gradient)", title="gradient interference")
-    colours = _task_colours(res.params, log=True, cmap="plasma")
+    colours = _size_colours(res.params)
     copy = task * len(res.frequencies) + frequency
     for s, size in enumerate(res.sizes):
         rises = []
@@ -412,7 +425,9 @@ def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
             steps, loss = res.forgetting[s][r][copy]
             rises.append(loss - loss[0])
         axes[1].plot(steps, np.mean(rises, axis=0), marker="o", ms=3, color=colours[s], label=size)
-    axes[1].set(xscale="symlog", xlabel="background-only steps after training",
-                ylabel="rise of label loss (nats)",
-                title=f"forgetting at {res.frequencies[frequency]:.1g} per token")
+    axes[1].set_xscale("symlog", linthresh=1)
+    axes[1].set_xticks(steps, [str(k) for k in steps])
+    axes[1].axhline(0, color="0.4", lw=0.8)
+    axes[1].set(xlabel="background-only steps after training", ylabel="rise of label loss (nats)",
+                title=f"forgetting at {res.frequencies[frequency]:.2g} per token")
     return axes
