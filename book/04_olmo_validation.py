@@ -111,6 +111,8 @@ glue("inj_deviation", int(deviation))
 glue("inj_rarest", int(res.injected[:, :, :, -1].min()))
 glue("inj_top", int(res.injected[:, :, :, 0].max()))
 glue("pool", int(min(t.n_instances // 2 for t in res.tasks)))
+glue("eval_instances", int(cell.eval_instances))
+glue("distinct_rarest", int(np.nanmin(res.distinct[:, :, :, -1])))
 
 # %% [markdown]
 # Over all runs the schedule injected {glue:text}`inj_total` instances, and every copy's
@@ -163,12 +165,13 @@ for t in range(len(res.tasks)):
 # the highest frequency the sizes reach {glue:text}`top_acc_min_1:.2f` to
 # {glue:text}`top_acc_max_1:.2f`.
 #
-# Figure (b) shows what the model does with the instances it can be shown: the loss on the
-# label token of the train split, the pool of {glue:text}`pool` instances per task copy that
-# injections draw from. At the highest frequency each is injected many times; at the lowest,
-# {glue:text}`inj_rarest` injections touch only part of the pool, so this loss mixes seen and
-# unseen instances there. A model can drive it down by memorising instances without learning
-# the task, which is why C18 is judged on held-out instances.
+# Figure (b) shows what the model does with the instances it *was* shown: the loss on the
+# label token of injected instances (up to {glue:text}`eval_instances` distinct ones, the first
+# injected). Injections draw from a pool of {glue:text}`pool` train instances per task copy:
+# at the highest frequency each is injected many times, at the lowest the
+# {glue:text}`inj_rarest` injections reach {glue:text}`distinct_rarest` distinct instances at
+# least. A model can drive this loss down by memorising instances without learning the task,
+# which is why C18 is judged on held-out instances.
 
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
@@ -177,7 +180,7 @@ for t, ax in enumerate(np.atleast_1d(axes)):
 np.atleast_1d(axes)[-1].legend(fontsize=8)
 glue("fig_olmo_label_loss", fig, display=False)
 plt.close(fig)
-loss_top = res.train_label_loss.mean(axis=1)[:, :, 0]  # [size, task]
+loss_top = res.injected_label_loss.mean(axis=1)[:, :, 0]  # [size, task]
 glue_text("loss_top_trend", "; ".join(
     f"{task_names[t]}: {' → '.join(f'{v:.2f}' for v in loss_top[:, t])} nats"
     for t in range(len(res.tasks))))
@@ -186,7 +189,7 @@ glue_text("loss_top_trend", "; ".join(
 # ```{glue:figure} fig_olmo_label_loss
 # :name: fig-olmo-label-loss
 #
-# (b) Label loss on the train split (the injected pool) against frequency, per size (mean over seeds;
+# (b) Label loss on injected instances against frequency, per size (mean over seeds;
 # dots: seeds); dashed: the loss of a uniform guess among the labels. CPU ladder.
 # ```
 #

@@ -315,10 +315,10 @@ def fig_olmo_run(artifact):
                 title="background")
     colours = _task_colours(np.arange(len(r["tasks"])))
     for i, name in enumerate(r["tasks"]):
-        axes[1].plot(tokens, a["train_label_loss"][:, i], color=colours[i], label=name)
+        axes[1].plot(tokens, a["injected_label_loss"][:, i], color=colours[i], label=name)
         axes[2].plot(tokens, a["test_acc_labels"][:, i], color=colours[i], label=name)
         axes[2].plot(tokens, a["test_acc_vocab"][:, i], color=colours[i], ls="--", lw=0.8)
-    axes[1].set(xscale="log", xlabel="training tokens", ylabel="label loss, train instances (nats)",
+    axes[1].set(xscale="log", xlabel="training tokens", ylabel="label loss, injected instances (nats)",
                 title="injected instances")
     axes[2].set(xscale="log", xlabel="training tokens", ylabel="held-out accuracy", ylim=(0, 1.02),
                 title="held-out instances")
@@ -368,8 +368,8 @@ def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False):
 
 
 def fig_olmo_label_loss(ax, res, task: int):
-    """(b) Label loss on injected train instances against frequency, a line per size (C18)."""
-    _size_lines(ax, res, res.train_label_loss[:, :, task], res.frequencies)
+    """(b) Label loss on the injected instances against frequency, a line per size (C18)."""
+    _size_lines(ax, res, res.injected_label_loss[:, :, task], res.frequencies)
     ax.axhline(np.log(1 / res.chance[task]), color="0.4", ls="--", lw=1, label="uniform over labels")
     ax.set(xscale="log", yscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="label loss on injected instances (nats)", title=_task_title(res.tasks[task]))

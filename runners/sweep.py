@@ -82,7 +82,7 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
         f.flush()
         code = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
     seconds = time.perf_counter() - start
-    path = artifacts.find_artifact(grid.KIND, config.to_dict())
+    path = grid.find_run(config)
     if code != 0 or path is None:
         return False, log, seconds
     shutil.copy2(work / "olmo_pretrain.ipynb", path / "run.ipynb")  # the run's record

@@ -159,12 +159,18 @@ def test_kill_and_resume_is_bit_identical(tmp_path):
     assert a["state"]["train_loss"] == b["state"]["train_loss"]
     np.testing.assert_array_equal(full[1]["test_acc_vocab"], resumed[1]["test_acc_vocab"])
     assert full[0]["injected_instances"] == resumed[0]["injected_instances"]
+    assert full[0]["distinct_injected"] == resumed[0]["distinct_injected"]
+    np.testing.assert_array_equal(full[1]["injected_label_loss"], resumed[1]["injected_label_loss"])
+    np.testing.assert_array_equal(full[1]["forgetting_loss"], resumed[1]["forgetting_loss"])
 
 
 def test_c16_realised_injections_in_a_run(tmp_path):
     result, _ = train(tiny(), tmp_path, progress=False)
     # 12 steps × 256 tokens × {1/64, 1/128} = 48 and 24 instances
     assert result["injected_instances"] == result["requested_instances"] == [48, 24]
+    # 48 draws from a pool of 50 train instances: distinct ones are fewer, and counted
+    assert 0 < result["distinct_injected"][1] <= 24 and result["distinct_injected"][0] <= 48
+    assert np.all(np.isfinite(result["final"]["injected_label_loss"]))
 
 
 @pytest.mark.slow

@@ -1,13 +1,16 @@
 """Section 4's measurements (C18-C20) on a model being pretrained.
 
 * :func:`evaluate` (C18, C20): background validation loss; per injected task
-  the label loss on train instances, the label loss and accuracy on held-out
+  the label loss on the train split (the pool injections draw from) and on the
+  instances injected so far (the first ``eval_instances`` distinct ones), the
+  label loss and accuracy on held-out
   test instances (argmax over the whole vocabulary, and over the task's label
   set), and the gradient interference: the cosine between the gradient of the
   task's label loss and the gradient of the background loss, over all weights.
 * :func:`forgetting_curve` (C20): from the trained model and its optimizer
   state, ``forgetting_steps`` more steps on background data only (no
-  injection, at the final learning rate); the task's label loss after each.
+  injection, at the final learning rate); the task's label loss on its injected
+  instances after each.
   Our choice of measure: the paper's exact one is not known.
 * :func:`probes` (C19): per layer, a linear probe for each operand value and
   the label, read from the hidden state at the label-predicting position (the
@@ -50,7 +53,14 @@ def _label_loss(logits, instances):
     return F.cross_entropy(logits, torch.as_tensor(np.asarray(instances)[:, 2], device=logits.device))
 
 
-def evaluate(model, tasks, config, validation, step: int, autocast) -> dict:
+def _injected(task, seen, config):
+    """The first ``eval_instances`` distinct injected train instances (the train split if none)."""
+    if not seen:
+        return None
+    return task.train[np.asarray(seen[: config.eval_instances])]
+
+
+def evaluate(model, tasks, config, validation, step: int, autocast, seen) -> dict:
     """Every step-wise measure at ``step``; the model is left as it was (eval mode off, no grads)."""
     import torch
 
@@ -65,9 +75,15 @@ def evaluate(model, tasks, config, validation, step: int, autocast) -> dict:
     with autocast:
         background = lm_loss(model, validation[:32])
     g_background = torch.autograd.grad(background, params)
-    out = {"step": step, "val_loss": val, "train_label_loss": [], "test_label_loss": [],
+    out = {"step": step, "val_loss": val, "train_label_loss": [], "injected_label_loss": [],
+           "test_label_loss": [],
            "test_acc_vocab": [], "test_acc_labels": [], "grad_cosine": []}
-    for task in tasks:
+    for task, task_seen in zip(tasks, seen):
+        injected = _injected(task, task_seen, config)
+        with torch.no_grad():
+            out["injected_label_loss"].append(
+                float("nan") if injected is None else
+                _label_loss(_instance_logits(model, injected, autocast), injected).item())
         train = task.train[: config.eval_instances]
         logits = _instance_logits(model, train, autocast)
         loss = _label_loss(logits, train)
@@ -90,8 +106,8 @@ def evaluate(model, tasks, config, validation, step: int, autocast) -> dict:
     return out
 
 
-def forgetting_curve(model, optimizer, tasks, corpus, config, autocast) -> dict:
-    """Task label loss on train instances over background-only steps after training (C20)."""
+def forgetting_curve(model, optimizer, tasks, corpus, config, autocast, seen) -> dict:
+    """Task label loss on injected instances over background-only steps after training (C20)."""
     import torch
 
     from rarescale.olmo.train import lm_loss, lr_factor, make_optimizer
@@ -109,8 +125,9 @@ def forgetting_curve(model, optimizer, tasks, corpus, config, autocast) -> dict:
     def measure(j):
         with torch.no_grad():
             for i, task in enumerate(tasks):
-                train = task.train[: config.eval_instances]
-                losses[i, j] = _label_loss(_instance_logits(clone, train, autocast), train).item()
+                shown = _injected(task, seen[i], config)
+                losses[i, j] = (float("nan") if shown is None else
+                                _label_loss(_instance_logits(clone, shown, autocast), shown).item())
 
     measure(0)
     done = 0

@@ -38,6 +38,9 @@ from rarescale.validation import ConfigError, Interval, check
 
 KIND = "olmo_run"
 RUNNER = "runners/olmo_pretrain.py"
+MEASURES = 2
+"""Version of what a run measures; part of every run's artifact key, so that runs made
+before a change of measures are never mixed with runs made after it."""
 
 # tokens per second of a training step measured on a 2-core CPU (fp32, one process with
 # two threads, seq_len 64, vocab 4096, the ladder's batch); the dry run's estimates use them
@@ -146,17 +149,27 @@ class Sweep:
         return config.steps * config.global_batch * config.seq_len / rate * 1.1  # + evaluation
 
 
+def artifact_config(config: RunConfig) -> dict:
+    """What keys a run's artifact: its config and the version of the measures."""
+    return {**config.to_dict(), "measures": MEASURES}
+
+
 def cell_key(config: RunConfig) -> str:
-    return artifacts.config_key(KIND, config.to_dict())
+    return artifacts.config_key(KIND, artifact_config(config))
 
 
 def done(config: RunConfig) -> bool:
-    return artifacts.find_artifact(KIND, config.to_dict()) is not None
+    return artifacts.find_artifact(KIND, artifact_config(config)) is not None
+
+
+def find_run(config: RunConfig):
+    """The folder of a finished run's artifact, or None."""
+    return artifacts.find_artifact(KIND, artifact_config(config))
 
 
 def load_runs(sweep: Sweep, produce: str | None = None) -> list:
     """The artifacts of every cell; a missing one is an :class:`~rarescale.artifacts.ArtifactError`."""
-    return [artifacts.load_artifact(KIND, c.to_dict(), produce=produce) for c in sweep.cells()]
+    return [artifacts.load_artifact(KIND, artifact_config(c), produce=produce) for c in sweep.cells()]
 
 
 # --------------------------------------------------------------------------- results
@@ -227,7 +240,7 @@ def cell_parameters(config: RunConfig) -> dict:
 
 def save_run(config: RunConfig, result: dict, arrays: dict, wall_time_s: float):
     """Write a finished run's artifact (atomically; keyed by the config's hash)."""
-    return artifacts.save_artifact(KIND, config.to_dict(), result, arrays, seed=config.seed,
+    return artifacts.save_artifact(KIND, artifact_config(config), result, arrays, seed=config.seed,
                                    wall_time_s=round(wall_time_s, 3))
 
 
@@ -247,12 +260,14 @@ class LadderResults:
     accuracy_vocab: np.ndarray
     """Held-out accuracy, argmax over the whole vocabulary."""
     train_label_loss: np.ndarray
-    """Label loss on train (injected) instances."""
+    """Label loss on the train split (the pool injections draw from)."""
+    injected_label_loss: np.ndarray
+    """Label loss on instances actually injected (nan where none was)."""
     chance: np.ndarray
     """[task]: accuracy of a uniform guess among the labels."""
     grad_cosine: np.ndarray
     forgetting_rise: np.ndarray
-    """Rise of the train label loss over the background-only steps after training."""
+    """Rise of the injected instances' label loss over the background-only steps after training."""
     forgetting: tuple
     """[size][seed][task·frequency]: (steps, label loss at each), frequencies descending within a task."""
     probes: tuple
@@ -260,6 +275,8 @@ class LadderResults:
     probe_chance: tuple
     injected: np.ndarray
     requested: np.ndarray
+    distinct: np.ndarray
+    """Distinct train instances injected."""
     val_loss: np.ndarray
     """[size, seed]: final background validation loss."""
     tokens_per_s: np.ndarray
@@ -302,8 +319,9 @@ def ladder_results(sweep: Sweep, runs=None) -> LadderResults:
     rank = np.argsort(np.argsort(sweep.frequencies)[::-1])  # frequency index -> descending position
     shape = (n_s, n_r, n_t, n_f)
     fields = {k: np.full(shape, np.nan) for k in ("accuracy", "accuracy_vocab", "train_label_loss",
+                                                  "injected_label_loss",
                                                   "grad_cosine", "forgetting_rise", "injected",
-                                                  "requested")}
+                                                  "requested", "distinct")}
     forgetting = [[[None] * (n_t * n_f) for _ in range(n_r)] for _ in range(n_s)]
     probes = [[[None] * (n_t * n_f) for _ in range(n_r)] for _ in range(n_s)]
     chance_p = [[[None] * (n_t * n_f) for _ in range(n_r)] for _ in range(n_s)]
@@ -320,10 +338,12 @@ def ladder_results(sweep: Sweep, runs=None) -> LadderResults:
             fields["accuracy"][where] = final["test_acc_labels"][c]
             fields["accuracy_vocab"][where] = final["test_acc_vocab"][c]
             fields["train_label_loss"][where] = final["train_label_loss"][c]
+            fields["injected_label_loss"][where] = final["injected_label_loss"][c]
             fields["grad_cosine"][where] = final["grad_cosine"][c]
             fields["forgetting_rise"][where] = a["forgetting_loss"][c, -1] - a["forgetting_loss"][c, 0]
             fields["injected"][where] = run.result["injected_instances"][c]
             fields["requested"][where] = run.result["requested_instances"][c]
+            fields["distinct"][where] = run.result["distinct_injected"][c]
             flat = i * n_f + rank[j]
             forgetting[s][r][flat] = a["forgetting_loss"][c]
             probes[s][r][flat] = a["probe_acc"][c]

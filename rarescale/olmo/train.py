@@ -227,13 +227,14 @@ def _check_vocab(tokens: np.ndarray, config: RunConfig) -> None:
 
 
 def training_batch(corpus, schedules, tasks, step: int, config: RunConfig):
-    """The global batch of ``step`` with its injections, and the instances injected per task."""
+    """The global batch of ``step`` with its injections, and per task the indices of the
+    train instances injected."""
     tokens = corpus.batch(step, config.global_batch)
     _check_vocab(tokens, config)
     plans = plan_step(schedules, step, [len(t.train) for t in tasks], config.seed)
     for task, (rows, idx) in zip(tasks, plans):
         inject(tokens, rows, task.train[idx], config.eos)
-    return tokens, [len(rows) for rows, _ in plans]
+    return tokens, [idx for _, idx in plans]
 
 
 # --------------------------------------------------------------------------- loop pieces
@@ -304,6 +305,8 @@ class RunState:
 
     step: int = 0
     injected: list = field(default_factory=list)
+    seen: list = field(default_factory=list)
+    """Per task, the train instances injected so far, distinct, in order of first injection."""
     train_loss: list = field(default_factory=list)  # (step, loss) each step
     evals: list = field(default_factory=list)
     data_seconds: float = 0.0
@@ -340,7 +343,7 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
                         config.seed).to(device)
     optimizer = make_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
-    state = RunState(injected=[0] * len(tasks))
+    state = RunState(injected=[0] * len(tasks), seen=[[] for _ in tasks])
 
     checkpoint = work_dir / CHECKPOINT
     if checkpoint.exists():
@@ -360,6 +363,7 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else contextlib.nullcontext())
     validation = torch.from_numpy(corpus.validation()).to(device)
+    seen_sets = [set(seen) for seen in state.seen]
     eval_steps = set(config.eval_steps())
     stop = min(config.steps, max_steps if max_steps is not None else config.steps)
     bar = _progress(config.steps, state.step, progress and rank == 0)
@@ -367,9 +371,10 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
     while state.step < stop:
         step = state.step
         if step in eval_steps and rank == 0 and not any(e["step"] == step for e in state.evals):
-            state.evals.append(analysis.evaluate(model, tasks, config, validation, step, autocast))
+            state.evals.append(analysis.evaluate(model, tasks, config, validation, step, autocast,
+                                                 state.seen))
         t0 = time.perf_counter()
-        tokens, counts = training_batch(corpus, schedules, tasks, step, config)
+        tokens, injected = training_batch(corpus, schedules, tasks, step, config)
         local = torch.from_numpy(tokens[rank * per_rank:(rank + 1) * per_rank]).to(device)
         t1 = time.perf_counter()
         n_micro = per_rank // micro
@@ -390,7 +395,12 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
         optimizer.zero_grad(set_to_none=True)
         state.data_seconds += t1 - t0
         state.step_seconds += time.perf_counter() - t0
-        state.injected = [a + b for a, b in zip(state.injected, counts)]
+        state.injected = [a + len(b) for a, b in zip(state.injected, injected)]
+        for seen, seen_set, idx in zip(state.seen, seen_sets, injected):
+            for k in idx.tolist():
+                if k not in seen_set:
+                    seen_set.add(k)
+                    seen.append(k)
         state.train_loss.append((step, total))
         state.step += 1
         bar.update(1)
@@ -409,8 +419,9 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
         return None
 
     if not any(e["step"] == config.steps for e in state.evals):
-        state.evals.append(analysis.evaluate(model, tasks, config, validation, config.steps, autocast))
-    forgetting = analysis.forgetting_curve(model, optimizer, tasks, corpus, config, autocast)
+        state.evals.append(analysis.evaluate(model, tasks, config, validation, config.steps, autocast,
+                                            state.seen))
+    forgetting = analysis.forgetting_curve(model, optimizer, tasks, corpus, config, autocast, state.seen)
     probes = analysis.probes(model, tasks, config, autocast)
     return summarise(config, tasks, state, forgetting, probes)
 
@@ -432,7 +443,9 @@ def summarise(config: RunConfig, tasks, state: RunState, forgetting, probes):
                                  for t in config.tasks)],
         "injected_instances": state.injected,
         "chance_labels": [1 / len(t.answer_tokens) for t in tasks],
-        "final": {k: evals[-1][k] for k in ("val_loss", "train_label_loss", "test_label_loss",
+        "distinct_injected": [len(seen) for seen in state.seen],
+        "final": {k: evals[-1][k] for k in ("val_loss", "train_label_loss", "injected_label_loss",
+                                            "test_label_loss",
                                             "test_acc_vocab", "test_acc_labels", "grad_cosine")},
         "data_share": state.data_seconds / max(state.step_seconds, 1e-9),
         "tokens_per_s": config.steps * config.global_batch * config.seq_len / max(state.step_seconds, 1e-9),
@@ -443,6 +456,7 @@ def summarise(config: RunConfig, tasks, state: RunState, forgetting, probes):
         "eval_step": np.array([e["step"] for e in evals]),
         "val_loss": np.array([e["val_loss"] for e in evals]),
         "train_label_loss": np.array([e["train_label_loss"] for e in evals]).reshape(len(evals), -1),
+        "injected_label_loss": np.array([e["injected_label_loss"] for e in evals]).reshape(len(evals), -1),
         "test_label_loss": np.array([e["test_label_loss"] for e in evals]).reshape(len(evals), -1),
         "test_acc_vocab": np.array([e["test_acc_vocab"] for e in evals]).reshape(len(evals), -1),
         "test_acc_labels": np.array([e["test_acc_labels"] for e in evals]).reshape(len(evals), -1),
