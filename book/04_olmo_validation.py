@@ -142,6 +142,7 @@ for t in range(len(res.tasks)):
     glue(f"top_acc_max_{t}", float(mean_acc[:, t, 0].max()))
     glue(f"rare_acc_max_{t}", float(mean_acc[:, t, -1].max()))
     glue(f"chance_{t}", float(res.chance[t]))
+    glue_text(f"task_{t}", task_names[t])
     glue(f"level_{t}", float(level[t]))
     all_top = bool((mean_acc[:, t, 0] >= level[t]).all())
     none_rare = bool((mean_acc[:, t, -1] < level[t]).all())
@@ -157,13 +158,13 @@ for t in range(len(res.tasks)):
 # after the same number of tokens; dashed: chance. CPU ladder on the synthetic web.
 # ```
 #
-# For comparison (chance {glue:text}`chance_0:.2f`, learned above
+# For {glue:md}`task_0` (chance {glue:text}`chance_0:.2f`, learned above
 # {glue:text}`level_0:.2f`): {glue:md}`bracket_0`. Mean accuracy at the highest frequency ranges
 # from {glue:text}`top_acc_min_0:.2f` to {glue:text}`top_acc_max_0:.2f` across sizes, and at the
-# lowest it is at most {glue:text}`rare_acc_max_0:.2f`. For parity addition (chance
+# lowest it is at most {glue:text}`rare_acc_max_0:.2f`. For {glue:md}`task_1` (chance
 # {glue:text}`chance_1:.2f`, learned above {glue:text}`level_1:.2f`): {glue:md}`bracket_1`; at
 # the highest frequency the sizes reach {glue:text}`top_acc_min_1:.2f` to
-# {glue:text}`top_acc_max_1:.2f`.
+# {glue:text}`top_acc_max_1:.2f`, and at the lowest at most {glue:text}`rare_acc_max_1:.2f`.
 #
 # Figure (b) shows what the model does with the instances it *was* shown: the loss on the
 # label token of injected instances (up to {glue:text}`eval_instances` distinct ones, the first
@@ -225,8 +226,10 @@ for t, name in enumerate(task_names):
                         f"{res.sizes[0]} to {sci(means[-1])} at {res.sizes[-1]}, "
                         f"{means[0] / means[-1]:.1f}× lower")
     elif len(defined) < len(means):
+        where = ", ".join(f"{size} {sci(m)}" for size, m in zip(res.sizes, means) if np.isfinite(m))
         verdicts.append(f"for {name} not every size learns the task in every seed, so no trend "
-                        f"in the threshold can be read ({len(defined)} of {len(means)} sizes have one)")
+                        f"across all sizes can be read ({len(defined)} of {len(means)} sizes have a "
+                        f"threshold in every seed{': ' + where if where else ''})")
     else:
         verdicts.append(f"for {name} the threshold does not fall monotonically with size "
                         f"({', '.join(sci(m) for m in means)} from smallest to largest)")

@@ -47,17 +47,21 @@ def plan(sweep: grid.Sweep) -> list[tuple]:
     return [(c, grid.cell_key(c), grid.done(c)) for c in sweep.cells()]
 
 
-def print_plan(sweep: grid.Sweep, cells, out=sys.stdout) -> float:
+def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, out=sys.stdout) -> float:
     total = 0.0
     print(f"sweep {sweep.name}: {len(cells)} cells, {sum(d for *_, d in cells)} done", file=out)
     for config, key, done in cells:
         est = sweep.estimate_seconds(config)
-        total += 0 if done else est
+        total += 0 if done or np.isnan(est) else est
         state = "done" if done else f"~{est / 60:.1f} min"
         print(f"  {key[:10]}  {describe(config):60s} {config.steps:6d} steps  "
               f"{config.steps * config.global_batch * config.seq_len:>11,} tokens  {state}", file=out)
-    print(f"estimated time for the cells to run: {total / 60:.1f} min "
-          "(from measured tokens/s on a 2-core CPU; nan where a size was never measured)", file=out)
+    unknown = sum(1 for c, _, d in cells if not d and np.isnan(sweep.estimate_seconds(c)))
+    known = sum(0 if d or np.isnan(e := sweep.estimate_seconds(c)) else e for c, _, d in cells)
+    print(f"estimated time for the cells to run: {known / 60:.1f} min of one job, "
+          f"about {known / 60 / jobs:.1f} min with {jobs} at a time (from tokens/s measured on a "
+          "2-core CPU)" + (f"; {unknown} cells of sizes or devices never measured here are not counted"
+                          if unknown else ""), file=out)
     return total
 
 
@@ -117,7 +121,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     cells = plan(sweep)
-    estimate = print_plan(sweep, cells)
+    estimate = print_plan(sweep, cells, args.jobs)
     if args.dry_run:
         return 0
     # longest first, so that parallel jobs finish together

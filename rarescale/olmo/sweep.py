@@ -142,9 +142,9 @@ class Sweep:
         return out
 
     def estimate_seconds(self, config: RunConfig, tokens_per_s=None) -> float:
-        """Training time of a cell from measured tokens/s (None if its size was never measured)."""
+        """Training time of a cell from measured tokens/s (nan if its size or device was never measured)."""
         rate = (tokens_per_s or MEASURED_TOKENS_PER_S).get(config.size)
-        if rate is None:
+        if rate is None or (tokens_per_s is None and config.device != "cpu"):  # measured on CPU only
             return float("nan")
         return config.steps * config.global_batch * config.seq_len / rate * 1.1  # + evaluation
 
