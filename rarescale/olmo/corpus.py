@@ -2,9 +2,12 @@
 
 OLMo (and Dolma, as shipped for it) stores tokenised text as flat ``uint16`` or
 ``uint32`` arrays on disk, documents separated by an end-of-document token, in
-a list of files. :class:`TokenCorpus` memory-maps them and serves fixed-length
-sequences in a seeded order; memory stays flat in the corpus size (no token is
-read before it is served, and the order is a permutation computed per index).
+a list of files. :class:`TokenCorpus` serves fixed-length sequences from them in
+a seeded order, reading each sequence at its offset when it is served; memory
+stays flat in the corpus size (nothing is loaded or mapped in advance, and the
+order is a permutation computed per index). Reading by offset rather than
+through a memory map keeps that true on this machine's kernel, where mapping a
+file's pages counts megabytes of page cache per read in the process's memory.
 
 :func:`write_synthetic_web` writes a corpus with learnable structure and a
 power-law spread of frequencies, for machines that cannot download Dolma:
@@ -82,8 +85,8 @@ class TokenCorpus:
         if not paths:
             raise ConfigError("TokenCorpus.paths must name at least one token file.")
         itemsize = np.dtype(DTYPES[dtype]).itemsize
-        self.seq_len, self.dtype = seq_len, dtype
-        self.arrays, counts = [], []
+        self.seq_len, self.dtype, self.itemsize = seq_len, dtype, itemsize
+        self.paths, counts = paths, []
         for p in paths:
             if not p.is_file():
                 raise ConfigError(f"TokenCorpus: token file not found: {p}")
@@ -91,15 +94,18 @@ class TokenCorpus:
             if size == 0 or size % itemsize:
                 raise ConfigError(f"TokenCorpus: {p} is not a {dtype} token file "
                                   f"({size} bytes is not a positive multiple of {itemsize}).")
-            array = np.memmap(p, dtype=DTYPES[dtype], mode="r")
-            self.arrays.append(array)
-            counts.append(len(array) // seq_len)
+            counts.append(size // itemsize // seq_len)
         self.starts = np.concatenate([[0], np.cumsum(counts)])  # first sequence of each file
         if self.starts[-1] <= holdout:
             raise ConfigError(f"TokenCorpus: the files hold {self.starts[-1]} sequences of "
                               f"{seq_len} tokens; at least {holdout + 1} are needed.")
         self.holdout = holdout
         self.order = _Permutation.seeded(len(self), seed)
+        self._files = [os.open(p, os.O_RDONLY) for p in paths]
+
+    def __del__(self):
+        for fd in getattr(self, "_files", []):
+            os.close(fd)
 
     def __len__(self) -> int:
         """Number of training sequences (the held-out ones excluded)."""
@@ -117,8 +123,9 @@ class TokenCorpus:
     def sequence(self, k: int) -> np.ndarray:
         """Sequence ``k`` in file order, (seq_len,) int64."""
         f = int(np.searchsorted(self.starts, k, side="right") - 1)
-        j = (k - self.starts[f]) * self.seq_len
-        return np.asarray(self.arrays[f][j: j + self.seq_len], dtype=np.int64)
+        offset = int(k - self.starts[f]) * self.seq_len * self.itemsize
+        raw = os.pread(self._files[f], self.seq_len * self.itemsize, offset)
+        return np.frombuffer(raw, dtype=DTYPES[self.dtype]).astype(np.int64)
 
     def batch(self, step: int, batch: int) -> np.ndarray:
         """The sequences of ``step`` in training order, (batch, seq_len) int64; a pure
