@@ -47,21 +47,20 @@ def plan(sweep: grid.Sweep) -> list[tuple]:
     return [(c, grid.cell_key(c), grid.done(c)) for c in sweep.cells()]
 
 
-def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, out=sys.stdout) -> float:
+def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sys.stdout) -> float:
     total = 0.0
     print(f"sweep {sweep.name}: {len(cells)} cells, {sum(d for *_, d in cells)} done", file=out)
     for config, key, done in cells:
-        est = sweep.estimate_seconds(config)
+        est = sweep.estimate_seconds(config, threads=threads)
         total += 0 if done or np.isnan(est) else est
         state = "done" if done else f"~{est / 60:.1f} min"
         print(f"  {key[:10]}  {describe(config):60s} {config.steps:6d} steps  "
               f"{config.steps * config.global_batch * config.seq_len:>11,} tokens  {state}", file=out)
-    unknown = sum(1 for c, _, d in cells if not d and np.isnan(sweep.estimate_seconds(c)))
-    known = sum(0 if d or np.isnan(e := sweep.estimate_seconds(c)) else e for c, _, d in cells)
-    print(f"estimated time for the cells to run: {known / 60:.1f} min of one job, "
-          f"about {known / 60 / jobs:.1f} min with {jobs} at a time (from tokens/s measured on a "
-          "2-core CPU)" + (f"; {unknown} cells of sizes or devices never measured here are not counted"
-                          if unknown else ""), file=out)
+    unknown = sum(1 for c, _, d in cells if not d and np.isnan(sweep.estimate_seconds(c, threads=threads)))
+    print(f"estimated time for the cells to run: about {total / 60 / jobs:.1f} min, {jobs} at a "
+          f"time with {threads} thread(s) each (from tokens/s measured on a 2-core CPU)"
+          + (f"; {unknown} cells of sizes or devices never measured here are not counted"
+             if unknown else ""), file=out)
     return total
 
 
@@ -121,17 +120,17 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     cells = plan(sweep)
-    estimate = print_plan(sweep, cells, args.jobs)
+    nproc = args.nproc if args.launcher == "torchrun" else 1
+    threads = args.threads or max(1, (os.cpu_count() or 1) // (args.jobs * nproc))
+    estimate = print_plan(sweep, cells, args.jobs, threads)
     if args.dry_run:
         return 0
     # longest first, so that parallel jobs finish together
     todo = sorted(((c, k) for c, k, d in cells if not d),
-                  key=lambda ck: -np.nan_to_num(sweep.estimate_seconds(ck[0])))
+                  key=lambda ck: -np.nan_to_num(sweep.estimate_seconds(ck[0], threads=threads)))
     if not todo:
         print("every cell is done: nothing to run")
         return 0
-    nproc = args.nproc if args.launcher == "torchrun" else 1
-    threads = args.threads or max(1, (os.cpu_count() or 1) // (args.jobs * nproc))
     work_root = args.work_dir / sweep.name
     failed, start, done_s = [], time.perf_counter(), 0.0
     print(f"running {len(todo)} cells, {args.jobs} at a time; logs under {work_root}/", flush=True)
@@ -142,7 +141,7 @@ def main(argv=None) -> int:
         for n, future in enumerate(as_completed(futures), 1):
             config, key = futures[future]
             ok, log, seconds = future.result()
-            done_s += sweep.estimate_seconds(config)
+            done_s += np.nan_to_num(sweep.estimate_seconds(config, threads=threads))
             left = max(estimate - done_s, 0) / args.jobs
             status = "done" if ok else f"FAILED (log: {log})"
             print(f"[{n}/{len(todo)}] {describe(config)}: {status} in {seconds:.0f} s; "

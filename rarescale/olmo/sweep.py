@@ -42,10 +42,15 @@ MEASURES = 2
 """Version of what a run measures; part of every run's artifact key, so that runs made
 before a change of measures are never mixed with runs made after it."""
 
-# tokens per second of a training step measured on a 2-core CPU (fp32, one process with
-# two threads, seq_len 64, vocab 4096, the ladder's batch); the dry run's estimates use them
-MEASURED_TOKENS_PER_S = {"30K": 17_000, "100K": 14_000, "250K": 12_000, "600K": 7_000,
-                         "1M": 5_000, "4M": 4_000}
+# Tokens per second of a training step measured on this book's 2-core CPU (fp32, seq_len 64,
+# batch 32, vocab 4096), by torch threads per process: 2 threads is one run alone
+# (`python -m benchmarks.bench_lm_step --ladder ...`), 1 thread is two runs side by side (the
+# CPU ladder's own records). The dry run's estimates use them.
+MEASURED_TOKENS_PER_S = {
+    2: {"30K": 21_400, "100K": 21_100, "250K": 16_300, "600K": 12_100, "1M": 8_300,
+        "4M": 11_500, "20M": 1_700},
+    1: {"30K": 15_200, "100K": 12_100, "250K": 9_800, "1M": 4_400},
+}
 
 
 @dataclass(frozen=True)
@@ -141,9 +146,9 @@ class Sweep:
                     raise ConfigError(f"sweep {self.name!r}: {exc}") from None
         return out
 
-    def estimate_seconds(self, config: RunConfig, tokens_per_s=None) -> float:
+    def estimate_seconds(self, config: RunConfig, tokens_per_s=None, threads: int = 2) -> float:
         """Training time of a cell from measured tokens/s (nan if its size or device was never measured)."""
-        rate = (tokens_per_s or MEASURED_TOKENS_PER_S).get(config.size)
+        rate = (tokens_per_s or MEASURED_TOKENS_PER_S.get(min(threads, 2), {})).get(config.size)
         if rate is None or (tokens_per_s is None and config.device != "cpu"):  # measured on CPU only
             return float("nan")
         return config.steps * config.global_batch * config.seq_len / rate * 1.1  # + evaluation
