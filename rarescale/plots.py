@@ -326,7 +326,7 @@ def fig_olmo_run(artifact):
     return fig
 
 
-def _task_title(spec) -> str:
+def task_title(spec) -> str:
     if spec.kind == "cmp":
         return f"TCMP ({spec.n_values} values)"
     return f"TADD ({spec.n_values} values, mod {spec.modulus or spec.n_values})"
@@ -363,7 +363,7 @@ def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False):
         ax.axhline(res.chance[task], color="0.4", ls="--", lw=1, label="chance")
     ax.set(xscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="held-out accuracy" + (" (argmax, whole vocabulary)" if vocab else " (argmax, labels)"),
-           ylim=(-0.02, 1.02), title=_task_title(res.tasks[task]))
+           ylim=(-0.02, 1.02), title=task_title(res.tasks[task]))
     return ax
 
 
@@ -372,7 +372,7 @@ def fig_olmo_label_loss(ax, res, task: int):
     _size_lines(ax, res, res.injected_label_loss[:, :, task], res.frequencies)
     ax.axhline(np.log(1 / res.chance[task]), color="0.4", ls="--", lw=1, label="uniform over labels")
     ax.set(xscale="log", yscale="log", xlabel="injection frequency (instances per training token)",
-           ylabel="label loss on injected instances (nats)", title=_task_title(res.tasks[task]))
+           ylabel="label loss on injected instances (nats)", title=task_title(res.tasks[task]))
     return ax
 
 
@@ -385,7 +385,7 @@ def fig_olmo_thresholds(ax, res, margin: float = 0.5):
             ax.plot(res.params, thr[:, r, t], ls="none", marker="o", ms=4, alpha=0.45, color=colour)
         mean = np.exp(np.nanmean(np.log(thr[:, :, t]), axis=1)) if np.isfinite(thr[:, :, t]).any() \
             else np.full(len(res.params), np.nan)
-        ax.plot(res.params, mean, color=colour, marker="s", ms=5, label=_task_title(spec))
+        ax.plot(res.params, mean, color=colour, marker="s", ms=5, label=task_title(spec))
     ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters",
            ylabel="threshold frequency (instances per token)")
     ax.axhspan(res.frequencies.min() / 3, res.frequencies.min(), color="0.9", lw=0)
