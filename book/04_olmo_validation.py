@@ -59,13 +59,15 @@ glue("n_seeds", len(res.seeds))
 glue("n_freqs", len(res.frequencies))
 glue("n_runs", len(sweep.cells()))
 glue("param_span", float(res.params.max() / res.params.min()))
-glue("tokens_m", res.tokens / 1e6)
 glue("seq_len", cell.seq_len)
 glue("batch", cell.global_batch)
 glue("wall_min", float(np.nansum(res.wall_time_s)) / 60)
 glue_text("scale", f"{len(res.sizes)} sizes from {res.sizes[0]} to {res.sizes[-1]} "
                    f"({res.params.min():,} to {res.params.max():,} non-embedding parameters), "
-                   f"{len(res.seeds)} seeds, {res.tokens / 1e6:.1f}M tokens of {corpus} each")
+                   f"{len(res.seeds)} seeds, "
+                   + (f"{res.tokens[0] / 1e6:.1f}M tokens" if np.ptp(res.tokens) == 0 else
+                      f"{res.tokens.min() / 1e6:.3g}M to {res.tokens.max() / 1e6:.3g}M tokens")
+                   + f" of {corpus} per run")
 glue_text("freq_range", f"{sci(res.frequencies.max(), 2)} to {sci(res.frequencies.min(), 2)}")
 glue_text("tasks", " and ".join(task_names))
 rows = []

@@ -80,3 +80,11 @@ def check_all(owner: str, values: dict, constraints: dict) -> None:
     """Check each ``values[name]`` against ``constraints[name]``."""
     for name, constraint in constraints.items():
         check(owner, name, values[name], constraint)
+
+
+def from_fields(cls, fields: dict, owner: str):
+    """``cls(**fields)`` for a dataclass, with a one-line error naming an unknown field."""
+    unknown = sorted(set(fields) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"{owner}: unknown field {unknown[0]!r}.")
+    return cls(**fields)

@@ -33,8 +33,8 @@ import yaml
 from rarescale import artifacts
 from rarescale.olmo.model import model_size
 from rarescale.olmo.tasks import TaskSpec
-from rarescale.olmo.train import InjectedTask, RunConfig, _build
-from rarescale.validation import ConfigError, Interval, check
+from rarescale.olmo.train import InjectedTask, RunConfig
+from rarescale.validation import ConfigError, Interval, check, from_fields
 
 KIND = "olmo_run"
 RUNNER = "runners/olmo_pretrain.py"
@@ -105,7 +105,7 @@ class Sweep:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))}).")
-        tasks = tuple(_build(TaskSpec, t, f"{where}: tasks[{i}]") if isinstance(t, dict) else t
+        tasks = tuple(from_fields(TaskSpec, t, f"{where}: tasks[{i}]") if isinstance(t, dict) else t
                       for i, t in enumerate(d.pop("tasks", ())))
         run = dict(d.pop("run", {}) or {})
         unknown = sorted(set(run) - set(RunConfig.__dataclass_fields__))
@@ -118,32 +118,32 @@ class Sweep:
         return cls(**{**d, **as_tuple, "tasks": tasks, "run": run,
                       "name": str(d.get("name", Path(where).stem))})
 
-    def injected(self, task_index: int | None = None, frequency: float | None = None):
-        """The injected task copies of a cell: each task at each frequency, with its own seed."""
-        out = []
-        for i, spec in enumerate(self.tasks):
-            for j, f in enumerate(self.frequencies):
-                if (task_index is None or task_index == i) and (frequency is None or frequency == f):
-                    seed = spec.seed + 1000 * i + j  # independent copies: own tokens and instances
-                    out.append(InjectedTask(TaskSpec(**{**spec.__dict__, "seed": seed}), float(f)))
-        return tuple(out)
+    def copy(self, i: int, j: int) -> InjectedTask:
+        """Task ``i`` at frequency ``j``, with its own seed: own tokens and instances."""
+        spec = self.tasks[i]
+        return InjectedTask(TaskSpec(**{**spec.__dict__, "seed": spec.seed + 1000 * i + j}),
+                            float(self.frequencies[j]))
+
+    def cell_groups(self):
+        """``(size, seed, [(task index, frequency index), ...])`` for every cell, in order."""
+        pairs = [(i, j) for i in range(len(self.tasks)) for j in range(len(self.frequencies))]
+        for size, seed in itertools.product(self.sizes, self.seeds):
+            for group in ([pairs] if self.pack else [[p] for p in pairs]):
+                yield size, seed, group
 
     def cells(self) -> list[RunConfig]:
         """Every run of the grid, smallest sizes first."""
         out = []
-        for size, seed in itertools.product(self.sizes, self.seeds):
-            groups = ([self.injected()] if self.pack else
-                      [self.injected(i, f) for i in range(len(self.tasks)) for f in self.frequencies])
-            for tasks in groups:
-                run = dict(self.run)
-                if self.tokens_per_param is not None:
-                    vocab = run.get("vocab_size", RunConfig.vocab_size)
-                    run["tokens"] = int(round(self.tokens_per_param *
-                                              model_size(size).total_params(vocab)))
-                try:
-                    out.append(RunConfig(**{**run, "size": size, "seed": seed, "tasks": tasks}))
-                except TypeError as exc:
-                    raise ConfigError(f"sweep {self.name!r}: {exc}") from None
+        for size, seed, group in self.cell_groups():
+            run = dict(self.run)
+            if self.tokens_per_param is not None:
+                vocab = run.get("vocab_size", RunConfig.vocab_size)
+                run["tokens"] = int(round(self.tokens_per_param * model_size(size).total_params(vocab)))
+            tasks = tuple(self.copy(i, j) for i, j in group)
+            try:
+                out.append(RunConfig(**{**run, "size": size, "seed": seed, "tasks": tasks}))
+            except TypeError as exc:
+                raise ConfigError(f"sweep {self.name!r}: {exc}") from None
         return out
 
     def estimate_seconds(self, config: RunConfig, tokens_per_s=None, threads: int = 2) -> float:
@@ -288,7 +288,8 @@ class LadderResults:
     """[size, seed]: training throughput of the run (evaluation excluded)."""
     wall_time_s: np.ndarray
     """[size, seed]: wall time of the runs (all cells of that size and seed), evaluation included."""
-    tokens: int
+    tokens: np.ndarray
+    """[size]: training tokens of each run."""
 
     def threshold(self, margin: float = 0.5) -> np.ndarray:
         """Learning threshold frequency [size, seed, task] (nan: not learned at any frequency)."""
@@ -301,19 +302,8 @@ class LadderResults:
 
 def cell_copies(sweep: Sweep):
     """Each cell with, for each of its injected copies, ``(task index, frequency index, copy)``."""
-    out = []
-    for config in sweep.cells():
-        copies = []
-        for c, injected in enumerate(config.tasks):
-            i, j = divmod(c, len(sweep.frequencies)) if sweep.pack else (None, None)
-            if not sweep.pack:  # one copy per cell: find which
-                for i, spec in enumerate(sweep.tasks):
-                    j = sweep.frequencies.index(injected.rate) if injected.rate in sweep.frequencies else None
-                    if j is not None and sweep.injected(i, sweep.frequencies[j])[0] == injected:
-                        break
-            copies.append((i, j, c))
-        out.append((config, copies))
-    return out
+    return [(config, [(i, j, c) for c, (i, j) in enumerate(group)])
+            for config, (*_, group) in zip(sweep.cells(), sweep.cell_groups())]
 
 
 def ladder_results(sweep: Sweep, runs=None) -> LadderResults:
@@ -358,7 +348,7 @@ def ladder_results(sweep: Sweep, runs=None) -> LadderResults:
         wall[s, r] += run.manifest.get("wall_time_s") or np.nan
         counts[s, r] += 1
     chance = np.array([1 / (2 if t.kind == "cmp" else (t.modulus or t.n_values)) for t in sweep.tasks])
-    cell = sweep.cells()[0]
+    tokens = {c.size: c.steps * c.global_batch * c.seq_len for c in sweep.cells()}
     return LadderResults(
         sizes=sweep.sizes, params=np.array([model_size(s).non_embedding_params() for s in sweep.sizes]),
         seeds=sweep.seeds, tasks=sweep.tasks, frequencies=np.sort(np.asarray(sweep.frequencies, float))[::-1],
@@ -368,7 +358,7 @@ def ladder_results(sweep: Sweep, runs=None) -> LadderResults:
         probes=tuple(tuple(np.array(p) for p in row) for row in probes),
         probe_chance=tuple(tuple(np.array(p) for p in row) for row in chance_p),
         val_loss=val_loss / counts, tokens_per_s=tokens_per_s / counts, wall_time_s=wall,
-        tokens=cell.steps * cell.global_batch * cell.seq_len, **fields)
+        tokens=np.array([tokens[s] for s in sweep.sizes]), **fields)
 
 
 def load_ladder(path) -> tuple[Sweep, LadderResults]:

@@ -36,7 +36,7 @@ from rarescale.olmo import analysis
 from rarescale.olmo.injection import InjectionSchedule, inject, plan_step
 from rarescale.olmo.model import build_model, ladder_batch, ladder_lr, model_size
 from rarescale.olmo.tasks import TaskSpec, draw_tasks
-from rarescale.validation import ConfigError, Interval, Options, check
+from rarescale.validation import ConfigError, Interval, Options, check, from_fields
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -170,23 +170,12 @@ class RunConfig:
             if isinstance(t, InjectedTask):
                 tasks.append(t)
                 continue
-            t = dict(t)
-            unknown = set(t) - {"spec", "rate"}
-            if unknown:
-                raise ConfigError(f"RunConfig.tasks[{i}]: unknown field {sorted(unknown)[0]!r}.")
-            spec = t.get("spec", {})
-            tasks.append(InjectedTask(spec if isinstance(spec, TaskSpec) else _build(TaskSpec, spec,
-                                      f"RunConfig.tasks[{i}].spec"), t.get("rate", 0)))
-        return _build(cls, {**d, "tasks": tuple(tasks), "corpus": tuple(d.get("corpus", ()))},
-                      "RunConfig")
-
-
-def _build(cls, d: dict, owner: str):
-    names = {f for f in cls.__dataclass_fields__}
-    unknown = set(d) - names
-    if unknown:
-        raise ConfigError(f"{owner}: unknown field {sorted(unknown)[0]!r}.")
-    return cls(**d)
+            t = {"spec": {}, "rate": None, **t}  # a missing rate is named by InjectedTask's check
+            if not isinstance(t["spec"], TaskSpec):
+                t["spec"] = from_fields(TaskSpec, t["spec"], f"RunConfig.tasks[{i}].spec")
+            tasks.append(from_fields(InjectedTask, t, f"RunConfig.tasks[{i}]"))
+        return from_fields(cls, {**d, "tasks": tuple(tasks), "corpus": tuple(d.get("corpus", ()))},
+                           "RunConfig")
 
 
 # --------------------------------------------------------------------------- data
