@@ -190,7 +190,8 @@ def probes(model, tasks, config, autocast) -> dict:
         n_values = task.spec.n_values
         for t, (target, k) in enumerate(zip((v1, v2, label),
                                             (n_values, n_values, len(task.answer_tokens)))):
-            chance[i, t] = np.bincount(target[len(target) // 2:], minlength=k).max() / (len(target) - len(target) // 2)
+            scored = target[len(target) // 2:]  # the half each probe is scored on
+            chance[i, t] = np.bincount(scored, minlength=k).max() / len(scored)  # majority class
             for layer in range(n_layers):
                 accuracy[i, t, layer] = ridge_probe_accuracy(hidden[layer], target, k)
     model.train()

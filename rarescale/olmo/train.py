@@ -394,7 +394,8 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
         state.step += 1
         bar.update(1)
         if rank == 0 and bar.format_dict.get("rate"):
-            bar.set_postfix(loss=f"{total:.3f}", tok_s=f"{bar.format_dict['rate'] * config.global_batch * config.seq_len:.0f}")
+            tokens_per_s = bar.format_dict["rate"] * config.global_batch * config.seq_len
+            bar.set_postfix(loss=f"{total:.3f}", tok_s=f"{tokens_per_s:.0f}")
         if state.step % config.checkpoint_every == 0 or state.step == config.steps:
             if rank == 0:
                 _save_atomic({"config": config.to_dict(), "model": model.state_dict(),
