@@ -1,11 +1,14 @@
-"""Whole counts that follow a fractional rate exactly over time.
+"""Whole counts over training steps: events at a fractional rate, and evaluation steps.
 
-Used by chapter 3's injection schedule (C14) and the OLMo injection schedule (C16).
+``running_increment`` is used by chapter 3's injection schedule (C14) and the OLMo
+injection schedule (C16); ``eval_steps`` by the student sweeps and the OLMo runs.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 
 def running_increment(rate: float, t: int) -> int:
@@ -15,3 +18,11 @@ def running_increment(rate: float, t: int) -> int:
     give an event every ``1 / rate`` steps or so.
     """
     return int(math.floor((t + 1) * rate + 1e-9) - math.floor(t * rate + 1e-9))
+
+
+def eval_steps(steps: int, evals: int, spacing: str = "log") -> np.ndarray:
+    """Evaluation steps in ``[0, steps]`` (``steps`` = after the last update)."""
+    if spacing == "linear":
+        return np.unique(np.round(np.linspace(0, steps, evals)).astype(int))
+    s = np.unique(np.round(np.geomspace(1, steps, evals - 1)).astype(int))
+    return np.concatenate([[0], s])

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from rarescale import theory
-from rarescale.counts import running_increment
+from rarescale.counts import eval_steps, running_increment
 from rarescale.mixture import TaskMixture
 from rarescale.validation import ConfigError, Interval, Options, check, check_all
 
@@ -182,14 +182,6 @@ class InjectionStream(Stream):
             tasks = np.concatenate([tasks, np.full(running_increment(self.rare_count, injection), self.rare)])
         return tasks
 
-
-
-def eval_steps(steps: int, evals: int, spacing: str = "log") -> np.ndarray:
-    """Evaluation steps in ``[0, steps]`` (``steps`` = after the last update)."""
-    if spacing == "linear":
-        return np.unique(np.round(np.linspace(0, steps, evals)).astype(int))
-    s = np.unique(np.round(np.geomspace(1, steps, evals - 1)).astype(int))
-    return np.concatenate([[0], s])
 
 
 def initial_encoder(seed: int, d: int, n: int, dtype) -> torch.Tensor:

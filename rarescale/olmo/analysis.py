@@ -29,6 +29,8 @@ import copy
 
 import numpy as np
 
+from rarescale.counts import eval_steps
+
 PROBE_TARGETS = ("v1", "v2", "label")
 
 
@@ -54,7 +56,7 @@ def _label_loss(logits, instances):
 
 
 def _injected(task, seen, config):
-    """The first ``eval_instances`` distinct injected train instances (the train split if none)."""
+    """The first ``eval_instances`` distinct injected train instances (None if none yet)."""
     if not seen:
         return None
     return task.train[np.asarray(seen[: config.eval_instances])]
@@ -113,7 +115,7 @@ def forgetting_curve(model, optimizer, tasks, corpus, config, autocast, seen) ->
     from rarescale.olmo.train import lm_loss, lr_factor, make_optimizer
 
     k = config.forgetting_steps
-    steps = sorted({0, *np.unique(np.round(np.geomspace(1, k, 8)).astype(int)).tolist()}) if k else [0]
+    steps = eval_steps(k, 9).tolist() if k else [0]
     clone = copy.deepcopy(model)
     opt = make_optimizer(clone, config)
     opt.load_state_dict(optimizer.state_dict())

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rarescale.counts import eval_steps
 from rarescale.olmo import analysis
 from rarescale.olmo.injection import InjectionSchedule, inject, plan_step
 from rarescale.olmo.model import build_model, ladder_batch, ladder_lr, model_size
@@ -156,8 +157,7 @@ class RunConfig:
 
     def eval_steps(self) -> list[int]:
         """Log-spaced steps at which to evaluate (after that many updates), 0 and the last included."""
-        grid = np.geomspace(1, self.steps, self.eval_points - 1)
-        return sorted({0, self.steps, *np.unique(np.round(grid).astype(int)).tolist()})
+        return eval_steps(self.steps, self.eval_points).tolist()
 
     def to_dict(self) -> dict:
         return asdict(self)
