@@ -33,7 +33,7 @@ def plain_loop(size: str, batch: int, seq_len: int, vocab: int, steps: int) -> f
     import torch
 
     from rarescale.olmo.model import build_model, model_size
-    from rarescale.olmo.train import lm_loss
+    from rarescale.olmo.step import lm_loss
 
     model = build_model(model_size(size), vocab, seq_len, eos=0, seed=0)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), foreach=True)
@@ -49,7 +49,8 @@ def plain_loop(size: str, batch: int, seq_len: int, vocab: int, steps: int) -> f
 
 def our_loop(size: str, batch: int, seq_len: int, steps: int, work: Path, corpus=()) -> dict:
     from rarescale.olmo.tasks import TaskSpec
-    from rarescale.olmo.train import InjectedTask, RunConfig, train
+    from rarescale.olmo.config import InjectedTask, RunConfig
+    from rarescale.olmo.train import train
 
     tasks = tuple(InjectedTask(TaskSpec(k, n_values=20, n_instances=400, seed=i), r)
                   for i, (k, r) in enumerate([("cmp", 3e-3), ("add", 3e-3), ("cmp", 1e-4)]))

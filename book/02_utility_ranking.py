@@ -82,6 +82,8 @@ from rarescale.student import StudentConfig
 
 mixture = TaskMixture.power_law(K=K, m=m, a=a, b=b, d=d, seed=mixture_seed)
 config = StudentConfig(widths=tuple(widths), seeds=tuple(seeds), steps=steps, batch=batch, lr=lr)
+
+# %% tags=["remove-input"]
 glue("n_features", sum(mixture.m), display=False)
 glue("pi_first", mixture.pi[0], display=False)
 glue("pi_last", mixture.pi[-1], display=False)
@@ -107,6 +109,8 @@ glue("pi_last", mixture.pi[-1], display=False)
 U = random_stiefel(mixture.d, 8, np.random.default_rng(1))
 mc_total, mc_tasks = theory.monte_carlo_loss(mixture, U, samples=200_000, seed=2)
 closed = theory.mixture_loss(mixture, U)
+
+# %% tags=["remove-input"]
 glue("c7_mc", mc_total, display=False)
 glue("c7_closed", closed, display=False)
 glue("c7_rel_err_pct", 100 * abs(mc_total / closed - 1), display=False)
@@ -137,6 +141,8 @@ run = experiments.width_sweep(mixture, config)
 sweep = run.arrays
 fid = experiments.fidelity(mixture, config, sweep, threshold)
 glue("fig2_wall_s", run.result["wall_time_s"], display=False)
+
+# %% tags=["remove-input"]
 glue("overlap_min", float(fid["overlap"].min()), display=False)
 glue("agreement_pct", 100 * fid["agreement"], display=False)
 glue("n_students", len(widths) * len(seeds), display=False)
@@ -175,6 +181,8 @@ plt.close(fig)
 # %%
 predicted_n = [theory.learn_width(mixture, k) for k in range(K)]
 measured_n = experiments.measured_learn_widths(widths, fid["learned"])
+
+# %% tags=["remove-input"]
 HTML(html_table(
     ["task k", "π_k", "N_k (ranking rule)", f"measured: learned from width (loss < {threshold})"],
     [(k + 1, f"{mixture.pi[k]:.4f}", predicted_n[k], "not learned" if measured_n[k] is None
@@ -195,6 +203,8 @@ predicted_total = np.array([theory.predicted_total_loss(mixture, n) for n in wid
 plots.fig_total_loss_vs_width(ax, widths, total, predicted_total)
 glue("fig2b", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
 glue("total_rel_err_max_pct", 100 * float(np.max(np.abs(total.mean(1)[:-1] / predicted_total[:-1] - 1))),
      display=False)
 
@@ -228,6 +238,8 @@ plots.fig_task_loss_vs_width(ax, widths, fid_d["loss"], fid_d["predicted_loss"],
                              log_colours=False)
 glue("figD", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
 glue("d_overlap_min", float(fid_d["overlap"].min()), display=False)
 glue("d_agreement_pct", 100 * fid_d["agreement"], display=False)
 
@@ -256,6 +268,8 @@ rows = [widths.index(w) for w in budget_widths]
 short = fid["loss"][rows, 0]  # first seed, default budget: (widths, K)
 long = budget["task_loss"][:, -1]
 changed = experiments.learned_changes(short, long, threshold)
+
+# %% tags=["remove-input"]
 glue("budget_factor", budget_factor, display=False)
 glue("budget_changed", int(changed.sum()), display=False)
 glue("budget_pairs", int(changed.size), display=False)

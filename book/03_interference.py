@@ -73,6 +73,8 @@ mixture = TaskMixture.power_law(K=K, m=m, a=a, b=b, d=d, seed=mixture_seed)
 config = StudentConfig(widths=tuple(widths), seeds=tuple(seeds), steps=steps, batch=batch, lr=lr)
 common = interference.common_tasks(mixture, common_mass)
 mu = interference.common_eigenvalues(mixture, common)
+
+# %% tags=["remove-input"]
 glue("n_common", len(common), display=False)
 glue("common_share", float(np.asarray(mixture.pi)[common].sum()), display=False)
 HTML(html_table(["task k", "π_k", "frequent (in S)"],
@@ -108,15 +110,17 @@ HTML(html_table(["task k", "π_k", "frequent (in S)"],
 sweep = experiments.signal_sweep(mixture, config, common_mass).arrays
 grad, bound = sweep["common_grad"], sweep["common_bound"]
 violations = experiments.bound_violations(grad, bound)  # beyond float32 rounding
-glue("bound_checks", int(grad.size), display=False)
-glue("bound_violations", int(violations.sum()), display=False)
 ratio = grad[bound > 1e-3] / bound[bound > 1e-3]
-glue("bound_ratio_max", float(ratio.max()), display=False)
 fig, ax = plt.subplots(figsize=(6.0, 3.8))
 shown = experiments.widths_in_sweep(widths, gradient_widths, every=4)
 plots.fig_gradient_bound(ax, sweep["eval_steps"], grad, bound, sweep["width"], shown)
 glue("fig_bound", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("bound_checks", int(grad.size), display=False)
+glue("bound_violations", int(violations.sum()), display=False)
+glue("bound_ratio_max", float(ratio.max()), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_bound
@@ -143,6 +147,8 @@ plt.close(fig)
 # %%
 eps = eps_fraction * mu.sum()
 n_c = interference.critical_width(mu, eps)
+
+# %% tags=["remove-input"]
 glue("eps_pct", 100 * eps_fraction, display=False)
 glue("n_c", n_c, display=False)
 glue("n_common_features", len(mu), display=False)
@@ -162,13 +168,15 @@ glue("n_common_features", len(mu), display=False)
 signal, residual = experiments.signal_by_width(mixture, config, sweep, common)
 rare_tasks = [k for k in range(K) if k not in common]
 below = np.asarray(widths) < n_c
-glue("rare_max_below_nc", float(signal[below][:, :, rare_tasks].mean(1).max()), display=False)
-glue("rare_min_widest", float(signal[-1][:, rare_tasks].mean(0).min()), display=False)
-glue("widest", widths[-1], display=False)
 fig, ax = plt.subplots(figsize=(7.6, 4.0))
 plots.fig_signal_vs_width(ax, widths, signal, common, residual, n_c)
 glue("fig3", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("rare_max_below_nc", float(signal[below][:, :, rare_tasks].mean(1).max()), display=False)
+glue("rare_min_widest", float(signal[-1][:, rare_tasks].mean(0).min()), display=False)
+glue("widest", widths[-1], display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig3
@@ -209,6 +217,8 @@ plots.fig_stability_ladder(ax, mu, ladder)
 glue("fig_ladder", fig, display=False)
 plt.close(fig)
 rare = rare_task - 1
+
+# %% tags=["remove-input"]
 glue("rare_task", rare_task, display=False)
 glue("rare_nstar", ladder[f"task {rare_task}"][1], display=False)
 
@@ -239,15 +249,17 @@ inj_config = config.replace(widths=tuple(injection_widths), seeds=tuple(injectio
 inj = experiments.injection_sweep(mixture, inj_config, rare, deltas).arrays
 final = experiments.injection_final(mixture, inj_config, inj, rare, deltas)  # (W, deltas, seeds)
 decay = experiments.relative_decay(final)
+fig, ax = plt.subplots(figsize=(6.4, 3.8))
+plots.fig_injection_final(ax, deltas, injection_widths, final)
+glue("fig4a", fig, display=False)
+plt.close(fig)
+
+# %% tags=["remove-input"]
 glue("decay_narrow_pct", 100 * float(decay[0]), display=False)
 glue("decay_wide_pct", 100 * float(decay[-1]), display=False)
 glue("narrowest", injection_widths[0], display=False)
 glue("widest_inj", injection_widths[-1], display=False)
 glue("delta_max", deltas[-1], display=False)
-fig, ax = plt.subplots(figsize=(6.4, 3.8))
-plots.fig_injection_final(ax, deltas, injection_widths, final)
-glue("fig4a", fig, display=False)
-plt.close(fig)
 
 # %% [markdown]
 # ```{glue:figure} fig4a
@@ -303,6 +315,9 @@ plt.close(fig)
 # vanishes once they all fit.
 
 # %%
+same_order = (np.all(np.diff(fit["predicted_rate"]) <= 0) and np.all(np.diff(fit["fitted_rate"]) <= 0))
+
+# %% tags=["remove-input"]
 glue("trace_delta", trace_delta, display=False)
 glue("fit_gain", fit["gain"], display=False)
 glue("fit_width", trace_widths[0], display=False)
@@ -310,7 +325,6 @@ for name, i in (("mid", 1), ("wide", -1)):
     glue(f"model_w_{name}", fit["widths"][i], display=False)
     glue(f"model_pred_{name}", fit["predicted_rate"][i], display=False)
     glue(f"model_fit_{name}", fit["fitted_rate"][i], display=False)
-same_order = (np.all(np.diff(fit["predicted_rate"]) <= 0) and np.all(np.diff(fit["fitted_rate"]) <= 0))
 glue("model_order", "orders the widths as the measured decays do" if same_order
      else "does not order the widths as the measured decays do", display=False)
 HTML(html_table(

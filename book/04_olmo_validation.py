@@ -46,13 +46,14 @@ from IPython.display import HTML
 
 from rarescale import plots
 from rarescale.artifacts import REPO_ROOT
-from rarescale.olmo import sweep as grid
+from rarescale.olmo import ladder
 from rarescale.olmo.model import model_size
 from rarescale.report import glue, glue_text, html_table, sci
 
-sweep, res = grid.load_ladder(REPO_ROOT / sweep_file)
+sweep, res = ladder.load_ladder(REPO_ROOT / sweep_file)
 cell = sweep.cells()[0]
-task_names = [plots.task_title(t) for t in res.tasks]
+
+# %% tags=["remove-input"]
 corpus = ("the generated synthetic web" if not cell.corpus else ", ".join(cell.corpus))
 glue("n_sizes", len(res.sizes))
 glue("n_seeds", len(res.seeds))
@@ -69,7 +70,7 @@ glue_text("scale", f"{len(res.sizes)} sizes from {res.sizes[0]} to {res.sizes[-1
                       f"{res.tokens.min() / 1e6:.3g}M to {res.tokens.max() / 1e6:.3g}M tokens")
                    + f" of {corpus} per run")
 glue_text("freq_range", f"{sci(res.frequencies.max(), 2)} to {sci(res.frequencies.min(), 2)}")
-glue_text("tasks", " and ".join(task_names))
+glue_text("tasks", " and ".join(res.titles))
 rows = []
 for s, size in enumerate(res.sizes):
     m = model_size(size)
@@ -108,7 +109,7 @@ HTML(html_table(["size", "d_model", "layers", "heads", "non-embedding params", "
 # with its two operands, its label and an end-of-document token (C16); held-out test instances
 # are never injected.
 
-# %%
+# %% tags=["remove-input"]
 deviation = np.abs(res.injected - res.requested).max()
 glue("inj_total", int(res.injected.sum()))
 glue("inj_deviation", int(deviation))
@@ -138,15 +139,16 @@ for t, ax in enumerate(np.atleast_1d(axes)):
 np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=8)
 glue("fig_olmo_accuracy", fig, display=False)
 plt.close(fig)
-summary = grid.threshold_summary(res, margin)
-level = res.chance + margin * (1 - res.chance)
+
+# %% tags=["remove-input"]
+level = ladder.learned_level(res.chance, margin)
 mean_acc = res.accuracy.mean(axis=1)  # [size, task, frequency]
 for t in range(len(res.tasks)):
     glue(f"top_acc_min_{t}", float(mean_acc[:, t, 0].min()))
     glue(f"top_acc_max_{t}", float(mean_acc[:, t, 0].max()))
     glue(f"rare_acc_max_{t}", float(mean_acc[:, t, -1].max()))
     glue(f"chance_{t}", float(res.chance[t]))
-    glue_text(f"task_{t}", task_names[t])
+    glue_text(f"task_{t}", res.titles[t])
     glue(f"level_{t}", float(level[t]))
     all_top = bool((mean_acc[:, t, 0] >= level[t]).all())
     none_rare = bool((mean_acc[:, t, -1] < level[t]).all())
@@ -185,10 +187,11 @@ for t, ax in enumerate(np.atleast_1d(axes)):
 np.atleast_1d(axes)[-1].legend(fontsize=8)
 glue("fig_olmo_label_loss", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
 loss_top = res.injected_label_loss.mean(axis=1)[:, :, 0]  # [size, task]
-glue_text("loss_top_trend", "; ".join(
-    f"{task_names[t]}: {' → '.join(f'{v:.2f}' for v in loss_top[:, t])} nats"
-    for t in range(len(res.tasks))))
+glue_text("loss_top_trend", "; ".join(f"{res.titles[t]}: {ladder.arrow(loss_top[:, t])} nats"
+                                      for t in range(len(res.tasks))))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_label_loss
@@ -213,33 +216,12 @@ plots.fig_olmo_thresholds(ax, res, margin)
 ax.legend(fontsize=8)
 glue("fig_olmo_thresholds", fig, display=False)
 plt.close(fig)
-rows, verdicts = [], []
-for t, name in enumerate(task_names):
-    means = []
-    for s, size in enumerate(res.sizes):
-        th = summary[size, t]
-        means.append(th["mean"] if th["learned_all"] else np.nan)
-        seeds = ", ".join("not learned" if not np.isfinite(x) else sci(x) for x in th["seeds"])
-        rows.append([name, size, f"{res.params[s]:,}",
-                     sci(th["mean"]) if th["n_learned"] else "not learned",
-                     f"{sci(th['low'])} – {sci(th['high'])}" if th["n_learned"] else "–", seeds])
-    falls = grid.falls_with_size(means)
-    defined = [m for m in means if np.isfinite(m)]
-    if falls:
-        verdicts.append(f"for {name} the threshold falls with size, from {sci(means[0])} at "
-                        f"{res.sizes[0]} to {sci(means[-1])} at {res.sizes[-1]}, "
-                        f"{means[0] / means[-1]:.1f}× lower")
-    elif len(defined) < len(means):
-        where = ", ".join(f"{size} {sci(m)}" for size, m in zip(res.sizes, means) if np.isfinite(m))
-        verdicts.append(f"for {name} not every size learns the task in every seed, so no trend "
-                        f"across all sizes can be read ({len(defined)} of {len(means)} sizes have a "
-                        f"threshold in every seed{': ' + where if where else ''})")
-    else:
-        verdicts.append(f"for {name} the threshold does not fall monotonically with size "
-                        f"({', '.join(sci(m) for m in means)} from smallest to largest)")
-glue_text("threshold_verdict", "; ".join(verdicts))
+
+# %% tags=["remove-input"]
+glue_text("threshold_verdict", "; ".join(ladder.threshold_verdict(res, t, margin)
+                                         for t in range(len(res.tasks))))
 HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric mean over seeds that learned)",
-                 "seeds' range", "each seed"], rows,
+                 "seeds' range", "each seed"], ladder.threshold_rows(res, margin),
                 caption="Learning threshold frequency, instances per training token"))
 
 # %% [markdown]
@@ -263,38 +245,27 @@ HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric m
 # have been moved there by attention, and the label computed.
 
 # %%
-f_probe = int(np.argmin(np.abs(np.log(res.frequencies / probe_frequency))))
+f_probe = res.frequency_index(probe_frequency)
 fig, axes = plt.subplots(len(res.tasks), 3, figsize=(10.5, 3.3 * len(res.tasks)),
                          constrained_layout=True, squeeze=False)
 for t in range(len(res.tasks)):
     plots.fig_olmo_probes(axes[t], res, t, f_probe)
-    axes[t, 0].set_ylabel(f"{task_names[t]}\nheld-out probe accuracy")
+    axes[t, 0].set_ylabel(f"{res.titles[t]}\nheld-out probe accuracy")
 axes[0, -1].legend(fontsize=8, title="size")
 glue("fig_olmo_probes", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
 glue_text("probe_freq", sci(res.frequencies[f_probe], 2))
-n_f = len(res.frequencies)
-best = {}
-for t in range(len(res.tasks)):
-    for k, target in ((0, "v1"), (2, "label")):
-        best[t, target] = [float(np.mean([res.probes[s][r][t * n_f + f_probe, k].max()
-                                          for r in range(len(res.seeds))]))
-                           for s in range(len(res.sizes))]
-glue_text("probe_trend", "; ".join(
-    f"{task_names[t]} {target}: {' → '.join(f'{v:.2f}' for v in best[t, target])}"
-    for t in range(len(res.tasks)) for target in ("v1", "label")))
-
-
-def rises(v, slack=0.02, gain=0.05):
-    """Never falls by more than ``slack`` from one size to the next, and gains ``gain`` in all."""
-    return bool(np.all(np.diff(v) >= -slack) and v[-1] > v[0] + gain)
-
-
-risers = [f"{k} in {task_names[t]}" for t, k in best if rises(best[t, k])]
+best = {(t, target): res.best_probe(t, f_probe, k)
+        for t in range(len(res.tasks)) for k, target in ((0, "v1"), (2, "label"))}
+glue_text("probe_trend", "; ".join(f"{res.titles[t]} {target}: {ladder.arrow(v)}"
+                                   for (t, target), v in best.items()))
+risers = [f"{k} in {res.titles[t]}" for (t, k), v in best.items() if ladder.rises_with_size(v)]
 glue_text("probe_verdict", ("rises with size for " + ", ".join(risers)) if risers
           else "does not rise with size for any task and target")
-glue_text("probe_flat", ", ".join(f"{k} in {task_names[t]}" for t, k in best if not rises(best[t, k]))
-          or "none")
+glue_text("probe_flat", ", ".join(f"{k} in {res.titles[t]}" for (t, k), v in best.items()
+                                  if not ladder.rises_with_size(v)) or "none")
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_probes
@@ -320,19 +291,20 @@ glue_text("probe_flat", ", ".join(f"{k} in {task_names[t]}" for t, k in best if 
 # (no injection, at the final learning rate) and record how much the task's label loss rises.
 
 # %%
-f_forget = int(np.argmin(np.abs(np.log(res.frequencies / forgetting_frequency))))
+f_forget = res.frequency_index(forgetting_frequency)
 fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8), constrained_layout=True)
 plots.fig_olmo_interference(axes, res, 0, f_forget)
 axes[1].legend(fontsize=8, title="size")
 glue("fig_olmo_interference", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
 cos = res.grad_cosine.mean(axis=1)  # [size, task, frequency]
-rise = res.forgetting_rise.mean(axis=1)[:, :, f_forget]  # [size, task]
+rise = ladder.forgetting_rise(res, f_forget)  # [size, task]
 glue_text("cos_range", f"{cos.min():+.3f} to {cos.max():+.3f}")
 glue_text("cos_by_size", ", ".join(f"{size} {cos[s].mean():+.3f}" for s, size in enumerate(res.sizes)))
-glue_text("rise_by_size", "; ".join(
-    f"{task_names[t]}: {' → '.join(f'{v:.2f}' for v in rise[:, t])} nats"
-    for t in range(len(res.tasks))))
+glue_text("rise_by_size", "; ".join(f"{res.titles[t]}: {ladder.arrow(rise[:, t])} nats"
+                                    for t in range(len(res.tasks))))
 glue_text("forget_freq", sci(res.frequencies[f_forget], 2))
 glue("forget_steps", int(cell.forgetting_steps))
 cells_by_size = {c.size: c for c in sweep.cells()}
@@ -342,7 +314,7 @@ glue_text("lr_large", f"{final_lr[res.sizes[-1]]:.2g}")
 glue_text("size_small", res.sizes[0])
 glue_text("size_large", res.sizes[-1])
 glue_text("forget_verdict", "falls with size for every task" if all(
-    grid.falls_with_size(rise[:, t]) for t in range(len(res.tasks))) else
+    ladder.falls_with_size(rise[:, t]) for t in range(len(res.tasks))) else
     "does not fall with size for every task")
 
 # %% [markdown]
@@ -369,31 +341,8 @@ glue_text("forget_verdict", "falls with size for every task" if all(
 # scale, not what the paper shows at its own.
 
 # %%
-learned_frac = (mean_acc >= level[None, :, None]).mean(axis=2)  # [size, task]
-c18 = [grid.falls_with_size([summary[s, t]["mean"] if summary[s, t]["learned_all"] else np.nan
-                             for s in res.sizes]) for t in range(len(res.tasks))]
-mean_abs_cos = np.abs(cos).mean(axis=(1, 2))
-verdict = {True: "supported", False: "not shown"}
-rows = [
-    ["C18", f"learning threshold falls with size ({task_names[t]})", verdict[c18[t]], verdicts[t]]
-    for t in range(len(res.tasks))
-] + [
-    ["C18", f"larger sizes learn more of the frequencies ({task_names[t]})",
-     verdict[grid.falls_with_size(-learned_frac[:, t])],
-     "fraction of frequencies learned: " + " → ".join(f"{v:.2f}" for v in learned_frac[:, t])]
-    for t in range(len(res.tasks))
-] + [
-] + [
-    ["C19", f"best-layer probe for {k} improves with size ({task_names[t]})", verdict[rises(best[t, k])],
-     "held-out probe accuracy: " + " → ".join(f"{v:.2f}" for v in best[t, k])] for t, k in best
-] + [
-    ["C20", "forgetting falls with size",
-     verdict[all(grid.falls_with_size(rise[:, t]) for t in range(len(res.tasks)))],
-     "; ".join(f"{task_names[t]}: {rise[0, t]:.2f} → {rise[-1, t]:.2f} nats" for t in range(len(res.tasks)))],
-    ["C20", "gradient cosine closer to zero with size", verdict[grid.falls_with_size(mean_abs_cos)],
-     "mean |cos| by size: " + " → ".join(f"{v:.3f}" for v in mean_abs_cos)],
-]
-HTML(html_table(["claim", "what the CPU ladder would show", "verdict", "numbers"], rows,
+HTML(html_table(["claim", "what the CPU ladder would show", "verdict", "numbers"],
+                ladder.verdict_rows(res, margin, f_probe, f_forget),
                 caption="Verdicts are computed: 'supported' means the trend holds at every step "
                         "from the smallest size to the largest, in means over seeds"))
 
@@ -418,4 +367,4 @@ HTML(html_table(["claim", "what the CPU ladder would show", "verdict", "numbers"
 # GPU, DDP across the processes), resumable from its checkpoints, and writes an artifact keyed
 # by its config; copying `artifacts/olmo_run/` back lets this chapter, with
 # `sweep_file` set to that grid, read it like the CPU ladder (the grid must then be packed, or
-# read run by run with `rarescale.olmo.sweep.load_runs`).
+# read run by run with `rarescale.olmo.grid.load_runs`).

@@ -63,6 +63,7 @@ mixture = TaskMixture.power_law(K=K, m=m, a=a, b=b, d=d, seed=mixture_seed)
 config = StudentConfig(widths=tuple(widths), seeds=tuple(seeds), steps=steps, batch=batch, lr=lr)
 names = tuple(f"task {k + 1}" for k in range(K))
 rare = rare_task - 1
+small = experiments.require_width(widths, small_width, "small_width")  # checked before training
 spec = advisor.MixtureSpec(names, mixture, learned_threshold=threshold, width=small_width,
                            rare_task=names[rare])
 advice = advisor.advise(spec)
@@ -84,7 +85,7 @@ advice = advisor.advise(spec)
 #   - ...
 # ```
 
-# %%
+# %% tags=["remove-input"]
 HTML(html_table(
     ["task", "frequency", f"width to learn (loss ≤ {threshold})", "width to keep all features",
      f"features kept at N = {small_width}", f"predicted loss at N = {small_width}"],
@@ -104,6 +105,8 @@ sweep = experiments.width_sweep(mixture, config).arrays
 fid = experiments.fidelity(mixture, config, sweep, threshold)
 measured = experiments.measured_learn_widths(widths, fid["learned"])
 steps_off = experiments.sweep_steps_apart(widths, advice.learned_width, measured)
+
+# %% tags=["remove-input"]
 within_one = [s is not None and s <= 1 for s in steps_off]
 glue("advisor_within_one_pct", 100 * float(np.mean(within_one)), display=False)
 glue("advisor_exact_pct", 100 * float(np.mean([s == 0 for s in steps_off])), display=False)
@@ -112,7 +115,11 @@ HTML(html_table(["task", "advisor", "measured (sweep)", "sweep steps apart"],
 
 # %% [markdown]
 # For {glue:text}`advisor_within_one_pct:.0f`% of the tasks the measured width is within one
-# sweep step of the advisor's ({glue:text}`advisor_exact_pct:.0f`% on the same step).
+# sweep step of the advisor's ({glue:text}`advisor_exact_pct:.0f`% on the same step). The last
+# column counts sweep widths: 0 means the measured width is the first width of the sweep at or
+# above the advisor's, 1 its neighbour. The advisor reads only frequencies and spectra, the
+# sweep trains; a task far from agreement would be a task this picture of orthogonal features
+# does not describe.
 #
 # ## Can re-sampling rescue a small model?
 #
@@ -121,10 +128,12 @@ HTML(html_table(["task", "advisor", "measured (sweep)", "sweep steps apart"],
 # the top $N$. The advisor gives that threshold:
 
 # %%
+x_star = advisor.upweight_threshold(mixture, rare, small_width, threshold)
+
+# %% tags=["remove-input"]
 glue("small_width", small_width, display=False)
 glue("rare_name", names[rare], display=False)
 glue("rare_pi", mixture.pi[rare], display=False)
-x_star = advisor.upweight_threshold(mixture, rare, small_width, threshold)
 glue("x_star", x_star, display=False)
 glue("x_star_factor", x_star / mixture.pi[rare], display=False)
 glue("rare_learned_width", advice.learned_width[rare], display=False)
@@ -139,32 +148,21 @@ glue("rare_learned_width", advice.learned_width[rare], display=False)
 # %%
 run = experiments.resampling_sweep(mixture, config.replace(seeds=tuple(resample_seeds)), rare,
                                    small_width, resample_frequencies).arrays
+
+# %% tags=["remove-input"]
 loss = run["task_loss"][:, -1].reshape(len(resample_frequencies), len(resample_seeds), K)
 rare_loss = loss[:, :, rare]
 others = experiments.others_loss(mixture, loss, rare)
 pred = np.array([theory.predicted_task_loss(advisor.reweighted(mixture, rare, x), small_width)
                  for x in resample_frequencies])
-learned_at = [x for x, ok in zip(resample_frequencies, (rare_loss < threshold).all(1)) if ok]
-first_above = min((x for x in resample_frequencies if x > x_star), default=None)
-last_below = max((x for x in resample_frequencies if x < x_star), default=None)
-measured_x = min(learned_at) if learned_at else None
-glue("resampling_verdict",
-     f"learn the task from {measured_x:.2f} on, the first frequency of the grid above the "
-     f"advisor's threshold, and not at the last one below it, {last_below:.2f}"
-     if measured_x is not None and measured_x == first_above and last_below is not None else
-     f"learn the task from {measured_x} on (grid frequencies around the advisor's threshold: "
-     f"{last_below} below, {first_above} above)", display=False)
+verdict = experiments.resampling_verdict(resample_frequencies, rare_loss, threshold, x_star)
 # the alternative: the original frequency, widened until the task is learned (chapter 2's sweep)
 w_widen = measured[rare]
 widen_loss = experiments.others_loss(mixture, fid["loss"][widths.index(w_widen)], rare).mean()
-small = experiments.require_width(widths, small_width, "small_width")
 small_loss = experiments.others_loss(mixture, fid["loss"][small], rare).mean()
-glue("widen_width", w_widen, display=False)
-glue("widen_others", float(widen_loss), display=False)
-glue("small_others", float(small_loss), display=False)
-at_threshold = min(learned_at) if learned_at else resample_frequencies[-1]
-glue("resampled_others", float(others[resample_frequencies.index(at_threshold)].mean()),
-     display=False)
+at_threshold = verdict["measured"] or resample_frequencies[-1]
+
+# %%
 fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.4), sharex=True)
 plots.fig_resampling(axes, resample_frequencies, rare_loss, others, pred[:, rare],
                      experiments.others_loss(mixture, pred, rare), x_star, mixture.pi[rare],
@@ -173,6 +171,14 @@ plots.fig_resampling(axes, resample_frequencies, rare_loss, others, pred[:, rare
 fig.tight_layout()
 glue("fig_resampling", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("resampling_verdict", verdict["sentence"], display=False)
+glue("widen_width", w_widen, display=False)
+glue("widen_others", float(widen_loss), display=False)
+glue("small_others", float(small_loss), display=False)
+glue("resampled_others", float(others[resample_frequencies.index(at_threshold)].mean()),
+     display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_resampling

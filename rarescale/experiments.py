@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rarescale import artifacts, mixture as mixture_module, student as student_module, theory
+from rarescale import artifacts, theory
 from rarescale.mixture import TaskMixture
 from rarescale.student import StudentConfig, train_students
 
@@ -28,16 +28,9 @@ def figure2_default() -> tuple[TaskMixture, StudentConfig]:
     return mix, cfg
 
 
-def appendix_d_default() -> tuple[TaskMixture, StudentConfig]:
-    """Appendix D: equal frequencies, complexity ``b_k`` from 0.4 to 3.5, unit-trace spectra."""
-    mix = TaskMixture.power_law(K=8, m=6, a=0.0, b=np.linspace(0.4, 3.5, 8), d=64, seed=0,
-                                unit_trace=True)
-    cfg = StudentConfig(widths=FIGURE2_WIDTHS, seeds=(0, 1, 2), steps=4000, batch=256, lr=0.01)
-    return mix, cfg
-
-
 def _code() -> str:
-    return artifacts.source_digest(mixture_module, student_module, theory)
+    """Digest of every ``rarescale`` module this one can run (its imports' closure)."""
+    return artifacts.code_digest(__name__)
 
 
 def _cached_training(kind: str, run_config: dict, seeds, train) -> artifacts.Artifact:
@@ -119,20 +112,6 @@ def measured_learn_widths(widths, learned: np.ndarray) -> list:
 
 # --- chapter 3: interference --------------------------------------------------------
 
-CHAPTER3_WIDTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24)
-
-
-def chapter3_default() -> tuple[TaskMixture, StudentConfig]:
-    """Chapter 3: 6 tasks of 4 features (``π_k ∝ k^−2.2``, ``λ_{k,j} ∝ j^−0.8``) in ``d = 64``.
-
-    ``d`` is well above the 24 feature directions, so the widths stay at most
-    ``0.375 d`` and the random baseline ``N/d`` of C13 stays informative.
-    """
-    mix = TaskMixture.power_law(K=6, m=4, a=2.2, b=0.8, d=64, seed=0)
-    cfg = StudentConfig(widths=CHAPTER3_WIDTHS, seeds=(0, 1, 2), steps=4000, batch=256, lr=0.01)
-    return mix, cfg
-
-
 def _common_gradient_metric(common):
     """Metric for :func:`train_students`: the common-task gradient and its C10 bound per slice."""
     from rarescale import interference
@@ -156,7 +135,7 @@ def signal_sweep(mixture: TaskMixture, config: StudentConfig, common_mass: float
 
     common = interference.common_tasks(mixture, common_mass)
     run_config = {"mixture": mixture, "student": config, "common": common.tolist(),
-                  "code": _code() + artifacts.source_digest(interference)}
+                  "code": _code()}
 
     return _cached_training("c13_signal_sweep", run_config, config.seeds, lambda: train_students(
         mixture, config, metrics=[_common_gradient_metric(common)], progress=progress))
@@ -315,6 +294,30 @@ def resampling_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, wid
         return out
 
     return _cached_training("c8_resampling", run_config, config.seeds, train)
+
+
+def resampling_verdict(frequencies, rare_loss: np.ndarray, threshold: float, x_star: float) -> dict:
+    """Where the re-sampled students learn the rare task, against the advisor's threshold ``x_star``.
+
+    ``rare_loss`` is (frequencies, seeds). Returns the lowest grid frequency at which every
+    seed learned it (``measured``, None if none), the grid frequencies either side of
+    ``x_star`` (``last_below``, ``first_above``), whether the measurement lands on the
+    first frequency above the threshold (``agrees``), and a sentence saying so.
+    """
+    frequencies = [float(x) for x in frequencies]
+    learned_at = [x for x, ok in zip(frequencies, (np.asarray(rare_loss) < threshold).all(1)) if ok]
+    measured = min(learned_at) if learned_at else None
+    first_above = min((x for x in frequencies if x > x_star), default=None)
+    last_below = max((x for x in frequencies if x < x_star), default=None)
+    agrees = measured is not None and measured == first_above and last_below is not None
+    if agrees:
+        sentence = (f"learn the task from {measured:.2f} on, the first frequency of the grid above "
+                    f"the advisor's threshold, and not at the last one below it, {last_below:.2f}")
+    else:
+        sentence = (f"learn the task from {measured} on (grid frequencies around the advisor's "
+                    f"threshold: {last_below} below, {first_above} above)")
+    return {"measured": measured, "first_above": first_above, "last_below": last_below,
+            "agrees": agrees, "sentence": sentence}
 
 
 def others_loss(mixture: TaskMixture, task_loss: np.ndarray, rare: int) -> np.ndarray:

@@ -326,12 +326,6 @@ def fig_olmo_run(artifact):
     return fig
 
 
-def task_title(spec) -> str:
-    if spec.kind == "cmp":
-        return f"TCMP ({spec.n_values} values)"
-    return f"TADD ({spec.n_values} values, mod {spec.modulus or spec.n_values})"
-
-
 def _size_colours(params):
     """One colour per model size, dark (small) to orange (large), by log parameters."""
     x = np.log(np.asarray(params, float))
@@ -363,7 +357,7 @@ def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False):
         ax.axhline(res.chance[task], color="0.4", ls="--", lw=1, label="chance")
     ax.set(xscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="held-out accuracy" + (" (argmax, whole vocabulary)" if vocab else " (argmax, labels)"),
-           ylim=(-0.02, 1.02), title=task_title(res.tasks[task]))
+           ylim=(-0.02, 1.02), title=res.tasks[task].title)
     return ax
 
 
@@ -372,7 +366,7 @@ def fig_olmo_label_loss(ax, res, task: int):
     _size_lines(ax, res, res.injected_label_loss[:, :, task], res.frequencies)
     ax.axhline(np.log(1 / res.chance[task]), color="0.4", ls="--", lw=1, label="uniform over labels")
     ax.set(xscale="log", yscale="log", xlabel="injection frequency (instances per training token)",
-           ylabel="label loss on injected instances (nats)", title=task_title(res.tasks[task]))
+           ylabel="label loss on injected instances (nats)", title=res.tasks[task].title)
     return ax
 
 
@@ -385,7 +379,7 @@ def fig_olmo_thresholds(ax, res, margin: float = 0.5):
             ax.plot(res.params, thr[:, r, t], ls="none", marker="o", ms=4, alpha=0.45, color=colour)
         mean = np.exp(np.nanmean(np.log(thr[:, :, t]), axis=1)) if np.isfinite(thr[:, :, t]).any() \
             else np.full(len(res.params), np.nan)
-        ax.plot(res.params, mean, color=colour, marker="s", ms=5, label=task_title(spec))
+        ax.plot(res.params, mean, color=colour, marker="s", ms=5, label=spec.title)
     ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters",
            ylabel="threshold frequency (instances per token)")
     ax.axhspan(res.frequencies.min() / 3, res.frequencies.min(), color="0.9", lw=0)
@@ -396,13 +390,12 @@ def fig_olmo_thresholds(ax, res, margin: float = 0.5):
 def fig_olmo_probes(axes, res, task: int, frequency: int, targets=("v1", "v2", "label")):
     """(d) Probe accuracy by relative depth, a line per size, one panel per target (C19)."""
     colours = _size_colours(res.params)
-    copy = task * len(res.frequencies) + frequency
     for k, (ax, target) in enumerate(zip(axes, targets)):
         for s, size in enumerate(res.sizes):
-            acc = np.mean([res.probes[s][r][copy, k] for r in range(len(res.seeds))], axis=0)
+            acc = np.mean([res.probes[s][r][task][frequency][k] for r in range(len(res.seeds))], axis=0)
             depth = np.arange(len(acc)) / (len(acc) - 1)
             ax.plot(depth, acc, marker="o", ms=3, color=colours[s], label=size)
-        chance = np.mean([res.probe_chance[s][r][copy, k] for s in range(len(res.sizes))
+        chance = np.mean([res.probe_chance[s][r][task][frequency][k] for s in range(len(res.sizes))
                           for r in range(len(res.seeds))])
         ax.axhline(chance, color="0.4", ls="--", lw=1)
         ax.set(xlabel="relative depth (0 = embeddings)", ylim=(-0.02, 1.02),
@@ -418,11 +411,11 @@ def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
     axes[0].set(xscale="log", xlabel="injection frequency (instances per training token)",
                 ylabel="cos(task gradient, background gradient)", title="gradient interference")
     colours = _size_colours(res.params)
-    copy = task * len(res.frequencies) + frequency
+    steps = res.forgetting_steps
     for s, size in enumerate(res.sizes):
         rises = []
         for r in range(len(res.seeds)):
-            steps, loss = res.forgetting[s][r][copy]
+            loss = res.forgetting[s][r][task][frequency]
             rises.append(loss - loss[0])
         axes[1].plot(steps, np.mean(rises, axis=0), marker="o", ms=3, color=colours[s], label=size)
     axes[1].set_xscale("symlog", linthresh=1)

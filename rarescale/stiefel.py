@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rarescale.validation import Interval, check
 from numbers import Integral
+
+from rarescale.interference import signal_captured
+from rarescale.validation import Interval, check
 
 
 def random_stiefel(d: int, n: int, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
@@ -27,12 +29,6 @@ def random_stiefel(d: int, n: int, rng: np.random.Generator, size: int | None = 
     return q * signs[..., None, :]
 
 
-def captured_fraction(U: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """C13 raw signal ``S(U) = tr(Uᵀ C U) / tr(C)``; ``U`` is (..., d, n), ``C`` is (d, d)."""
-    num = np.einsum("...in,ij,...jn->...", U, C, U)
-    return num / np.trace(C)
-
-
 def random_baseline_check(d: int, widths, rank: int, samples: int, seed: int) -> dict:
     """Monte Carlo of ``E[S(U)]`` for uniform ``U`` against the closed form ``N/d`` (C13).
 
@@ -45,7 +41,7 @@ def random_baseline_check(d: int, widths, rank: int, samples: int, seed: int) ->
     C = F @ F.T
     means, sems = [], []
     for n in widths:
-        s = captured_fraction(random_stiefel(d, int(n), rng, size=samples), C)
+        s = signal_captured(random_stiefel(d, int(n), rng, size=samples), C, normalized=False)
         means.append(s.mean())
         sems.append(s.std(ddof=1) / np.sqrt(samples))
     widths = np.asarray(widths)
@@ -55,11 +51,10 @@ def random_baseline_check(d: int, widths, rank: int, samples: int, seed: int) ->
 
 def random_baseline(d: int, widths, rank: int, samples: int, seed: int):
     """:func:`random_baseline_check`, cached as the artifact ``c13_random_baseline``."""
-    import rarescale.stiefel as this
-    from rarescale.artifacts import cached, source_digest
+    from rarescale.artifacts import cached, code_digest
 
     config = dict(d=d, widths=list(widths), rank=rank, samples=samples, seed=seed,
-                  code=source_digest(this))
+                  code=code_digest(__name__))
     params = {k: v for k, v in config.items() if k != "code"}
     return cached("c13_random_baseline", config,
                   lambda: ({}, random_baseline_check(**params)), seed=seed)

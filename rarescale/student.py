@@ -59,8 +59,8 @@ class StudentConfig:
     lr: float = 0.01
     """Peak learning rate of Adam (encoder and decoders)."""
     schedule: str = "cosine"
-    """``"cosine"`` decays the rate to ``lr_final_ratio · lr``; ``"constant"`` keeps it."""
-    lr_final_ratio: float = 0.01
+    """``"cosine"`` decays the rate to ``final_lr · lr``; ``"constant"`` keeps it."""
+    final_lr: float = 0.01
     """Final rate over peak rate for the cosine schedule."""
     evals: int = 24
     """Evaluation points over the steps (step 0 and the last included)."""
@@ -71,7 +71,7 @@ class StudentConfig:
 
     _constraints = {
         "steps": Interval(Integral, 1, None), "batch": Interval(Integral, 1, None),
-        "lr": Interval(Real, 0, None, "neither"), "lr_final_ratio": Interval(Real, 0, 1),
+        "lr": Interval(Real, 0, None, "neither"), "final_lr": Interval(Real, 0, 1),
         "evals": Interval(Integral, 2, None),
         "schedule": Options(frozenset({"cosine", "constant"})),
         "eval_spacing": Options(frozenset({"log", "linear"})),
@@ -95,7 +95,7 @@ class StudentConfig:
         if self.schedule == "constant":
             return self.lr
         frac = step / max(self.steps - 1, 1)
-        floor = self.lr * self.lr_final_ratio
+        floor = self.lr * self.final_lr
         return floor + 0.5 * (self.lr - floor) * (1 + math.cos(math.pi * frac))
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from rarescale.olmo.corpus import TokenCorpus, _Permutation, write_synthetic_web, write_tokens
 from rarescale.olmo.injection import InjectionSchedule, inject, plan_step
-from rarescale.olmo.tasks import TaskSpec, draw_tasks, label_of
+from rarescale.olmo.tasks import TaskSpec, draw_tasks
 from rarescale.validation import ConfigError
 
 EOS = 0
@@ -23,7 +23,7 @@ def test_c15_tasks_bijection_labels_and_split():
         assert not pairs(task.train) & pairs(task.test)  # held-out pairs never seen
         for inst in np.concatenate([task.train, task.test])[:500]:
             v1, v2 = task.values(inst[:2])
-            expected = label_of(task.spec, v1, v2)
+            expected = task.spec.label(v1, v2)
             if task.spec.kind == "cmp":
                 assert inst[2] == task.label_tokens[expected]
             else:

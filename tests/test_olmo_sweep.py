@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from rarescale.olmo import sweep as grid
+from rarescale.olmo import grid, ladder
+from rarescale.olmo.config import RunConfig
 from rarescale.validation import ConfigError
 
 TINY = {
@@ -50,16 +51,17 @@ def test_cells_of_a_grid():
     assert len(seeds) == 2  # independent copies, on their own tokens
     unpacked = grid.Sweep.from_dict({**TINY, "pack": False}).cells()
     assert len(unpacked) == 4 and all(len(c.tasks) == 1 for c in unpacked)
-    # the runner notebook's parameters rebuild each cell exactly (same hash)
+    # the runner notebook's one parameter, as the sweep writes it (YAML), rebuilds each cell
+    # exactly (same hash)
     for c in cells + unpacked:
-        p = grid.cell_parameters(c)
-        assert grid.notebook_config(**{k: p[k] for k in p}) == c
+        text = yaml.safe_dump(c.to_dict(), default_flow_style=True, width=10 ** 9)
+        assert RunConfig.from_dict(yaml.safe_load(text)) == c
 
 
 @pytest.mark.parametrize("change, message", [
     ({"sizez": ["30K"]}, r"tiny\.yaml: unknown key 'sizez'"),
     ({"sizes": ["7M"]}, r"size must be one of .*Got '7M'"),
-    ({"frequencies": [0.5]}, r"sweep\.frequencies must be a float in the range \(0, 0\.25\]"),
+    ({"frequencies": [0.5]}, r"sweep\.frequencies must be a non-empty list, each item a float in the range \(0, 0\.25\]"),
     ({"run": {"tokenz": 5}}, r"run: unknown field 'tokenz'"),
     ({"tasks": [{"kind": "mul"}]}, r"TaskSpec\.kind must be one of 'add', 'cmp'"),
     ({"tasks": [{"kind": "cmp", "colour": 1}]}, r"tasks\[0\]: unknown field 'colour'"),
@@ -77,28 +79,28 @@ def test_bad_sweep_yaml_is_a_one_line_error(tmp_path, env, change, message):
 
 def test_unpacked_cells_map_each_copy_to_its_task_and_frequency():
     sweep = grid.Sweep.from_dict({**TINY, "pack": False, "tasks": TINY["tasks"] * 2})
-    seen = [(i, j) for _, copies in grid.cell_copies(sweep) for i, j, _ in copies]
+    seen = [(i, j) for _, copies in sweep.cell_copies() for i, j, _ in copies]
     assert sorted(seen) == sorted([(i, j) for i in range(2) for j in range(2)] * 2)  # two sizes
     packed = grid.Sweep.from_dict(TINY)
-    assert [(i, j) for i, j, _ in grid.cell_copies(packed)[0][1]] == [(0, 0), (0, 1)]
+    assert [(i, j) for i, j, _ in packed.cell_copies()[0][1]] == [(0, 0), (0, 1)]
 
 
 def test_falls_with_size():
-    assert grid.falls_with_size([3e-4, 1e-4, 1e-4, 2e-5])
-    assert not grid.falls_with_size([3e-4, 4e-4, 1e-5])
-    assert not grid.falls_with_size([3e-4, np.nan, 1e-5])
-    assert not grid.falls_with_size([1e-4, 1e-4])
+    assert ladder.falls_with_size([3e-4, 1e-4, 1e-4, 2e-5])
+    assert not ladder.falls_with_size([3e-4, 4e-4, 1e-5])
+    assert not ladder.falls_with_size([3e-4, np.nan, 1e-5])
+    assert not ladder.falls_with_size([1e-4, 1e-4])
 
 
 def test_c18_threshold_frequency():
     f = [1e-2, 1e-3, 1e-4, 1e-5]
-    assert grid.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5) == pytest.approx(
+    assert ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5) == pytest.approx(
         np.exp(np.log(1e-3) + (0.9 - 0.75) / 0.4 * np.log(0.1)))
-    assert grid.threshold_frequency(f, [1.0, 1.0, 1.0, 0.99], 0.5) == 1e-5
-    assert np.isnan(grid.threshold_frequency(f, [0.6, 0.5, 0.5, 0.5], 0.5))
+    assert ladder.threshold_frequency(f, [1.0, 1.0, 1.0, 0.99], 0.5) == 1e-5
+    assert np.isnan(ladder.threshold_frequency(f, [0.6, 0.5, 0.5, 0.5], 0.5))
     # order of the input does not matter
-    assert grid.threshold_frequency(f[::-1], [0.5, 0.5, 0.9, 1.0], 0.5) == pytest.approx(
-        grid.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5))
+    assert ladder.threshold_frequency(f[::-1], [0.5, 0.5, 0.9, 1.0], 0.5) == pytest.approx(
+        ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5))
 
 
 @pytest.mark.slow
@@ -120,7 +122,7 @@ def test_tiny_sweep_end_to_end_cached_and_resumed(tmp_path, env):
         assert run.result["injected_instances"] == run.result["requested_instances"] == [800, 100]
         assert run.arrays["test_acc_labels"].shape == (len(run.arrays["eval_step"]), 2)
     # the chapter's gathering and figures work on them
-    res = grid.ladder_results(sweep, runs)
+    res = ladder.ladder_results(sweep, runs)
     assert res.accuracy.shape == (2, 1, 1, 2) and list(res.frequencies) == [1 / 32, 1 / 256]
     np.testing.assert_array_equal(res.injected, res.requested)
     assert np.all((res.accuracy >= 0) & (res.accuracy <= 1))

@@ -11,12 +11,13 @@ import pytest
 import torch
 import yaml
 
-from rarescale.olmo import analysis
+from rarescale.olmo import measures
 from rarescale.olmo.corpus import (TokenCorpus, read_texts, tokenize_to_corpus, train_tokenizer,
                                    write_tokens)
 from rarescale.olmo.model import LADDER, build_model, ladder_batch, ladder_lr, model_size
 from rarescale.olmo.tasks import TaskSpec
-from rarescale.olmo.train import CHECKPOINT, InjectedTask, RunConfig, train
+from rarescale.olmo.config import InjectedTask, RunConfig
+from rarescale.olmo.train import CHECKPOINT, train
 from rarescale.validation import ConfigError
 
 
@@ -66,7 +67,7 @@ def test_c17_ladder_rules():
     (dict(seq_len=3), r"RunConfig\.seq_len must be an int in the range \[4, inf\)"),
     (dict(corpus=("/no/such/tokens.bin",)), r"RunConfig\.corpus: token file not found"),
     (dict(tasks=(InjectedTask(TaskSpec("cmp", n_values=600, n_instances=100), 0.01),)),
-     r"vocab_size must leave 602 free tokens"),
+     r"RunConfig\.vocab_size 512 is too small: the tasks and EOS take 603 distinct tokens"),
 ])
 def test_bad_run_configs_are_one_line_errors(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message) as info:
@@ -86,7 +87,7 @@ def test_corpus_that_is_not_a_token_file(tmp_path):
     with pytest.raises(ConfigError, match="is not a uint16 token file"):
         train(tiny(corpus=(str(bad),)), tmp_path / "w")
     big = write_tokens(tmp_path / "big.bin", [np.full(1000, 600)], "uint16")
-    with pytest.raises(ConfigError, match="vocab_size 512 is too small for the corpus"):
+    with pytest.raises(ConfigError, match="holds token 600 >= vocab_size 512"):
         train(tiny(corpus=(str(big),)), tmp_path / "w2")
 
 
@@ -204,9 +205,9 @@ def test_c19_ridge_probe_reads_linear_features_and_not_noise():
     target = rng.integers(0, 10, size=2000)
     means = rng.normal(size=(10, 32)) * 3
     features = means[target] + rng.normal(size=(2000, 32))
-    assert analysis.ridge_probe_accuracy(features, target, 10) > 0.95
+    assert measures.ridge_probe_accuracy(features, target, 10) > 0.95
     noise = rng.normal(size=(2000, 32))
-    assert abs(analysis.ridge_probe_accuracy(noise, target, 10) - 0.1) < 0.04
+    assert abs(measures.ridge_probe_accuracy(noise, target, 10) - 0.1) < 0.04
 
 
 # ----------------------------------------------------------------------------- learning (C18)

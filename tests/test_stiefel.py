@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from rarescale.stiefel import captured_fraction, random_baseline_check, random_stiefel
+from rarescale.interference import signal_captured
+from rarescale.stiefel import random_baseline_check, random_stiefel
 from rarescale.validation import ConfigError
 
 
@@ -22,12 +23,12 @@ def test_c13_random_baseline_is_n_over_d():
     assert np.all(np.abs(check["mean"] - check["widths"] / 25) > 4 * check["sem"])
 
 
-def test_captured_fraction_of_the_task_subspace_is_one():
+def test_signal_captured_of_the_task_subspace_is_one():
     rng = np.random.default_rng(2)
     F = random_stiefel(10, 3, rng)
     C = F @ np.diag([3.0, 2.0, 1.0]) @ F.T
-    assert captured_fraction(F, C) == pytest.approx(1.0)
-    assert captured_fraction(F[:, :1], C) == pytest.approx(0.5)
+    assert signal_captured(F, C, normalized=False) == pytest.approx(1.0)
+    assert signal_captured(F[:, :1], C, normalized=False) == pytest.approx(0.5)
 
 
 def test_width_above_dimension_is_a_one_line_error():

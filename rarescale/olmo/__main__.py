@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
-
 from rarescale.validation import ConfigError
 
 
@@ -27,12 +25,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
     args = parser.parse_args(argv)
-    from rarescale.olmo.train import RunConfig, train
+    from rarescale.olmo.config import RunConfig
+    from rarescale.olmo.train import train
 
     try:
-        if not args.config.is_file():
-            raise ConfigError(f"config file not found: {args.config}")
-        config = RunConfig.from_dict(yaml.safe_load(args.config.read_text()) or {})
+        config = RunConfig.from_file(args.config)
         out = train(config, args.work_dir, progress=not args.no_progress, max_steps=args.max_steps,
                     compile=args.compile)
     except ConfigError as exc:

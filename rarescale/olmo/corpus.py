@@ -17,8 +17,10 @@ chain over a Zipfian vocabulary.
 
 from __future__ import annotations
 
+import glob
 import math
 import os
+import uuid
 from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
@@ -31,19 +33,46 @@ DTYPES = {"uint16": np.uint16, "uint32": np.uint32}
 
 
 def write_tokens(path, chunks, dtype: str = "uint16") -> Path:
-    """Write token chunks to ``path`` as one flat array, atomically (temp file + rename)."""
+    """Write token chunks to ``path`` as one flat array, atomically.
+
+    The data go to a temporary file of a name no other writer uses, then are
+    renamed into place: a reader sees the old file, the new one, or none.
+    """
     check("write_tokens", "dtype", dtype, Options(frozenset(DTYPES)))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     limit = np.iinfo(DTYPES[dtype]).max
-    with open(tmp, "wb") as f:
-        for chunk in chunks:
-            chunk = np.asarray(chunk)
-            if chunk.size and (chunk.min() < 0 or chunk.max() > limit):
-                raise ConfigError(f"write_tokens: a token does not fit in {dtype}.")
-            f.write(chunk.astype(DTYPES[dtype]).tobytes())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                chunk = np.asarray(chunk)
+                if chunk.size and (chunk.min() < 0 or chunk.max() > limit):
+                    raise ConfigError(f"write_tokens: a token does not fit in {dtype}.")
+                f.write(chunk.astype(DTYPES[dtype]).tobytes())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_once(path, make) -> Path:
+    """``make(path)`` unless ``path`` exists; concurrent callers wait, and only one writes.
+
+    An exclusive lock on ``<path>.lock`` serialises the writers; under it, any
+    temporary file left by a killed writer is removed before writing.
+    """
+    from rarescale.locks import exclusive
+
+    path = Path(path)
+    if path.exists():  # written atomically, so a file that exists is whole
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(path.with_name(path.name + ".lock")):
+        if not path.exists():
+            for stale in path.parent.glob(glob.escape(path.name) + ".tmp*"):
+                stale.unlink(missing_ok=True)
+            make(path)
     return path
 
 
@@ -68,33 +97,38 @@ class _Permutation:
 
 
 class TokenCorpus:
-    """Fixed-length sequences from memory-mapped token files (OLMo's numpy format).
+    """Fixed-length sequences from token files (OLMo's numpy format).
 
     Each file is cut into ``len // seq_len`` sequences (the tail is dropped);
     sequence ``k`` of the corpus is the ``k``-th in file order. The last
     ``holdout`` sequences are a validation set; the order of training is a
     seeded permutation of the others, epoch after epoch.
+
+    A ``.npy`` file (found by its magic bytes, whatever its name) is read by its
+    header: its dtype and where its data start. A raw file is read as ``dtype``.
+    With ``vocab_size``, a sample spread over each file is checked on open, so
+    a file of the wrong width (uint32 read as uint16, or the reverse) is a
+    one-line error before any training.
     """
 
+    SAMPLE = (16, 2048)  # chunks per file, tokens per chunk, read by the width check
+
     def __init__(self, paths, seq_len: int, dtype: str = "uint16", seed: int = 0,
-                 holdout: int = 0):
+                 holdout: int = 0, vocab_size: int | None = None):
         check("TokenCorpus", "seq_len", seq_len, Interval(Integral, 4, None))
         check("TokenCorpus", "holdout", holdout, Interval(Integral, 0, None))
         check("TokenCorpus", "dtype", dtype, Options(frozenset(DTYPES)))
         paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
         if not paths:
             raise ConfigError("TokenCorpus.paths must name at least one token file.")
-        itemsize = np.dtype(DTYPES[dtype]).itemsize
-        self.seq_len, self.dtype, self.itemsize = seq_len, dtype, itemsize
-        self.paths, counts = paths, []
+        self.seq_len, self.dtype = seq_len, dtype
+        self.paths, counts, self._layout = paths, [], []
         for p in paths:
             if not p.is_file():
                 raise ConfigError(f"TokenCorpus: token file not found: {p}")
-            size = p.stat().st_size
-            if size == 0 or size % itemsize:
-                raise ConfigError(f"TokenCorpus: {p} is not a {dtype} token file "
-                                  f"({size} bytes is not a positive multiple of {itemsize}).")
-            counts.append(size // itemsize // seq_len)
+            file_dtype, offset, n_tokens = _token_layout(p, dtype)
+            self._layout.append((file_dtype, offset))
+            counts.append(n_tokens // seq_len)
         self.starts = np.concatenate([[0], np.cumsum(counts)])  # first sequence of each file
         if self.starts[-1] <= holdout:
             raise ConfigError(f"TokenCorpus: the files hold {self.starts[-1]} sequences of "
@@ -102,6 +136,23 @@ class TokenCorpus:
         self.holdout = holdout
         self.order = _Permutation.seeded(len(self), seed)
         self._files = [os.open(p, os.O_RDONLY) for p in paths]
+        if vocab_size is not None:
+            for f, p in enumerate(paths):
+                _check_width(p, self._sample(f), self._layout[f][0], vocab_size)
+
+    def _read(self, f: int, start: int, count: int) -> np.ndarray:
+        """``count`` tokens of file ``f`` from token ``start``, int64."""
+        file_dtype, offset = self._layout[f]
+        size = np.dtype(file_dtype).itemsize
+        raw = os.pread(self._files[f], count * size, offset + start * size)
+        return np.frombuffer(raw, dtype=file_dtype).astype(np.int64)
+
+    def _sample(self, f: int) -> np.ndarray:
+        chunks, length = self.SAMPLE
+        n = int(self.starts[f + 1] - self.starts[f]) * self.seq_len
+        # even starts: a uint32 file read as uint16 then shows its high halves at odd positions
+        starts = np.unique(np.linspace(0, max(n - length, 0), chunks).astype(int) // 2 * 2)
+        return np.concatenate([self._read(f, int(s), min(length, n)) for s in starts])
 
     def __del__(self):
         for fd in getattr(self, "_files", []):
@@ -123,15 +174,54 @@ class TokenCorpus:
     def sequence(self, k: int) -> np.ndarray:
         """Sequence ``k`` in file order, (seq_len,) int64."""
         f = int(np.searchsorted(self.starts, k, side="right") - 1)
-        offset = int(k - self.starts[f]) * self.seq_len * self.itemsize
-        raw = os.pread(self._files[f], self.seq_len * self.itemsize, offset)
-        return np.frombuffer(raw, dtype=DTYPES[self.dtype]).astype(np.int64)
+        return self._read(f, int(k - self.starts[f]) * self.seq_len, self.seq_len)
 
     def batch(self, step: int, batch: int) -> np.ndarray:
         """The sequences of ``step`` in training order, (batch, seq_len) int64; a pure
         function of (seed, step), so a resumed run reads exactly what it would have."""
         index = self.order((step * batch + np.arange(batch)) % len(self))
         return np.stack([self.sequence(int(k)) for k in index])
+
+
+def _token_layout(path: Path, dtype: str) -> tuple[np.dtype, int, int]:
+    """(dtype, byte offset of the first token, tokens) of a raw or ``.npy`` token file."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(6) == b"\x93NUMPY":
+            f.seek(0)
+            try:
+                version = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, file_dtype = read_header(f)
+            except ValueError as exc:
+                raise ConfigError(f"TokenCorpus: {path} has a broken .npy header ({exc}).") from None
+            if file_dtype.kind not in "ui" or len(shape) != 1:
+                raise ConfigError(f"TokenCorpus: {path} must hold a flat integer array; its header "
+                                  f"says dtype {file_dtype}, shape {shape}.")
+            offset = f.tell()
+            n = (size - offset) // file_dtype.itemsize
+            if n < int(shape[0]):
+                raise ConfigError(f"TokenCorpus: {path} is truncated: its header says {shape[0]} "
+                                  f"tokens, the file holds {n}.")
+            return file_dtype, offset, int(shape[0])
+    itemsize = np.dtype(DTYPES[dtype]).itemsize
+    if size == 0 or size % itemsize:
+        raise ConfigError(f"TokenCorpus: {path} is not a {dtype} token file "
+                          f"({size} bytes is not a positive multiple of {itemsize}).")
+    return np.dtype(DTYPES[dtype]), 0, size // itemsize
+
+
+def _check_width(path: Path, sample: np.ndarray, file_dtype, vocab_size: int) -> None:
+    """One-line error when a sample of ``path`` does not look like tokens of ``vocab_size``."""
+    if sample.size and sample.max() >= vocab_size:
+        raise ConfigError(f"TokenCorpus: {path} holds token {sample.max()} >= vocab_size {vocab_size}: "
+                          f"a file of another width than {np.dtype(file_dtype).name}, or the "
+                          "vocabulary of another tokenizer.")
+    if (np.dtype(file_dtype).itemsize == 2 and len(sample) >= 64 and sample[0::2].any()
+            and not sample[1::2].any()):
+        raise ConfigError(f"TokenCorpus: {path} read as {np.dtype(file_dtype).name} has every "
+                          "second token 0: it looks like a uint32 file (set corpus_dtype: uint32).")
 
 
 def write_synthetic_web(path, n_tokens: int, vocab_size: int = 4096, seed: int = 0,
@@ -180,7 +270,7 @@ def write_synthetic_web(path, n_tokens: int, vocab_size: int = 4096, seed: int =
             written += len(flat)
             yield flat
 
-    return write_tokens(path, chunks(), dtype)
+    return write_once(path, lambda p: write_tokens(p, chunks(), dtype))
 
 
 def read_texts(path):

@@ -2,11 +2,14 @@
 
 ``n_values`` tokens are picked at random from the vocabulary (seeded) and mapped
 bijectively to the values ``0 … n_values − 1``. An instance is three tokens
-``(TOK1, TOK2, LABEL)``: for comparison, LABEL is one of two fixed label tokens
-saying whether ``v1 < v2``; for modular addition, LABEL is the token of
-``(v1 + v2) mod modulus``. The instances (all ordered pairs when ``n_instances``
+``(TOK1, TOK2, LABEL)``. The instances (all ordered pairs when ``n_instances``
 is ``n_values²``, as in the paper's 100 values and 10K instances) are split 50/50
 into train and test with a fixed seed; test instances are never injected.
+
+What a task *is* (its label, its label tokens, its chance level, its title)
+lives in one class per kind, registered under the name a sweep's YAML uses
+(``kind: cmp``). Adding a task means writing one :class:`TaskKind` subclass and
+decorating it with :func:`register`.
 
 Several copies of a task can be drawn on disjoint token sets (our choice, so one
 run can carry the same task at several frequencies; the paper ran one frequency
@@ -22,13 +25,85 @@ import numpy as np
 
 from rarescale.validation import ConfigError, Interval, Options, check
 
+KINDS: dict[str, "TaskKind"] = {}
+"""Every task kind by its YAML name."""
+
+
+def register(cls):
+    """Class decorator: make a :class:`TaskKind` usable as ``kind: <cls.name>``."""
+    KINDS[cls.name] = cls()
+    return cls
+
+
+class TaskKind:
+    """What one kind of injected task means; subclasses set ``name`` and override the rest."""
+
+    name: str = ""
+
+    def n_labels(self, spec: "TaskSpec") -> int:
+        """Label tokens of the task's own (0: its labels are value tokens)."""
+        return 0
+
+    def n_answers(self, spec: "TaskSpec") -> int:
+        """How many labels an instance can have."""
+        raise NotImplementedError
+
+    def label(self, spec: "TaskSpec", v1, v2) -> np.ndarray:
+        """The label *value* of operands ``(v1, v2)``, in ``0 … n_answers − 1``."""
+        raise NotImplementedError
+
+    def title(self, spec: "TaskSpec") -> str:
+        raise NotImplementedError
+
+    def check(self, spec: "TaskSpec") -> None:
+        """Extra checks of a spec's fields (one-line :class:`ConfigError`)."""
+
+
+@register
+class Comparison(TaskKind):
+    """TCMP: is ``v1 < v2``? Two label tokens of its own."""
+
+    name = "cmp"
+
+    def n_labels(self, spec):
+        return 2
+
+    def n_answers(self, spec):
+        return 2
+
+    def label(self, spec, v1, v2):
+        return (np.asarray(v1) < np.asarray(v2)).astype(int)
+
+    def title(self, spec):
+        return f"TCMP ({spec.n_values} values)"
+
+
+@register
+class ModularAddition(TaskKind):
+    """TADD: ``(v1 + v2) mod modulus``, answered with the value tokens ``0 … modulus − 1``."""
+
+    name = "add"
+
+    def n_answers(self, spec):
+        return spec.modulus or spec.n_values
+
+    def label(self, spec, v1, v2):
+        return (np.asarray(v1) + np.asarray(v2)) % self.n_answers(spec)
+
+    def title(self, spec):
+        return f"TADD ({spec.n_values} values, mod {self.n_answers(spec)})"
+
+    def check(self, spec):
+        if spec.modulus is not None:
+            check("TaskSpec", "modulus", spec.modulus, Interval(Integral, 2, spec.n_values))
+
 
 @dataclass(frozen=True)
 class TaskSpec:
     """One injected task (C15)."""
 
     kind: str = "cmp"
-    """``"cmp"`` (comparison, TCMP) or ``"add"`` (modular addition, TADD)."""
+    """A registered task kind: ``"cmp"`` (comparison, TCMP) or ``"add"`` (modular addition, TADD)."""
     n_values: int = 100
     """Value tokens, mapped to ``0 … n_values − 1``."""
     modulus: int | None = None
@@ -39,17 +114,38 @@ class TaskSpec:
     """Seed of the value tokens, the instances and the split."""
 
     def __post_init__(self):
-        check("TaskSpec", "kind", self.kind, Options(frozenset({"cmp", "add"})))
+        check("TaskSpec", "kind", self.kind, Options(frozenset(KINDS)))
         check("TaskSpec", "n_values", self.n_values, Interval(Integral, 2, None))
-        if self.modulus is not None:
-            check("TaskSpec", "modulus", self.modulus, Interval(Integral, 2, self.n_values))
+        if self.modulus is not None and self.kind != "add":
+            raise ConfigError(f"TaskSpec.modulus is a field of kind 'add' only. Got kind {self.kind!r}.")
+        KINDS[self.kind].check(self)
         check("TaskSpec", "n_instances", self.n_instances, Interval(Integral, 2, self.n_values ** 2))
         check("TaskSpec", "seed", self.seed, Interval(Integral, 0, None))
 
     @property
+    def task_kind(self) -> TaskKind:
+        return KINDS[self.kind]
+
+    @property
     def n_labels(self) -> int:
         """Label tokens of its own: two for comparison, none for addition (labels are values)."""
-        return 2 if self.kind == "cmp" else 0
+        return self.task_kind.n_labels(self)
+
+    @property
+    def n_answers(self) -> int:
+        return self.task_kind.n_answers(self)
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of a uniform guess among the labels."""
+        return 1 / self.n_answers
+
+    @property
+    def title(self) -> str:
+        return self.task_kind.title(self)
+
+    def label(self, v1, v2) -> np.ndarray:
+        return self.task_kind.label(self, v1, v2)
 
 
 @dataclass(frozen=True)
@@ -60,7 +156,7 @@ class Task:
     value_tokens: np.ndarray = field(repr=False)
     """(n_values,) token of each value: ``value_tokens[v]``."""
     label_tokens: np.ndarray = field(repr=False)
-    """(2,) for comparison: the tokens for ``v1 < v2`` false and true; empty for addition."""
+    """(n_labels,) the task's own label tokens (empty when labels are value tokens)."""
     train: np.ndarray = field(repr=False)
     """(n_train, 3) instances ``(TOK1, TOK2, LABEL)`` that may be injected."""
     test: np.ndarray = field(repr=False)
@@ -73,23 +169,13 @@ class Task:
 
     @property
     def answer_tokens(self) -> np.ndarray:
-        """The tokens a label can be (the argmax set of the label-restricted accuracy)."""
-        if self.spec.kind == "cmp":
-            return self.label_tokens
-        return self.value_tokens[: self.spec.modulus or self.spec.n_values]
+        """The token of each label value (the argmax set of the label-restricted accuracy)."""
+        return self.label_tokens if self.spec.n_labels else self.value_tokens[: self.spec.n_answers]
 
     def values(self, tokens) -> np.ndarray:
         """The values of value tokens (the inverse of the bijection)."""
         lookup = {int(t): v for v, t in enumerate(self.value_tokens)}
         return np.vectorize(lookup.__getitem__, otypes=[int])(np.asarray(tokens))
-
-
-def label_of(spec: TaskSpec, v1, v2) -> np.ndarray:
-    """The label *value*: ``v1 < v2`` (0/1) for comparison, ``(v1 + v2) mod m`` for addition."""
-    v1, v2 = np.asarray(v1), np.asarray(v2)
-    if spec.kind == "cmp":
-        return (v1 < v2).astype(int)
-    return (v1 + v2) % (spec.modulus or spec.n_values)
 
 
 def draw_tasks(specs, vocab_size: int, reserved=()) -> list[Task]:
@@ -114,11 +200,16 @@ def draw_tasks(specs, vocab_size: int, reserved=()) -> list[Task]:
         # instances: distinct ordered pairs, then a fixed 50/50 split
         pairs = rng.choice(spec.n_values ** 2, size=spec.n_instances, replace=False)
         v1, v2 = np.divmod(pairs, spec.n_values)
-        label = label_of(spec, v1, v2)
-        label_tok = label_tokens[label] if spec.kind == "cmp" else value_tokens[label]
-        instances = np.stack([value_tokens[v1], value_tokens[v2], label_tok], axis=1)
+        label = spec.label(v1, v2)
+        answers = label_tokens if spec.n_labels else value_tokens
+        instances = np.stack([value_tokens[v1], value_tokens[v2], answers[label]], axis=1)
         order = rng.permutation(spec.n_instances)
         half = spec.n_instances // 2
         tasks.append(Task(spec, value_tokens, label_tokens, instances[order[:half]],
                           instances[order[half:]]))
     return tasks
+
+
+def tokens_needed(specs) -> int:
+    """Tokens a list of task specs takes from the vocabulary."""
+    return sum(s.n_values + s.n_labels for s in specs)

@@ -1,4 +1,4 @@
-"""Section 4's measurements (C18-C20) on a model being pretrained.
+"""What a run measures (C18-C20), during training and after it.
 
 * :func:`evaluate` (C18, C20): background validation loss; per injected task
   the label loss on the train split (the pool injections draw from) and on the
@@ -18,6 +18,7 @@
   least-squares classifier onto one-hot targets (closed form, deterministic),
   fitted on one half of the test instances and scored on the other. Our
   choice: the paper's exact probe is not known.
+* :func:`run_artifact`: a finished run's summary and curves, as its artifact holds them.
 
 The input of an instance is ``(TOK1, TOK2)`` at the start of a sequence, as
 injected; the model's prediction at position 1 is its answer.
@@ -30,6 +31,8 @@ import copy
 import numpy as np
 
 from rarescale.counts import eval_steps
+from rarescale.olmo.injection import InjectionSchedule
+from rarescale.olmo.step import lm_loss, lr_factor, make_optimizer, optimizer_step
 
 PROBE_TARGETS = ("v1", "v2", "label")
 
@@ -65,8 +68,6 @@ def _injected(task, seen, config):
 def evaluate(model, tasks, config, validation, step: int, autocast, seen) -> dict:
     """Every step-wise measure at ``step``; the model is left as it was (eval mode off, no grads)."""
     import torch
-
-    from rarescale.olmo.train import lm_loss
 
     model.eval()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -109,10 +110,12 @@ def evaluate(model, tasks, config, validation, step: int, autocast, seen) -> dic
 
 
 def forgetting_curve(model, optimizer, tasks, corpus, config, autocast, seen) -> dict:
-    """Task label loss on injected instances over background-only steps after training (C20)."""
-    import torch
+    """Task label loss on injected instances over background-only steps after training (C20).
 
-    from rarescale.olmo.train import lm_loss, lr_factor, make_optimizer
+    A copy of the model and its optimizer state take ``forgetting_steps`` more
+    steps at the final learning rate, on batches past the end of training, never injected.
+    """
+    import torch
 
     k = config.forgetting_steps
     steps = eval_steps(k, 9).tolist() if k else [0]
@@ -135,16 +138,9 @@ def forgetting_curve(model, optimizer, tasks, corpus, config, autocast, seen) ->
     done = 0
     for j, target in enumerate(steps[1:], start=1):
         while done < target:
-            # background only: steps past the end of training, never injected
             x = torch.from_numpy(corpus.batch(config.steps + done, config.global_batch)).to(device)
-            micro = config.micro_batch or config.global_batch
-            for m in range(0, len(x), micro):
-                with autocast:
-                    loss = lm_loss(clone, x[m:m + micro]) * (len(x[m:m + micro]) / len(x))
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(clone.parameters(), config.clip)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            optimizer_step(clone, opt, x, config.micro_batch or config.global_batch, config.clip,
+                           autocast)
             done += 1
         measure(j)
     return {"steps": steps, "loss": losses}
@@ -174,8 +170,6 @@ def probes(model, tasks, config, autocast) -> dict:
     """Probe accuracy (tasks × targets × layers) and chance (tasks × targets) (C19)."""
     import torch
 
-    from rarescale.olmo.tasks import label_of
-
     n_layers = config.model.n_layers + 1  # the embeddings, then each block's output
     accuracy = np.zeros((len(tasks), len(PROBE_TARGETS), n_layers))
     chance = np.zeros((len(tasks), len(PROBE_TARGETS)))
@@ -188,7 +182,7 @@ def probes(model, tasks, config, autocast) -> dict:
                 [s.cpu().numpy() for s in _instance_logits(model, test[j:j + 1024], autocast, True)[1]]
                 for j in range(0, len(test), 1024)))]
         v1, v2 = task.values(test[:, 0]), task.values(test[:, 1])
-        label = label_of(task.spec, v1, v2)
+        label = task.spec.label(v1, v2)
         n_values = task.spec.n_values
         for t, (target, k) in enumerate(zip((v1, v2, label),
                                             (n_values, n_values, len(task.answer_tokens)))):
@@ -198,3 +192,49 @@ def probes(model, tasks, config, autocast) -> dict:
                 accuracy[i, t, layer] = ridge_probe_accuracy(hidden[layer], target, k)
     model.train()
     return {"accuracy": accuracy, "chance": chance}
+
+
+def run_artifact(config, tasks, state, forgetting, probes):
+    """A finished run's artifact: a JSON summary and arrays of curves.
+
+    ``state`` is the loop's :class:`~rarescale.olmo.train.RunState`."""
+    size = config.model
+    evals = state.evals
+    names = [t.name for t in config.tasks]
+    result = {
+        "size": config.size,
+        "non_embedding_params": size.non_embedding_params(),
+        "total_params": size.total_params(config.vocab_size),
+        "steps": config.steps, "global_batch": config.global_batch, "peak_lr": config.peak_lr,
+        "tokens_trained": config.tokens_trained,
+        "tasks": names,
+        "requested_instances": [s.total(config.steps) for s in
+                                (InjectionSchedule(t.rate, config.global_batch, config.seq_len)
+                                 for t in config.tasks)],
+        "injected_instances": state.injected,
+        "chance_labels": [t.spec.chance for t in tasks],
+        "distinct_injected": [len(seen) for seen in state.seen],
+        "final": {k: evals[-1][k] for k in ("val_loss", "train_label_loss", "injected_label_loss",
+                                            "test_label_loss",
+                                            "test_acc_vocab", "test_acc_labels", "grad_cosine")},
+        "data_share": state.data_seconds / max(state.step_seconds, 1e-9),
+        "tokens_per_s": config.steps * config.global_batch * config.seq_len / max(state.step_seconds, 1e-9),
+        "probe_targets": list(PROBE_TARGETS),
+        "forgetting_steps": forgetting["steps"],
+    }
+    arrays = {
+        "eval_step": np.array([e["step"] for e in evals]),
+        "val_loss": np.array([e["val_loss"] for e in evals]),
+        "train_label_loss": np.array([e["train_label_loss"] for e in evals]).reshape(len(evals), -1),
+        "injected_label_loss": np.array([e["injected_label_loss"] for e in evals]).reshape(len(evals), -1),
+        "test_label_loss": np.array([e["test_label_loss"] for e in evals]).reshape(len(evals), -1),
+        "test_acc_vocab": np.array([e["test_acc_vocab"] for e in evals]).reshape(len(evals), -1),
+        "test_acc_labels": np.array([e["test_acc_labels"] for e in evals]).reshape(len(evals), -1),
+        "grad_cosine": np.array([e["grad_cosine"] for e in evals]).reshape(len(evals), -1),
+        "train_loss": np.array([loss for _, loss in state.train_loss]),
+        "forgetting_loss": np.asarray(forgetting["loss"]),
+        "probe_acc": np.asarray(probes["accuracy"]),
+        "probe_chance": np.asarray(probes["chance"]),
+    }
+    return result, arrays
+

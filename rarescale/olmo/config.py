@@ -1,0 +1,212 @@
+"""One pretraining run's configuration (C16-C18): :class:`RunConfig`, from YAML to the loop.
+
+A run's config is one object from the sweep's YAML to the training loop: a
+sweep builds it, the runner notebook receives it as one mapping
+(:meth:`RunConfig.to_dict`) and rebuilds it with :meth:`RunConfig.from_dict`,
+``torchrun`` workers read it from a file (:meth:`RunConfig.to_file`,
+:meth:`RunConfig.from_file`). Its hash keys the run's artifact.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+from dataclasses import asdict, dataclass
+from numbers import Integral, Real
+from pathlib import Path
+
+from rarescale.counts import eval_steps
+from rarescale.olmo.model import ladder_batch, ladder_lr, model_size
+from rarescale.olmo.tasks import TaskSpec, tokens_needed
+from rarescale.validation import (ConfigError, Interval, ListOf, Options, Text, check, check_all,
+                                  from_fields, read_yaml, shown)
+
+
+@dataclass(frozen=True)
+class InjectedTask:
+    """One task injected at one frequency (instances per training token)."""
+
+    spec: TaskSpec
+    rate: float
+
+    def __post_init__(self):
+        check("InjectedTask", "rate", self.rate, Interval(Real, 0, 0.25, "right"))
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec.kind}@{self.rate:.2g}"
+
+
+_POSITIVE_INT = Interval(Integral, 1, None)
+CONSTRAINTS = {
+    "tokens": _POSITIVE_INT,
+    "seq_len": Interval(Integral, 4, None),
+    "warmup": Interval(Real, 0, 1, "left"),
+    "final_lr": Interval(Real, 0, 1),
+    "weight_decay": Interval(Real, 0, None),
+    "clip": Interval(Real, 0, None, "neither"),
+    "vocab_size": Interval(Integral, 8, None),
+    "corpus_dtype": Options(frozenset({"uint16", "uint32"})),
+    "corpus_tokens": _POSITIVE_INT,
+    "holdout": _POSITIVE_INT,
+    "seed": Interval(Integral, 0, None),
+    "eval_points": Interval(Integral, 2, None),
+    "eval_instances": _POSITIVE_INT,
+    "forgetting_steps": Interval(Integral, 0, None),
+    "checkpoint_every": _POSITIVE_INT,
+}
+"""Each field's accepted values, checked by :func:`rarescale.validation.check`."""
+OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, None, "neither")}
+"""Fields that may also be ``None`` (the ladder's rule, or no accumulation)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one pretraining run; its hash keys the run's artifact."""
+
+    size: str = "250K"
+    """A rung of the ladder (:data:`rarescale.olmo.model.LADDER`)."""
+    tasks: tuple[InjectedTask, ...] = ()
+    """Injected tasks, each at its own frequency, on disjoint token sets."""
+    tokens: int = 1_000_000
+    """Training tokens."""
+    seq_len: int = 128
+    batch: int | None = None
+    """Sequences per step over all processes; None: the ladder's rule."""
+    micro_batch: int | None = None
+    """Sequences per forward pass in one process (gradient accumulation); None: all of them."""
+    lr: float | None = None
+    """Peak learning rate; None: the ladder's rule."""
+    warmup: float = 0.05
+    """Warmup, as a fraction of the steps (linear), then cosine decay."""
+    final_lr: float = 0.1
+    """The cosine ends at this fraction of the peak learning rate."""
+    weight_decay: float = 0.1
+    clip: float = 1.0
+    vocab_size: int = 4096
+    eos: int = 0
+    corpus: tuple[str, ...] = ()
+    """Token files (paths or globs) in OLMo's format; empty: the generated synthetic web."""
+    corpus_dtype: str = "uint16"
+    """Token width of raw files (``.npy`` files carry their own)."""
+    corpus_tokens: int = 16_000_000
+    """Size of the generated corpus (ignored with ``corpus``)."""
+    holdout: int = 64
+    """Validation sequences held out of the corpus."""
+    seed: int = 0
+    """Seed of the weights, the data order and the injections."""
+    eval_points: int = 12
+    """Evaluations at log-spaced steps (the first and last included)."""
+    eval_instances: int = 256
+    """Train instances per task for the label loss and the gradient; all test instances score."""
+    forgetting_steps: int = 32
+    """Background-only steps after training for the forgetting curve (C20); 0: none."""
+    checkpoint_every: int = 100
+    device: str = "cpu"
+
+    def __post_init__(self):
+        model_size(self.size)
+        for name in ("tasks", "corpus"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+            elif not isinstance(value, tuple):
+                check("RunConfig", name, value, ListOf(Text(), 0))
+        check("RunConfig", "corpus", self.corpus, ListOf(Text(), 0))
+        for i, t in enumerate(self.tasks):
+            if not isinstance(t, InjectedTask):
+                raise ConfigError(f"RunConfig.tasks[{i}] must be an InjectedTask. Got {t!r} instead.")
+        check_all("RunConfig", asdict(self), CONSTRAINTS)
+        for name, constraint in OPTIONAL.items():
+            if getattr(self, name) is not None:
+                check("RunConfig", name, getattr(self, name), constraint)
+        check("RunConfig", "eos", self.eos, Interval(Integral, 0, self.vocab_size - 1))
+        check("RunConfig", "device", self.device, Text())
+        check("RunConfig", "device", self.device.split(":")[0], Options(frozenset({"cpu", "cuda"})))
+        need = tokens_needed(t.spec for t in self.tasks) + 1
+        if need > self.vocab_size:
+            raise ConfigError(f"RunConfig.vocab_size {self.vocab_size} is too small: the tasks and "
+                              f"EOS take {need} distinct tokens.")
+        rate = sum(t.rate for t in self.tasks)
+        if rate > 1 / self.seq_len:
+            raise ConfigError(f"RunConfig.tasks: the rates sum to {rate:.3g} instances per token, "
+                              f"above 1/seq_len = {1 / self.seq_len:.3g} (one instance per sequence).")
+        most = sum(math.ceil(t.rate * self.global_batch * self.seq_len - 1e-9) for t in self.tasks)
+        if most > self.global_batch:
+            raise ConfigError(f"RunConfig.tasks: a step may inject up to {most} instances, more than "
+                              f"the batch of {self.global_batch} sequences holds (one per sequence); "
+                              "lower the rates or raise the batch.")
+
+    @property
+    def model(self):
+        return model_size(self.size)
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch or ladder_batch(self.model, self.seq_len)
+
+    @property
+    def peak_lr(self) -> float:
+        return self.lr or ladder_lr(self.model)
+
+    @property
+    def steps(self) -> int:
+        return max(1, math.ceil(self.tokens / (self.global_batch * self.seq_len)))
+
+    @property
+    def tokens_trained(self) -> int:
+        return self.steps * self.global_batch * self.seq_len
+
+    def eval_steps(self) -> list[int]:
+        """Log-spaced steps at which to evaluate (after that many updates), 0 and the last included."""
+        return eval_steps(self.steps, self.eval_points).tolist()
+
+    def corpus_files(self) -> list[Path]:
+        """The token files ``corpus`` names (globs expanded); a missing one is a one-line error."""
+        paths = []
+        for pattern in self.corpus:  # a path or a glob, as Dolma ships many files
+            found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            if not found or not Path(found[0]).is_file():
+                raise ConfigError(f"RunConfig.corpus: token file not found: {pattern}")
+            paths += [Path(p) for p in found]
+        return paths
+
+    def to_dict(self) -> dict:
+        """Plain values (tasks as ``{"spec": {...}, "rate": r}``); :meth:`from_dict` inverts it."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d, where: str = "RunConfig") -> "RunConfig":
+        """Build from plain values, as :meth:`to_dict` writes them or a YAML file holds them."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where} must be a mapping of RunConfig fields. Got {shown(d)} instead.")
+        d = dict(d)
+        tasks = d.get("tasks", ())
+        if not isinstance(tasks, (list, tuple)):
+            raise ConfigError(f"{where}.tasks must be a list of {{spec: ..., rate: ...}}. "
+                              f"Got {shown(tasks)} instead.")
+        built = []
+        for i, t in enumerate(tasks):
+            if not isinstance(t, InjectedTask):
+                if not isinstance(t, dict):
+                    raise ConfigError(f"{where}.tasks[{i}] must be a mapping {{spec: ..., rate: ...}}. "
+                                      f"Got {shown(t)} instead.")
+                t = {"spec": {}, "rate": None, **t}  # a missing rate is named by InjectedTask's check
+                if not isinstance(t["spec"], TaskSpec):
+                    t["spec"] = from_fields(TaskSpec, t["spec"], f"{where}.tasks[{i}].spec")
+                t = from_fields(InjectedTask, t, f"{where}.tasks[{i}]")
+            built.append(t)
+        d["tasks"] = tuple(built)
+        return from_fields(cls, d, where)
+
+    def to_file(self, path) -> Path:
+        """Write the config as JSON (which YAML reads too)."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def from_file(cls, path) -> "RunConfig":
+        """Read a YAML or JSON file of RunConfig fields."""
+        return cls.from_dict(read_yaml(path, "config file") or {}, str(path))

@@ -1,0 +1,187 @@
+"""Grids of pretraining runs (C17-C20): a sweep's YAML, its cells, and their artifacts.
+
+A sweep file names the grid and what every run shares::
+
+    name: cpu_ladder
+    sizes: [30K, 100K, 250K, 1M]
+    seeds: [0, 1]
+    frequencies: [3.0e-3, 1.0e-3, 3.0e-4, 1.0e-4, 3.0e-5]
+    tasks:
+      - {kind: cmp, n_values: 20, n_instances: 400}
+      - {kind: add, n_values: 40, modulus: 5, n_instances: 1600}
+    pack: true          # every task at every frequency in one run (disjoint tokens)
+    run: {tokens: 3000000, seq_len: 64}   # any other RunConfig field
+
+With ``pack: true`` a cell is one (size, seed) and carries each task at each
+frequency as an independent copy on its own tokens: our choice, so that a CPU
+ladder fits in a couple of hours. With ``pack: false`` a cell is one (size,
+seed, task, frequency), as in the paper. Each cell is a
+:class:`~rarescale.olmo.config.RunConfig`; its artifact (kind ``olmo_run``) is
+keyed by the hash of that config and :data:`MEASURES`, so a finished cell is
+never run again. What the runs measured is read back by :mod:`rarescale.olmo.ladder`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+
+from rarescale import artifacts
+from rarescale.olmo.config import InjectedTask, RunConfig
+from rarescale.olmo.model import model_size
+from rarescale.olmo.tasks import TaskSpec
+from rarescale.validation import (Boolean, ConfigError, Interval, ListOf, MappingOf, Text, check,
+                                  from_fields, read_yaml)
+
+KIND = "olmo_run"
+MEASURES = 2
+"""Version of what a run measures; part of every run's artifact key, so that runs made
+before a change of measures are never mixed with runs made after it. Pretraining runs are
+keyed by this version rather than by a digest of the code (a re-run of the CPU ladder costs
+40 minutes): raise it whenever :mod:`rarescale.olmo` changes what a run computes."""
+
+# Tokens per second of a training step measured on this book's 2-core CPU (fp32, seq_len 64,
+# batch 32, vocab 4096), by torch threads per process: 2 threads is one run alone
+# (`python -m benchmarks.bench_lm_step --ladder ...`), 1 thread is two runs side by side (the
+# CPU ladder's own records). The dry run's estimates use them.
+MEASURED_TOKENS_PER_S = {
+    2: {"30K": 21_400, "100K": 21_100, "250K": 16_300, "600K": 12_100, "1M": 8_300,
+        "4M": 11_500, "20M": 1_700},
+    1: {"30K": 15_200, "100K": 12_100, "250K": 9_800, "1M": 4_400},
+}
+
+FIELDS = {
+    "name": Text(),
+    "sizes": ListOf(Text()),
+    "tasks": ListOf(MappingOf()),
+    "frequencies": ListOf(Interval(Real, 0, 0.25, "right")),
+    "seeds": ListOf(Interval(Integral, 0, None)),
+    "pack": Boolean(),
+    "run": MappingOf(),
+}
+"""What each field of a sweep file must be."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A grid of runs read from YAML."""
+
+    name: str
+    sizes: tuple[str, ...]
+    tasks: tuple[TaskSpec, ...]
+    frequencies: tuple[float, ...]
+    seeds: tuple[int, ...] = (0,)
+    pack: bool = True
+    run: dict = field(default_factory=dict)
+    """Other :class:`RunConfig` fields shared by every cell."""
+    tokens_per_param: float | None = None
+    """If set, each size trains on this many tokens per parameter (total), instead of ``run.tokens``."""
+
+    def __post_init__(self):
+        for s in self.sizes:
+            model_size(s)
+        if self.tokens_per_param is not None:
+            check("sweep", "tokens_per_param", self.tokens_per_param, Interval(Real, 0, None, "neither"))
+        shared = set(self.run) & {"size", "tasks", "seed"}
+        if shared:
+            raise ConfigError(f"sweep.run: {sorted(shared)[0]!r} is set by the grid, not by run.")
+        unknown = sorted(set(self.run) - set(RunConfig.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"sweep.run: unknown field {unknown[0]!r}.")
+        self.cells()  # every cell must be a valid RunConfig
+
+    @classmethod
+    def from_yaml(cls, path) -> "Sweep":
+        d = read_yaml(path, "sweep file")
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path} must be a mapping of sweep fields.")
+        return cls.from_dict(d, str(path))
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "sweep") -> "Sweep":
+        d = {"name": Path(where).stem, **d}
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            known = ", ".join(sorted(cls.__dataclass_fields__))
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {known}).")
+        for name, constraint in FIELDS.items():
+            if name in d:
+                check("sweep", name, d[name], constraint)
+            elif name in ("sizes", "tasks", "frequencies"):
+                raise ConfigError(f"{where}: sweep.{name} is missing; it must be {constraint}.")
+        tasks = tuple(from_fields(TaskSpec, t, f"sweep.tasks[{i}]") for i, t in enumerate(d["tasks"]))
+        as_tuple = {k: tuple(d[k]) for k in ("sizes", "frequencies", "seeds") if k in d}
+        return from_fields(cls, {**d, **as_tuple, "tasks": tasks, "run": dict(d.get("run") or {})},
+                           where)
+
+    def copy(self, i: int, j: int) -> InjectedTask:
+        """Task ``i`` at frequency ``j``, with its own seed: own tokens and instances."""
+        spec = self.tasks[i]
+        return InjectedTask(TaskSpec(**{**spec.__dict__, "seed": spec.seed + 1000 * i + j}),
+                            float(self.frequencies[j]))
+
+    def cell_groups(self):
+        """``(size, seed, [(task index, frequency index), ...])`` for every cell, in order."""
+        pairs = [(i, j) for i in range(len(self.tasks)) for j in range(len(self.frequencies))]
+        for size, seed in itertools.product(self.sizes, self.seeds):
+            for group in ([pairs] if self.pack else [[p] for p in pairs]):
+                yield size, seed, group
+
+    def cells(self) -> list[RunConfig]:
+        """Every run of the grid, in the file's order: by size, then seed, then (unpacked) task
+        and frequency."""
+        out = []
+        for size, seed, group in self.cell_groups():
+            run = dict(self.run)
+            if self.tokens_per_param is not None:
+                vocab = run.get("vocab_size", RunConfig.vocab_size)
+                run["tokens"] = int(round(self.tokens_per_param * model_size(size).total_params(vocab)))
+            tasks = tuple(self.copy(i, j) for i, j in group)
+            out.append(from_fields(RunConfig, {**run, "size": size, "seed": seed, "tasks": tasks},
+                                   f"sweep {self.name!r}: run"))
+        return out
+
+    def cell_copies(self):
+        """Each cell with, for each of its injected copies, ``(task index, frequency index, copy)``."""
+        return [(config, [(i, j, c) for c, (i, j) in enumerate(group)])
+                for config, (*_, group) in zip(self.cells(), self.cell_groups())]
+
+    def estimate_seconds(self, config: RunConfig, tokens_per_s=None, threads: int = 2) -> float:
+        """Training time of a cell from measured tokens/s (nan if its size or device was never measured)."""
+        rate = (tokens_per_s or MEASURED_TOKENS_PER_S.get(min(threads, 2), {})).get(config.size)
+        if rate is None or (tokens_per_s is None and config.device != "cpu"):  # measured on CPU only
+            return float("nan")
+        return config.tokens_trained / rate * 1.1  # + evaluation
+
+
+def artifact_config(config: RunConfig) -> dict:
+    """What keys a run's artifact: its config and the version of the measures."""
+    return {**config.to_dict(), "measures": MEASURES}
+
+
+def cell_key(config: RunConfig) -> str:
+    return artifacts.config_key(KIND, artifact_config(config))
+
+
+def run_folder(config: RunConfig) -> Path:
+    """Default folder of a run's checkpoints: ``runs/olmo_pretrain/<key>`` in the repository
+    (git-ignored), one per config, so runs of different configs never share a checkpoint."""
+    return artifacts.REPO_ROOT / "runs" / "olmo_pretrain" / cell_key(config)
+
+
+def find_run(config: RunConfig):
+    """The folder of a finished run's artifact, or None."""
+    return artifacts.find_artifact(KIND, artifact_config(config))
+
+
+def load_runs(sweep: Sweep, produce: str | None = None) -> list:
+    """The artifacts of every cell; a missing one is an :class:`~rarescale.artifacts.ArtifactError`."""
+    return [artifacts.load_artifact(KIND, artifact_config(c), produce=produce) for c in sweep.cells()]
+
+
+def save_run(config: RunConfig, result: dict, arrays: dict, wall_time_s: float):
+    """Write a finished run's artifact (atomically; keyed by the config's hash)."""
+    return artifacts.save_artifact(KIND, artifact_config(config), result, arrays, seed=config.seed,
+                                   wall_time_s=round(wall_time_s, 3))

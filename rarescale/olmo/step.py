@@ -1,0 +1,70 @@
+"""One optimizer step of a pretraining run (C16-C18): loss, optimizer, schedule, update.
+
+The training loop and the forgetting measure (C20) take their steps through
+:func:`optimizer_step`, so they share one loss scaling, one clipping and one
+update rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+from rarescale.olmo.config import RunConfig
+
+
+def lm_loss(model, x):
+    """Mean next-token cross-entropy of a (B, L) token batch."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=x).logits
+    y = x.roll(-1, dims=1)
+    y[:, -1] = -100  # no target after the last token; no slicing copy of the logits
+    return F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), y.view(-1))
+
+
+def lr_factor(step: int, config: RunConfig) -> float:
+    """Linear warmup to 1, then cosine to ``final_lr`` (a fraction of the peak)."""
+    warm = max(1, round(config.warmup * config.steps))
+    if step < warm:
+        return (step + 1) / warm
+    t = (step - warm) / max(1, config.steps - warm)
+    return config.final_lr + (1 - config.final_lr) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def make_optimizer(model, config: RunConfig):
+    """AdamW with β = (0.9, 0.95), weight decay on matrices only (OLMo's choice)."""
+    import torch
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    other = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": other, "weight_decay": 0.0}]
+    kwargs = {"foreach": True} if config.device == "cpu" else {"fused": True}
+    return torch.optim.AdamW(groups, lr=config.peak_lr, betas=(0.9, 0.95), eps=1e-8, **kwargs)
+
+
+def optimizer_step(net, optimizer, tokens, micro: int, clip: float, autocast,
+                   world: int = 1) -> float:
+    """One update from a (B, L) batch in micro-batches of ``micro``; the mean loss over all processes.
+
+    ``net`` may be DDP-wrapped: gradients are synchronised on the last micro-batch only.
+    """
+    import torch
+
+    n_micro = len(tokens) // micro
+    total = 0.0
+    for m in range(n_micro):
+        sync = m == n_micro - 1 or world == 1
+        with (contextlib.nullcontext() if sync else net.no_sync()), autocast:
+            loss = lm_loss(net, tokens[m * micro:(m + 1) * micro]) / n_micro
+        loss.backward()
+        total += loss.item()
+    if world > 1:
+        t = torch.tensor([total], device=tokens.device)
+        torch.distributed.all_reduce(t)
+        total = t.item() / world
+    torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return total
