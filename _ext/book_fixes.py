@@ -9,6 +9,11 @@ notebook is copied next to its source and offered beside the ``.py``.
 registers its inline configuration script twice, and the second copy throws
 "Identifier 'THEBE_JS_URL' has already been declared" in the browser. Each page keeps
 one copy of every script.
+
+``record_artifacts``: every artifact a chapter reads while the book executes is listed,
+with a checksum of its files, in ``_build/artifacts-read.log``; before the next build,
+``python -m runners.book_cache`` re-executes the chapters when one of them changed or
+vanished (MyST-NB's cache knows only a notebook's code cells).
 """
 
 
@@ -38,6 +43,11 @@ def notebook_download(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    import os
+    from pathlib import Path
+
+    # kernels inherit the environment: every artifact they read is recorded (see the docstring)
+    os.environ.setdefault("RARESCALE_ARTIFACT_LOG", str(Path(app.outdir).parent / "artifacts-read.log"))
     app.connect("html-page-context", notebook_download, priority=400)  # before the buttons
     app.connect("html-page-context", unique_scripts, priority=999)  # after every other handler
     return {"parallel_read_safe": True, "parallel_write_safe": True}

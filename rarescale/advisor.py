@@ -34,8 +34,10 @@ import numpy as np
 
 from rarescale import interference, theory
 from rarescale.mixture import TaskMixture
-from rarescale.validation import ConfigError, Interval, check
+from rarescale.validation import ConfigError, Interval, ListOf, check, read_yaml, writable_file
 
+MAX_FEATURES = 4096
+"""The advisor builds d × d matrices: this many feature directions at most in all."""
 TOP_KEYS = {"d", "learned_threshold", "common_mass", "eps_fraction", "width", "rare_task", "tasks"}
 TASK_KEYS = {"name", "frequency", "features", "decay", "spectrum"}
 
@@ -66,18 +68,16 @@ def _spectrum(task: dict, where: str, base: Path) -> np.ndarray:
                 value = np.load(path) if path.suffix == ".npy" else np.loadtxt(path)
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"{where}.spectrum: cannot read {path}: {exc}") from exc
-        spectrum = np.atleast_1d(np.asarray(value, dtype=float))
-        if spectrum.ndim != 1 or spectrum.size == 0:
-            raise ConfigError(f"{where}.spectrum must be a non-empty list of eigenvalues.")
-        for j, v in enumerate(spectrum):
-            check(where, f"spectrum[{j}]", float(v), Interval(Real, 0, None, "neither"))
-        return np.sort(spectrum)[::-1]
+        if isinstance(value, np.ndarray):
+            value = value.ravel().tolist() if value.ndim <= 1 else value.tolist()
+        check(where, "spectrum", value, ListOf(Interval(Real, 0, None, "neither")))
+        check(where, "spectrum (its length)", len(value), Interval(Integral, 1, MAX_FEATURES))
+        return np.sort(np.asarray(value, dtype=float))[::-1]
     for key in ("features", "decay"):
         if key not in task:
             raise ConfigError(f"{where}.{key} is required (or give a spectrum).")
-    check(where, "features", task["features"], Interval(Integral, 1, None))
-    check(where, "decay", float(task["decay"]) if isinstance(task["decay"], int) else task["decay"],
-          Interval(Real, 0, None))
+    check(where, "features", task["features"], Interval(Integral, 1, MAX_FEATURES))
+    check(where, "decay", task["decay"], Interval(Real, 0, None))
     return np.arange(1, task["features"] + 1, dtype=float) ** (-float(task["decay"]))
 
 
@@ -106,16 +106,16 @@ def parse_spec(data: dict, base: Path = Path(".")) -> MixtureSpec:
         if "frequency" not in task:
             raise ConfigError(f"{where}.frequency is required.")
         freq = task["frequency"]
-        check(where, "frequency", float(freq) if isinstance(freq, int) and not isinstance(freq, bool)
-              else freq, Interval(Real, 0, 1))
+        check(where, "frequency", freq, Interval(Real, 0, 1))
         names.append(name)
         pis.append(float(freq))
         spectra.append(_spectrum(task, where, base))
     if abs(sum(pis) - 1) > 1e-6:
         raise ConfigError(f"tasks[*].frequency must sum to 1. Got {sum(pis):.6g} instead.")
     n_features = sum(len(s) for s in spectra)
+    check("mixture", "tasks (features in all)", n_features, Interval(Integral, 1, MAX_FEATURES))
     d = data.get("d", n_features)
-    check("mixture", "d", d, Interval(Integral, n_features, None))
+    check("mixture", "d", d, Interval(Integral, n_features, MAX_FEATURES))
     mixture = TaskMixture.from_arrays(np.array(pis) / sum(pis), spectra, d=d)
     spec = {k: data[k] for k in ("learned_threshold", "common_mass", "eps_fraction") if k in data}
     check("mixture", "learned_threshold", spec.get("learned_threshold", 0.1), Interval(Real, 0, 1, "left"))
@@ -133,16 +133,7 @@ def parse_spec(data: dict, base: Path = Path(".")) -> MixtureSpec:
 
 
 def load_spec(path) -> MixtureSpec:
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"mixture file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    return parse_spec(data, base=path.parent)
+    return parse_spec(read_yaml(path, "mixture file"), base=Path(path).parent)
 
 
 # --- the answers ---------------------------------------------------------------------
@@ -305,6 +296,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         spec = load_spec(args.mixture)
+        for option in ("json", "plot"):
+            if getattr(args, option):
+                writable_file(getattr(args, option), f"--{option}")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,10 @@ An artifact is a folder ``<root>/<kind>/<key>/`` holding
   versions and a SHA-256 of each file; written last.
 
 The folder is written under a temporary name and renamed into place, so a
-crash mid-write never leaves a loadable partial artifact. ``key`` is the first
+crash mid-write never leaves a loadable partial artifact. Replacing an existing
+artifact happens under an exclusive lock on ``<kind>/.<key>.lock`` and reading
+under a shared one, so a reader never sees a missing or half-swapped folder and
+two writers of one key take turns. ``key`` is the first
 16 hex digits of the SHA-256 of the canonical JSON of ``(kind, config)``: the
 same config gives the same key whatever its key order, and any changed field
 gives a new key.
@@ -19,6 +22,8 @@ Loading a missing, corrupt or config-mismatched artifact raises
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -38,8 +43,10 @@ from typing import Callable, Mapping
 import numpy as np
 
 import rarescale
+from rarescale.locks import exclusive, shared
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
 DEFAULT_ROOT = REPO_ROOT / "artifacts"
 ROOT_ENV = "RARESCALE_ARTIFACTS"
 LOG_ENV = "RARESCALE_ARTIFACT_LOG"  # if set, every artifact read is listed in this file
@@ -118,16 +125,62 @@ def library_versions() -> dict:
     return versions
 
 
-def source_digest(*modules) -> str:
-    """SHA-256 (12 hex digits) of the source files of ``modules``.
+def _module_file(name: str, package_dir: Path) -> Path | None:
+    """The source file of module ``rarescale.a.b`` (``a/b.py`` or ``a/b/__init__.py``), or None."""
+    parts = name.split(".")[1:]
+    path = package_dir.joinpath(*parts)
+    for candidate in (path.with_suffix(".py") if parts else None, path / "__init__.py"):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
 
-    Put it in the config of a sweep computed by those modules, so a change in
-    the code that produced an artifact gives it a new key (a stale artifact is
-    then missing, never silently reused).
+
+def _imports(path: Path, package_dir: Path) -> set[str]:
+    """Every ``rarescale`` module ``path`` imports, at any depth of its code (lazy imports too)."""
+    module = ".".join(("rarescale",) + path.relative_to(package_dir).with_suffix("").parts)
+    module = module.removesuffix(".__init__")
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, up level − 1
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)  # a name may be a submodule
+    names = {n for n in found if n == "rarescale" or n.startswith("rarescale.")}
+    # importing a.b.c runs the packages above it too
+    return names | {".".join(n.split(".")[:k]) for n in names for k in range(1, n.count(".") + 1)}
+
+
+@lru_cache(maxsize=None)
+def code_files(*modules: str, package_dir: Path = PACKAGE_DIR) -> tuple[Path, ...]:
+    """The source files of ``modules`` and of every ``rarescale`` module they import, transitively."""
+    seen, todo = set(), list(modules)
+    while todo:
+        path = _module_file(todo.pop(), package_dir)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        todo.extend(_imports(path, package_dir))
+    return tuple(sorted(seen))
+
+
+def code_digest(*modules: str, package_dir: Path = PACKAGE_DIR) -> str:
+    """SHA-256 (12 hex digits) of all the ``rarescale`` code ``modules`` can run.
+
+    The closure of their imports within the package is computed, not listed: put
+    this digest in the config of a result those modules compute, and any edit to
+    code it depends on gives the result a new key (a stale artifact is then
+    missing, never silently reused).
     """
     h = hashlib.sha256()
-    for module in modules:
-        h.update(Path(module.__file__).read_bytes())
+    for path in code_files(*modules, package_dir=package_dir):
+        h.update(str(path.relative_to(package_dir)).encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -177,17 +230,34 @@ def save_artifact(kind: str, config, result: Mapping | None = None,
             "sha256": {name: _sha256(tmp / name) for name in ("result.json", "arrays.npz")},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        if final.exists():  # replace: move the old one aside, then swap in the new
-            old = final.parent / f".old-{key}-{uuid.uuid4().hex[:8]}"
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
+        with exclusive(_lock_path(final)):  # no reader is inside, and no other writer
+            if final.exists():  # replace: move the old one aside, then swap in the new
+                old = final.parent / f".old-{key}-{uuid.uuid4().hex[:8]}"
+                final.rename(old)
+                tmp.rename(final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _read(final, kind, config, produce=None)
+    with shared(_lock_path(final)):
+        return _read(final, kind, config, produce=None)
+
+
+def _lock_path(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.lock"
+
+
+def artifact_digest(path: Path) -> str | None:
+    """SHA-256 over an artifact folder's files as they are now (None if it is gone)."""
+    h = hashlib.sha256()
+    for name in ("manifest.json", "result.json", "arrays.npz"):
+        try:
+            h.update(name.encode() + _sha256(Path(path) / name).encode())
+        except OSError:
+            return None
+    return h.hexdigest()
 
 
 def _read(path: Path, kind: str, config: dict, produce: str | None) -> Artifact:
@@ -207,9 +277,9 @@ def _read(path: Path, kind: str, config: dict, produce: str | None) -> Artifact:
         raise ArtifactError(f"{name} is corrupt ({type(exc).__name__}: {exc}).{how}") from exc
     if manifest.get("kind") != kind or manifest.get("config") != config:
         raise ArtifactError(f"{name} was made from a different config than the one asked for.{how}")
-    if os.environ.get(LOG_ENV):
+    if os.environ.get(LOG_ENV):  # the book records what each build read, and its checksum
         with open(os.environ[LOG_ENV], "a") as log:
-            log.write(f"{path.resolve()}\n")
+            log.write(f"{path.resolve()}\t{artifact_digest(path)}\n")
     return Artifact(kind, path.name, path, config, result, arrays, manifest)
 
 
@@ -229,13 +299,20 @@ def load_artifact(kind: str, config, *, produce: str | None = None) -> Artifact:
     ``produce`` is the command that makes it; it is quoted in every error.
     """
     config = _plain(config)
-    path = find_artifact(kind, config)
-    if path is None:
-        roots = ", ".join(str(r) for r in search_roots())
-        how = f" Produce it with: {produce or DEFAULT_PRODUCE}"
-        raise ArtifactError(
-            f"artifact {kind}/{config_key(kind, config)} is missing (looked in {roots}).{how}")
-    return _read(path, kind, config, produce)
+    key = config_key(kind, config)
+    for root in search_roots():
+        with shared(_lock_path(root / kind / key)) if (root / kind).is_dir() else _no_lock():
+            path = root / kind / key
+            if (path / "manifest.json").exists():
+                return _read(path, kind, config, produce)
+    roots = ", ".join(str(r) for r in search_roots())
+    how = f" Produce it with: {produce or DEFAULT_PRODUCE}"
+    raise ArtifactError(f"artifact {kind}/{key} is missing (looked in {roots}).{how}")
+
+
+@contextlib.contextmanager
+def _no_lock():
+    yield False
 
 
 def cached(kind: str, config, compute: Callable[[], tuple[Mapping, Mapping]], *,
@@ -288,7 +365,8 @@ def main(argv=None) -> int:
         print(f"error: {used_file} not found: run a full build with {LOG_ENV} set first",
               file=sys.stderr)
         return 2
-    for path in prune(used_file.read_text().split()):
+    used = [line.split("\t")[0] for line in used_file.read_text().splitlines() if line.strip()]
+    for path in prune(used):
         print(f"removed {path}")
     return 0
 

@@ -58,10 +58,72 @@ class Options:
     values: frozenset
 
     def __contains__(self, value) -> bool:
-        return value in self.values
+        try:
+            return value in self.values
+        except TypeError:  # unhashable: a list or a mapping is never one of the options
+            return False
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(v) for v in sorted(self.values, key=str))
+
+
+@dataclass(frozen=True)
+class Boolean:
+    """``True`` or ``False`` (not ``"false"``, not 0)."""
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    def __str__(self) -> str:
+        return "a boolean (true or false)"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string, non-empty unless ``empty``."""
+
+    empty: bool = False
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, str) and (self.empty or value != "")
+
+    def __str__(self) -> str:
+        return "a string" if self.empty else "a non-empty string"
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list (or tuple) of at least ``min_len`` items, each satisfying ``item``.
+
+    A string is never a list here: ``sizes: 30K`` is refused, not split into characters.
+    """
+
+    item: object
+    min_len: int = 1
+
+    def __contains__(self, value) -> bool:
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if not isinstance(value, (list, tuple)) or len(value) < self.min_len:
+            return False
+        return all((v.item() if isinstance(v, np.generic) else v) in self.item for v in value)
+
+    def __str__(self) -> str:
+        if self.min_len == 1:
+            return f"a non-empty list, each item {self.item}"
+        least = f" of at least {self.min_len} items" if self.min_len else ""
+        return f"a list{least}, each item {self.item}"
+
+
+@dataclass(frozen=True)
+class MappingOf:
+    """A mapping (YAML ``{key: value}``)."""
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, dict)
+
+    def __str__(self) -> str:
+        return "a mapping of fields"
 
 
 def positive(kind=Real) -> Interval:
@@ -73,7 +135,13 @@ def check(owner: str, name: str, value, constraint) -> None:
     if isinstance(value, np.generic):
         value = value.item()
     if value not in constraint:
-        raise ConfigError(f"{owner}.{name} must be {constraint}. Got {value!r} instead.")
+        raise ConfigError(f"{owner}.{name} must be {constraint}. Got {shown(value)} instead.")
+
+
+def shown(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_all(owner: str, values: dict, constraints: dict) -> None:
@@ -84,7 +152,57 @@ def check_all(owner: str, values: dict, constraints: dict) -> None:
 
 def from_fields(cls, fields: dict, owner: str):
     """``cls(**fields)`` for a dataclass, with a one-line error naming an unknown field."""
+    if not isinstance(fields, dict):
+        raise ConfigError(f"{owner} must be {MappingOf()}. Got {shown(fields)} instead.")
     unknown = sorted(set(fields) - set(cls.__dataclass_fields__))
     if unknown:
         raise ConfigError(f"{owner}: unknown field {unknown[0]!r}.")
-    return cls(**fields)
+    try:
+        return cls(**fields)
+    except TypeError as exc:  # a required field left out
+        raise ConfigError(f"{owner}: {str(exc).split(') ', 1)[-1]}.") from None
+
+
+def writable_dir(path, field: str):
+    """``path`` as a folder this process can write in (created if missing), or a one-line error."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot create {path} ({exc.strerror}).") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{field}: {path} is not writable.")
+    return path
+
+
+def writable_file(path, field: str):
+    """``path`` as a file this process can write (its folder created if missing), or a one-line error."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{field}: {path} is a folder, not a file.")
+    writable_dir(path.parent if str(path.parent) else ".", field)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{field}: {path} is not writable.")
+    return path
+
+
+def read_yaml(path, what: str):
+    """The data of a YAML (or JSON) file; a missing or unparsable file is a one-line error
+    naming ``what`` it should have been (``"sweep file"``)."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None

@@ -4,11 +4,15 @@
 
 Each ``-p NAME VALUE`` overrides one variable of the notebook's cell tagged
 ``parameters``; VALUE is read as YAML (``3``, ``0.5``, ``[4, 8]``, ``chinchilla``).
-The executed notebook is written to ``OUT/<name>.ipynb`` and any artifact the
-run makes lands in ``OUT/artifacts/`` (artifacts it only reads are still found
-in the repository's ``artifacts/``). Bad input (a missing file, a notebook
-without a parameters cell, an unknown parameter name) is a one-line error and
-exit code 2; a cell that fails is exit code 1, naming the executed notebook.
+Every value is checked before the kernel starts (:mod:`rarescale.parameters`).
+The notebook runs in the folder the command was run from, so relative paths in
+its parameters mean what they mean there. The executed notebook is written to
+``OUT/<name>.ipynb`` and any artifact the run makes lands in ``OUT/artifacts/``
+(artifacts it only reads are still found in the repository's ``artifacts/``).
+Bad input (a missing file, a notebook without a parameters cell, an unknown
+parameter name, a value of the wrong type or range, an unwritable OUT, or a
+configuration error raised by the notebook itself) is a one-line error and exit
+code 2; a cell that fails otherwise is exit code 1, naming the executed notebook.
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ import argparse
 import ast
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import yaml
 
 from rarescale.artifacts import REPO_ROOT, ROOT_ENV
+from rarescale.parameters import check_parameters
+from rarescale.validation import ConfigError, writable_dir
 
 EXIT_BAD_INPUT = 2
 
@@ -40,20 +48,47 @@ def read_notebook(path: Path):
     return jupytext.read(path, fmt="py:percent")
 
 
-def parameter_names(nb) -> list[str]:
-    """Names assigned in the cell tagged ``parameters``, in order."""
+def parameter_defaults(nb) -> dict:
+    """The cell tagged ``parameters``: each name with its default (None where not a literal)."""
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
         raise UsageError("the notebook has no cell tagged 'parameters'")
-    names = []
+    defaults = {}
     for node in ast.parse(cells[0].source).body:
         targets = node.targets if isinstance(node, ast.Assign) else (
             [node.target] if isinstance(node, ast.AnnAssign) else [])
         for target in targets:
             for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
                 if isinstance(t, ast.Name):
-                    names.append(t.id)
-    return names
+                    try:
+                        defaults[t.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        defaults[t.id] = None
+    return defaults
+
+
+def parameter_names(nb) -> list[str]:
+    """Names assigned in the cell tagged ``parameters``, in order."""
+    return list(parameter_defaults(nb))
+
+
+def watch_parent() -> None:
+    """Exit when the process named by ``$RARESCALE_PARENT_PID`` (a sweep) is gone.
+
+    A sweep starts each cell in its own process group and stops it when it is
+    stopped; if it is killed outright, this thread ends the cell, and the kernel
+    follows its parent (ipykernel's parent poller).
+    """
+    parent = os.environ.get("RARESCALE_PARENT_PID")
+    if not parent:
+        return
+
+    def watch():
+        while os.getppid() == int(parent):
+            time.sleep(0.5)
+        os._exit(137)
+
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
 
 
 def execute(path: str | Path, parameters: dict | None = None,
@@ -65,14 +100,14 @@ def execute(path: str | Path, parameters: dict | None = None,
     path = Path(path)
     parameters = dict(parameters or {})
     nb = read_notebook(path)
-    known = parameter_names(nb)
-    unknown = sorted(set(parameters) - set(known))
+    defaults = parameter_defaults(nb)
+    unknown = sorted(set(parameters) - set(defaults))
     if unknown:
         raise UsageError(
             f"unknown parameter {', '.join(map(repr, unknown))} for {path}; "
-            f"its parameters are: {', '.join(known)}")
-    output_dir = Path(output_dir).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
+            f"its parameters are: {', '.join(defaults)}")
+    check_parameters(path.stem, defaults, parameters)
+    output_dir = writable_dir(Path(output_dir).resolve(), "-o")
     out_nb = output_dir / (path.stem + ".ipynb")
     # The kernel inherits the environment: artifacts go to OUT/artifacts, and the
     # repository is importable even from an environment without rarescale installed.
@@ -83,8 +118,8 @@ def execute(path: str | Path, parameters: dict | None = None,
     os.environ.update(overrides)
     try:
         papermill.execute_notebook(
-            nb, str(out_nb), parameters=parameters, kernel_name=kernel,
-            cwd=str(path.resolve().parent), progress_bar=progress_bar,
+            nb, str(out_nb), parameters=parameters, kernel_name=kernel, language="python",
+            cwd=os.getcwd(), progress_bar=progress_bar,
         )
     finally:
         for k, v in previous.items():
@@ -104,6 +139,7 @@ def main(argv=None) -> int:
     parser.add_argument("-o", "--output-dir", default="out", help="where outputs go (default: out/)")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     args = parser.parse_args(argv)
+    watch_parent()
     try:
         params = {}
         for name, value in args.parameter:
@@ -112,10 +148,13 @@ def main(argv=None) -> int:
             except yaml.YAMLError as exc:
                 raise UsageError(f"parameter {name!r}: value {value!r} is not valid YAML") from exc
         out = execute(args.notebook, params, args.output_dir, args.kernel)
-    except UsageError as exc:
+    except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # a failing cell: papermill keeps the executed notebook
+        if type(exc).__name__ == "PapermillExecutionError" and exc.ename == "ConfigError":
+            print(f"error: {exc.evalue}", file=sys.stderr)  # bad input found by the notebook
+            return EXIT_BAD_INPUT
         if type(exc).__name__ == "PapermillExecutionError":
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             print(f"error: a cell failed ({first}); see the executed notebook in "

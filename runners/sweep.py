@@ -1,6 +1,6 @@
 """Run a grid of pretraining runs: ``python -m runners.sweep runners/configs/cpu_ladder.yaml``.
 
-Each cell of the grid (see :mod:`rarescale.olmo.sweep`) is one execution of
+Each cell of the grid (see :mod:`rarescale.olmo.grid`) is one execution of
 ``runners/olmo_pretrain.py`` through papermill, in its own process. A cell
 whose artifact exists (same config hash) is skipped; an interrupted cell
 resumes from the checkpoint in its work folder; a failed cell is reported with
@@ -9,18 +9,28 @@ its log and the others go on. The executed notebook is kept beside the artifact
 
 Options: ``--jobs N`` runs N cells at once (threads split between them);
 ``--device cuda`` trains on the GPU; ``--launcher torchrun --nproc N`` trains
-each cell data parallel; ``--dry-run`` prints the plan with a time estimate
-from measured tokens/s. Exit codes: 0 all done, 1 a cell failed, 2 bad input.
+each cell data parallel; ``--dry-run`` checks every input (the grid, the
+corpus files, the work folder) and prints the plan with a time estimate from
+measured tokens/s. Exit codes: 0 all done, 1 a cell failed or is being run by
+another sweep, 2 bad input.
+
+The sweep owns its cells: each runs in its own process group, which the sweep
+stops when it is stopped (SIGINT, SIGTERM, SIGHUP); a cell whose sweep was
+killed outright stops by itself. A cell's work folder is locked while it runs,
+so a second sweep over the same grid skips the cells the first one is running.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -29,10 +39,17 @@ import numpy as np
 import yaml
 
 from rarescale import artifacts
-from rarescale.olmo import sweep as grid
-from rarescale.validation import ConfigError
+from rarescale.artifacts import REPO_ROOT
+from rarescale.locks import wait_for_lock
+from rarescale.olmo import grid
+from rarescale.olmo.data import check_corpus
+from rarescale.validation import ConfigError, writable_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+BUSY_WAIT_S = 30.0
+"""How long a cell waits for its work folder when another sweep holds it (a killed sweep's
+cells take a second or two to stop) before it is skipped as busy."""
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
 
 
 def describe(config) -> str:
@@ -44,7 +61,7 @@ def describe(config) -> str:
 
 def plan(sweep: grid.Sweep) -> list[tuple]:
     """(config, key, done) for every cell."""
-    return [(c, grid.cell_key(c), grid.done(c)) for c in sweep.cells()]
+    return [(c, grid.cell_key(c), grid.find_run(c) is not None) for c in sweep.cells()]
 
 
 def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sys.stdout) -> float:
@@ -65,33 +82,78 @@ def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sy
 
 
 def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
-             keep_checkpoints: bool, compile_model: bool = False) -> tuple[bool, Path, float]:
-    """Execute one cell through papermill; return (ok, log path, seconds)."""
+             keep_checkpoints: bool, compile_model: bool = False) -> tuple[str, Path, float]:
+    """Execute one cell through papermill; return (status, log path, seconds).
+
+    The status is ``"done"``, ``"failed"`` or ``"busy"`` (another sweep is running it).
+    """
     work = work_root / key
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.txt"
-    params = grid.cell_parameters(config)
-    params.update(work_dir=str(work), nproc=nproc, compile_model=compile_model,
-                  artifact_root=str(artifacts.artifact_root()))
-    cmd = [sys.executable, "-m", "runners.execute", "runners/olmo_pretrain.py", "-o", str(work)]
-    for name, value in params.items():
-        # as YAML, which runners.execute reads (JSON would write 3e-05, a string to YAML)
-        cmd += ["-p", name, yaml.safe_dump(value, default_flow_style=True, width=10 ** 9).strip()
-                .removesuffix("\n...")]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    start = time.perf_counter()
-    with open(log, "a") as f:
-        f.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {describe(config)}\n")
-        f.flush()
-        code = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
-    seconds = time.perf_counter() - start
-    path = grid.find_run(config)
-    if code != 0 or path is None:
-        return False, log, seconds
-    shutil.copy2(work / "olmo_pretrain.ipynb", path / "run.ipynb")  # the run's record
-    if not keep_checkpoints:
-        (work / "checkpoint.pt").unlink(missing_ok=True)
-    return True, log, seconds
+    with wait_for_lock(work / ".sweep.lock", BUSY_WAIT_S) as taken:
+        if not taken:
+            return "busy", log, 0.0
+        params = {"config": config.to_dict(), "work_dir": str(work), "nproc": nproc,
+                  "compile_model": compile_model, "artifact_root": str(artifacts.artifact_root())}
+        cmd = [sys.executable, "-m", "runners.execute", "runners/olmo_pretrain.py", "-o", str(work)]
+        for name, value in params.items():
+            # as YAML, which runners.execute reads (JSON would write 3e-05, a string to YAML)
+            cmd += ["-p", name, yaml.safe_dump(value, default_flow_style=True, width=10 ** 9).strip()
+                    .removesuffix("\n...")]
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "RARESCALE_PARENT_PID": str(os.getpid())}
+        start = time.perf_counter()
+        with open(log, "a") as f:
+            f.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {describe(config)}\n")
+            f.flush()
+            # its own process group, so that stopping the sweep stops the kernel it starts too
+            child = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+            with _children_lock:
+                _children.add(child)
+            try:
+                code = child.wait()
+            finally:
+                with _children_lock:
+                    _children.discard(child)
+        seconds = time.perf_counter() - start
+        path = grid.find_run(config)
+        if code != 0 or path is None:
+            return "failed", log, seconds
+        shutil.copy2(work / "olmo_pretrain.ipynb", path / "run.ipynb")  # the run's record
+        if not keep_checkpoints:
+            (work / "checkpoint.pt").unlink(missing_ok=True)
+        return "done", log, seconds
+
+
+def stop_children(signum=None, frame=None):
+    """Stop every running cell's process group (SIGTERM, then SIGKILL after 10 s); exit on a signal."""
+    with _children_lock:
+        children = list(_children)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+    if signum is not None:
+        print(f"stopped by signal {signum}: {len(children)} running cells stopped; "
+              "run the sweep again to resume them", file=sys.stderr)
+        os._exit(128 + signum)
+
+
+def check_inputs(sweep: grid.Sweep, todo, work_dir: Path) -> Path:
+    """What a run would trip over, checked before it starts: the corpus files of the cells to
+    run (present, of the right width for the vocabulary), the work folder and the artifact
+    folder (writable). Returns the sweep's work folder."""
+    for config in {c.corpus: c for c in todo}.values():
+        check_corpus(config)
+    work_root = writable_dir(work_dir.resolve() / sweep.name, "--work-dir")
+    writable_dir(artifacts.artifact_root() / grid.KIND, "artifacts")
+    return work_root
 
 
 def main(argv=None) -> int:
@@ -105,7 +167,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per process (default: cores / (jobs × nproc))")
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "runs",
-                        help="checkpoints and logs (default runs/)")
+                        help="checkpoints and logs (default runs/ in the repository)")
     parser.add_argument("--keep-checkpoints", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile each model (GPU)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
@@ -116,23 +178,27 @@ def main(argv=None) -> int:
         sweep = grid.Sweep.from_yaml(args.config)
         if args.device:
             sweep = dataclasses.replace(sweep, run={**sweep.run, "device": args.device})
+        cells = plan(sweep)
+        nproc = args.nproc if args.launcher == "torchrun" else 1
+        threads = args.threads or max(1, (os.cpu_count() or 1) // (args.jobs * nproc))
+        if args.dry_run:  # the plan first, then what would stop a real run
+            estimate = print_plan(sweep, cells, args.jobs, threads)
+        work_root = check_inputs(sweep, [c for c, _, done in cells if not done], args.work_dir)
+        if args.dry_run:
+            return 0
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cells = plan(sweep)
-    nproc = args.nproc if args.launcher == "torchrun" else 1
-    threads = args.threads or max(1, (os.cpu_count() or 1) // (args.jobs * nproc))
     estimate = print_plan(sweep, cells, args.jobs, threads)
-    if args.dry_run:
-        return 0
     # longest first, so that parallel jobs finish together
     todo = sorted(((c, k) for c, k, d in cells if not d),
                   key=lambda ck: -np.nan_to_num(sweep.estimate_seconds(ck[0], threads=threads)))
     if not todo:
         print("every cell is done: nothing to run")
         return 0
-    work_root = args.work_dir / sweep.name
-    failed, start, done_s = [], time.perf_counter(), 0.0
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop_children)
+    failed, busy, start, done_s = [], [], time.perf_counter(), 0.0
     print(f"running {len(todo)} cells, {args.jobs} at a time; logs under {work_root}/", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run_cell, c, k, work_root, threads, nproc, args.keep_checkpoints,
@@ -140,19 +206,24 @@ def main(argv=None) -> int:
                    for c, k in todo}
         for n, future in enumerate(as_completed(futures), 1):
             config, key = futures[future]
-            ok, log, seconds = future.result()
+            status, log, seconds = future.result()
             done_s += np.nan_to_num(sweep.estimate_seconds(config, threads=threads))
             left = max(estimate - done_s, 0) / args.jobs
-            status = "done" if ok else f"FAILED (log: {log})"
+            if status == "failed":
+                failed.append(log)
+                status = f"FAILED (log: {log})"
+            elif status == "busy":
+                busy.append(key)
+                status = "skipped: another sweep is running it"
             print(f"[{n}/{len(todo)}] {describe(config)}: {status} in {seconds:.0f} s; "
                   f"elapsed {(time.perf_counter() - start) / 60:.1f} min, ~{left / 60:.0f} min left",
                   flush=True)
-            if not ok:
-                failed.append(log)
     if failed:
         print(f"{len(failed)} of {len(todo)} cells failed; see their logs above", file=sys.stderr)
-        return 1
-    return 0
+    if busy:
+        print(f"{len(busy)} cells are being run by another sweep; run this one again when it is done",
+              file=sys.stderr)
+    return 1 if failed or busy else 0
 
 
 if __name__ == "__main__":

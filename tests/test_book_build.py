@@ -1,5 +1,6 @@
 """A minimal copy of the book (intro + chapter 0) builds with -W, shows its glued numbers,
-and re-executes its chapter when library code changes (and only then)."""
+and re-executes its chapter when an artifact it read vanished or library code changed (and
+only then)."""
 
 import re
 import shutil
@@ -48,6 +49,13 @@ def test_minimal_book_builds_glues_and_reexecutes_on_library_change(tmp_path, su
     assert re.search(r'<img[^>]+src="[^"]+\.png"', page)  # the glued figure
 
     assert "Executed notebook" not in build(book, env)  # unchanged: served from the cache
+
+    # an artifact the chapter read vanishes: the chapter executes again (and recomputes it)
+    read = (book / "_build" / "artifacts-read.log").read_text().split("\t")[0]
+    shutil.rmtree(read)
+    log = build(book, env)
+    assert "changed or vanished" in log and "00_how_to_use.py: Executed notebook" in log
+    assert Path(read).is_dir()
 
     with open(book / "rarescale" / "plots.py", "a") as f:
         f.write("\n# an edit to the library\n")

@@ -34,7 +34,8 @@ def test_a_parameter_changes_the_executed_output(tmp_path):
     assert glued(a, "c13_samples") == "50" and glued(b, "c13_samples") == "80"
     assert glued(a, "c13_max_abs_error") != glued(b, "c13_max_abs_error")
     # the artifacts the run made land beside the executed notebook
-    made = list((tmp_path / "a" / "artifacts" / "c13_random_baseline").iterdir())
+    made = [p for p in (tmp_path / "a" / "artifacts" / "c13_random_baseline").iterdir()
+            if not p.name.startswith(".")]  # not the artifact's lock file
     assert len(made) == 1 and (made[0] / "manifest.json").exists()
 
 
@@ -56,13 +57,19 @@ def test_cli_bad_input_is_exit_2_and_one_line(args, message, tmp_path, subproces
     assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1
 
 
-def test_cli_failing_cell_is_exit_1(tmp_path, subprocess_env):
-    proc = subprocess.run(
-        [PYTHON, "-m", "runners.execute", "book/00_how_to_use.py", "-p", "widths", "[100]",
-         "-o", str(tmp_path)],
-        cwd=REPO, env=subprocess_env, capture_output=True, text=True)
-    assert proc.returncode == 1
-    assert "random_stiefel.n must be an int in the range [1, 64]" in proc.stderr
+@pytest.mark.parametrize("raises, code, message", [
+    ('RuntimeError(f"cell failed with n = {n}")', 1, "a cell failed (RuntimeError: cell failed with n = 1)"),
+    ('ConfigError(f"n must be even. Got {n} instead.")', 2, "error: n must be even. Got 1 instead."),
+])
+def test_cli_failing_cell(raises, code, message, tmp_path, subprocess_env):
+    """A failing cell is exit code 1; a configuration error the notebook finds is bad input (2)."""
+    nb = tmp_path / "fails.py"
+    nb.write_text('# %% tags=["parameters"]\nn = 1\n\n# %%\n'
+                  f"from rarescale.validation import ConfigError\nraise {raises}\n")
+    proc = subprocess.run([PYTHON, "-m", "runners.execute", str(nb), "-o", str(tmp_path / "out")],
+                          cwd=REPO, env=subprocess_env, capture_output=True, text=True)
+    assert proc.returncode == code
+    assert message in proc.stderr.strip().splitlines()[-1]  # the last line; the bar precedes it
 
 
 @pytest.mark.slow

@@ -1,0 +1,226 @@
+"""Every bad input is one line naming the field, exit code 2, no traceback, nothing written.
+
+The three input formats a reader writes: papermill parameters (``runners.execute -p``), a
+sweep's YAML (``runners.sweep``) and an advisor mixture (``rarescale.advisor``). Bad values
+are generated per field from its default's type; each named defect of the issue that found
+them has its own case too.
+"""
+
+import hashlib
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import PYTHON, REPO
+from rarescale import advisor
+from runners import execute, sweep
+
+BAD_BY_TYPE = {
+    int: ["abc", 2.9, [1], True, {"x": 1}, None, "48"],
+    float: ["abc", [0.5], True, {"x": 1}, None, float("nan"), float("inf")],
+    str: [5, [], True, None, {"x": 1}],
+    bool: ["false", 0, 1, "yes", None],
+    list: ["48", 7, [], {"x": 1}, True, [None], [[1, 2], [3]], ["abc"]],
+    dict: ["abc", [1], 5, None],
+}
+NOTEBOOKS = sorted(REPO.glob("book/0*.py")) + [REPO / "runners" / "olmo_pretrain.py"]
+
+
+def _bad_parameters():
+    cases = []
+    for path in NOTEBOOKS:
+        defaults = execute.parameter_defaults(execute.read_notebook(path))
+        for name, default in defaults.items():
+            kind = next(t for t in (bool, int, float, str, list, dict) if isinstance(default, t))
+            for value in BAD_BY_TYPE[kind]:
+                if kind is str and name in ("work_dir", "artifact_root") and value == []:
+                    continue
+                cases.append((path.relative_to(REPO), name, value))
+    return cases
+
+
+BAD_PARAMETERS = _bad_parameters() + [
+    # the cases that once crashed, or trained on garbage, or failed late
+    (path, name, value) for path, name, value in [
+        ("book/02_utility_ranking.py", "widths", "48"),
+        ("book/02_utility_ranking.py", "widths", [4, 2.9]),
+        ("book/02_utility_ranking.py", "widths", []),
+        ("book/03_interference.py", "rare_task", 10),
+        ("book/03_interference.py", "deltas", []),
+        ("book/01_phenomenology.py", "eps_values", []),
+        ("book/00_how_to_use.py", "samples", float("nan")),
+        ("book/05_sizing_and_mixtures.py", "small_width", 13),
+        ("book/00_how_to_use.py", "widths", [4, 128]),
+        ("book/04_olmo_validation.py", "sweep_file", "runners/configs/none.yaml"),
+        ("runners/olmo_pretrain.py", "config", {"size": "250K", "tokens": 2.5}),
+        ("runners/olmo_pretrain.py", "config", {"corpus": "data/x.bin"}),
+        ("runners/olmo_pretrain.py", "config", {"tasks": [{"spec": {"kind": "cmp"}, "rate": 0.5}]}),
+    ]
+]
+
+
+def _tree_digest(root):
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.name.endswith(".lock"):
+            h.update(str(p).encode())
+            h.update(str(p.stat().st_mtime_ns).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def committed_artifacts():
+    before = _tree_digest(REPO / "artifacts")
+    yield
+    assert _tree_digest(REPO / "artifacts") == before, "a bad input wrote to artifacts/"
+
+
+def _one_line_error(code, err, field):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    assert field in lines[0], lines[0]
+
+
+def _yaml(value):
+    return yaml.safe_dump(value, default_flow_style=True, width=10 ** 9).strip().removesuffix("\n...")
+
+
+@pytest.mark.parametrize("path, name, value", BAD_PARAMETERS,
+                         ids=[f"{p.stem if hasattr(p, 'stem') else p}:{n}={v!r}"[:80]
+                              for p, n, v in BAD_PARAMETERS])
+def test_a_bad_parameter_is_one_line_naming_it(path, name, value, tmp_path, capsys, monkeypatch,
+                                               committed_artifacts):
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    code = execute.main([str(REPO / path), "-p", name, _yaml(value), "-o", str(tmp_path / "out")])
+    _one_line_error(code, capsys.readouterr().err, name)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "artifacts").exists()
+
+
+TINY = {
+    "name": "tiny", "sizes": ["30K"], "seeds": [0], "frequencies": [1 / 64],
+    "tasks": [{"kind": "cmp", "n_values": 8, "n_instances": 64}],
+    "run": {"vocab_size": 256, "seq_len": 16, "batch": 8, "tokens": 2048},
+}
+BAD_SWEEPS = [
+    ({"sizes": "30K"}, "sizes"), ({"sizes": []}, "sizes"), ({"sizes": [7]}, "sizes"),
+    ({"sizes": ["7M"]}, "size"), ({"sizes": {"x": 1}}, "sizes"),
+    ({"tasks": "cmp"}, "tasks"), ({"tasks": []}, "tasks"), ({"tasks": [5]}, "tasks"),
+    ({"tasks": [{"kind": "mul"}]}, "kind"), ({"tasks": [{"kind": "cmp", "n_values": "x"}]}, "n_values"),
+    ({"tasks": [{"kind": "cmp", "n_values": 2.5}]}, "n_values"),
+    ({"tasks": [{"kind": "cmp", "modulus": 2}]}, "modulus"),
+    ({"frequencies": 0.01}, "frequencies"), ({"frequencies": []}, "frequencies"),
+    ({"frequencies": ["a"]}, "frequencies"), ({"frequencies": [0.5]}, "frequencies"),
+    ({"frequencies": [-1e-3]}, "frequencies"), ({"frequencies": [True]}, "frequencies"),
+    ({"seeds": 0}, "seeds"), ({"seeds": []}, "seeds"), ({"seeds": [-1]}, "seeds"),
+    ({"seeds": [1.5]}, "seeds"), ({"seeds": ["a"]}, "seeds"),
+    ({"pack": "false"}, "pack"), ({"pack": 0}, "pack"), ({"pack": None}, "pack"), ({"pack": [True]}, "pack"),
+    ({"run": [1, 2]}, "run"), ({"run": "x"}, "run"), ({"run": {"tokenz": 5}}, "tokenz"),
+    ({"run": {"seq_len": 2}}, "seq_len"), ({"run": {"seq_len": "64"}}, "seq_len"),
+    ({"run": {"batch": 2.5}}, "batch"), ({"run": {"corpus": "x.bin"}}, "corpus"),
+    ({"run": {"corpus": ["/no/such/file.bin"]}}, "corpus"), ({"run": {"vocab_size": 10}}, "vocab_size"),
+    ({"run": {"device": "tpu"}}, "device"), ({"run": {"eval_points": True}}, "eval_points"),
+    ({"run": {"seed": 1}}, "seed"), ({"run": {"lr": "fast"}}, "lr"), ({"name": 5}, "name"),
+    ({"name": ""}, "name"), ({"colour": "red"}, "colour"), ({"tokens_per_param": -1}, "tokens_per_param"),
+]
+
+
+@pytest.mark.parametrize("change, field", BAD_SWEEPS, ids=[repr(c)[:60] for c, _ in BAD_SWEEPS])
+def test_a_bad_sweep_yaml_is_one_line_naming_the_field(change, field, tmp_path, capsys, monkeypatch,
+                                                       committed_artifacts):
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    path = tmp_path / "tiny.yaml"
+    if isinstance(change.get("run"), dict):  # one field of run changed, the others kept
+        change = {"run": {**TINY["run"], **change["run"]}}
+    path.write_text(yaml.safe_dump({**TINY, **change}))
+    code = sweep.main([str(path), "--dry-run", "--work-dir", str(tmp_path / "runs")])
+    _one_line_error(code, capsys.readouterr().err, field)
+    assert not (tmp_path / "artifacts").exists()
+
+
+@pytest.mark.parametrize("text, field", [("- a list\n", "mapping"), ("sizes: [30K\n", "YAML")])
+def test_a_sweep_file_that_is_not_a_mapping(text, field, tmp_path, capsys):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    _one_line_error(sweep.main([str(path), "--dry-run"]), capsys.readouterr().err, field)
+
+
+def test_a_dry_run_finds_a_corpus_of_the_wrong_width(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    wide = tmp_path / "wide.bin"
+    np.random.default_rng(0).integers(1, 200, 50_000).astype(np.uint32).tofile(wide)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "run": {**TINY["run"], "corpus": [str(wide)]}}))
+    _one_line_error(sweep.main([str(path), "--dry-run"]), capsys.readouterr().err, "uint32")
+
+
+MIXTURE = {"tasks": [{"name": "code", "frequency": 0.7, "features": 6, "decay": 0.8},
+                     {"name": "legal", "frequency": 0.3, "spectrum": [1.0, 0.4]}]}
+
+
+def _task(i, **change):
+    tasks = [dict(t) for t in MIXTURE["tasks"]]
+    tasks[i] = {k: v for k, v in {**tasks[i], **change}.items() if v is not ...}
+    return {**MIXTURE, "tasks": tasks}
+
+
+BAD_MIXTURES = [
+    (_task(1, spectrum=[1, "abc"]), "spectrum"), (_task(1, spectrum={"x": 1}), "spectrum"),
+    (_task(1, spectrum=[[1, 2], [3]]), "spectrum"), (_task(1, spectrum=[]), "spectrum"),
+    (_task(1, spectrum=[-1.0]), "spectrum"), (_task(1, spectrum=[0]), "spectrum"),
+    (_task(1, spectrum="no_such.npy"), "spectrum"), (_task(1, spectrum=True), "spectrum"),
+    (_task(0, features=2_000_000_000), "features"), (_task(0, features=2.5), "features"),
+    (_task(0, features="x"), "features"), (_task(0, features=...), "features"),
+    (_task(0, decay="x"), "decay"), (_task(0, decay=-1), "decay"), (_task(0, decay=None), "decay"),
+    (_task(0, frequency="x"), "frequency"), (_task(0, frequency=2), "frequency"),
+    (_task(0, frequency=True), "frequency"), (_task(0, frequency=...), "frequency"),
+    (_task(1, name="code"), "name"), (_task(0, colour=1), "colour"),
+    (_task(0, frequency=0.5), "frequency"),
+    ({**MIXTURE, "tasks": "code"}, "tasks"), ({**MIXTURE, "tasks": []}, "tasks"),
+    ({**MIXTURE, "tasks": [5]}, "tasks[0]"), ({**MIXTURE, "d": 2.5}, "d"), ({**MIXTURE, "d": 3}, "d"),
+    ({**MIXTURE, "d": 10 ** 6}, "d"), ({**MIXTURE, "width": 0}, "width"), ({**MIXTURE, "width": "x"}, "width"),
+    ({**MIXTURE, "width": 4, "rare_task": "tax"}, "rare_task"), ({**MIXTURE, "rare_task": "legal"}, "rare_task"),
+    ({**MIXTURE, "learned_threshold": 2}, "learned_threshold"), ({**MIXTURE, "common_mass": "x"}, "common_mass"),
+    ({**MIXTURE, "eps_fraction": [0.1]}, "eps_fraction"), ({**MIXTURE, "colour": 1}, "colour"),
+    (["a", "list"], "mapping"),
+]
+
+
+@pytest.mark.parametrize("data, field", BAD_MIXTURES, ids=[repr(d)[-60:] for d, _ in BAD_MIXTURES])
+def test_a_bad_mixture_is_one_line_naming_the_field(data, field, tmp_path, capsys):
+    path = tmp_path / "mixture.yaml"
+    path.write_text(yaml.safe_dump(data))
+    _one_line_error(advisor.main([str(path), "--json", str(tmp_path / "a.json")]),
+                    capsys.readouterr().err, field)
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_enough_generated_bad_inputs():
+    assert len(BAD_PARAMETERS) + len(BAD_SWEEPS) + len(BAD_MIXTURES) >= 200
+
+
+def test_unwritable_outputs_are_refused_before_any_compute(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    mixture = tmp_path / "mixture.yaml"
+    mixture.write_text(yaml.safe_dump(MIXTURE))
+    _one_line_error(advisor.main([str(mixture), "--json", str(blocker / "advice.json")]),
+                    capsys.readouterr().err, "--json")
+    _one_line_error(execute.main([str(REPO / "book/00_how_to_use.py"), "-o", str(blocker / "out")]),
+                    capsys.readouterr().err, "-o")
+    grid = tmp_path / "tiny.yaml"
+    grid.write_text(yaml.safe_dump(TINY))
+    _one_line_error(sweep.main([str(grid), "--work-dir", str(blocker / "runs")]),
+                    capsys.readouterr().err, "--work-dir")
+
+
+def test_the_command_line_says_it_the_same_way(tmp_path, subprocess_env):
+    """The in-process checks above are what the commands print: one line, exit code 2."""
+    out = subprocess.run([PYTHON, "-m", "runners.execute", "book/02_utility_ranking.py", "-p", "widths",
+                          '"48"', "-o", str(tmp_path / "out")], cwd=REPO, env=subprocess_env,
+                         capture_output=True, text=True, timeout=120)
+    _one_line_error(out.returncode, out.stderr, "widths")
