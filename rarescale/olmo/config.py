@@ -57,7 +57,8 @@ CONSTRAINTS = {
     "checkpoint_every": _POSITIVE_INT,
 }
 """Each field's accepted values, checked by :func:`rarescale.validation.check`."""
-OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, None, "neither")}
+OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, None, "neither"),
+            "forgetting_lr": Interval(Real, 0, None, "neither")}
 """Fields that may also be ``None`` (the ladder's rule, or no accumulation)."""
 
 
@@ -102,6 +103,9 @@ class RunConfig:
     """Train instances per task for the label loss and the gradient; all test instances score."""
     forgetting_steps: int = 32
     """Background-only steps after training for the forgetting curve (C20); 0: none."""
+    forgetting_lr: float | None = None
+    """Learning rate of the second forgetting curve, the same for every size; None: the run's
+    final learning rate (the first curve's) again."""
     checkpoint_every: int = 100
     device: str = "cpu"
 

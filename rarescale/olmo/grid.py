@@ -36,7 +36,7 @@ from rarescale.validation import (Boolean, ConfigError, Interval, ListOf, Mappin
                                   from_fields, read_yaml)
 
 KIND = "olmo_run"
-MEASURES = 2
+MEASURES = 3
 """Version of what a run measures; part of every run's artifact key, so that runs made
 before a change of measures are never mixed with runs made after it. Pretraining runs are
 keyed by this version rather than by a digest of the code (a re-run of the CPU ladder costs

@@ -55,6 +55,13 @@ class TaskKind:
     def title(self, spec: "TaskSpec") -> str:
         raise NotImplementedError
 
+    def probe_targets(self, spec: "TaskSpec", v1, v2) -> dict:
+        """What a probe of the hidden state should find if the model computes the task (C19):
+        ``{name: (values, kind)}`` for ``v1``, ``v2`` and ``label``, ``kind`` ``"classes"``
+        (accuracy) or ``"ordinal"`` (R²). By default each operand's value, and the answer."""
+        return {"v1": (np.asarray(v1), "classes"), "v2": (np.asarray(v2), "classes"),
+                "label": (self.label(spec, v1, v2), "classes")}
+
     def check(self, spec: "TaskSpec") -> None:
         """Extra checks of a spec's fields (one-line :class:`ConfigError`)."""
 
@@ -77,6 +84,11 @@ class Comparison(TaskKind):
     def title(self, spec):
         return f"TCMP ({spec.n_values} values)"
 
+    def probe_targets(self, spec, v1, v2):
+        """Each operand's value as a number (its order is what comparing needs), and the answer."""
+        return {"v1": (np.asarray(v1), "ordinal"), "v2": (np.asarray(v2), "ordinal"),
+                "label": (self.label(spec, v1, v2), "classes")}
+
 
 @register
 class ModularAddition(TaskKind):
@@ -92,6 +104,12 @@ class ModularAddition(TaskKind):
 
     def title(self, spec):
         return f"TADD ({spec.n_values} values, mod {self.n_answers(spec)})"
+
+    def probe_targets(self, spec, v1, v2):
+        """Each operand's residue (what the sum needs of it), and the answer."""
+        m = self.n_answers(spec)
+        return {"v1": (np.asarray(v1) % m, "classes"), "v2": (np.asarray(v2) % m, "classes"),
+                "label": (self.label(spec, v1, v2), "classes")}
 
     def check(self, spec):
         if spec.modulus is not None:
@@ -176,6 +194,67 @@ class Task:
         """The values of value tokens (the inverse of the bijection)."""
         lookup = {int(t): v for v, t in enumerate(self.value_tokens)}
         return np.vectorize(lookup.__getitem__, otypes=[int])(np.asarray(tokens))
+
+
+def _fit_constant(v, y, n_values, n_answers):
+    label = np.bincount(y, minlength=n_answers).argmax()
+    return lambda u: np.full(len(u), label)
+
+
+def _fit_table(v, y, n_values, n_answers):
+    """Per value, the label most common with it (ties: the smaller; unseen values: the most common)."""
+    counts = np.zeros((n_values, n_answers), int)
+    np.add.at(counts, (v, y), 1)
+    table = np.where(counts.sum(1) > 0, counts.argmax(1), np.bincount(y, minlength=n_answers).argmax())
+    return lambda u: table[u]
+
+
+def _fit_threshold(v, y, n_values, n_answers):
+    """The best rule ``label = a if value >= t else b`` on the data."""
+    below = np.zeros((n_values + 1, n_answers), int)  # below[t, c]: labels c among values < t
+    np.add.at(below, (v + 1, y), 1)
+    below = below.cumsum(0)
+    above = below[-1] - below  # labels among values >= t
+    score = above[:, :, None] + below[:, None, :]  # [t, a, b]
+    t, a, b = np.unravel_index(score.argmax(), score.shape)
+    return lambda u: np.where(u >= t, a, b)
+
+
+SHORTCUTS = {"constant": _fit_constant, "table": _fit_table, "threshold": _fit_threshold}
+"""Rules that read at most one operand: one label for all, a lookup table, a threshold."""
+
+
+def one_operand_rule(task: Task, folds: int = 5) -> dict:
+    """The best rule that reads one operand only (C18's shortcut baseline).
+
+    Each rule of :data:`SHORTCUTS`, on either operand, is scored by ``folds``-fold
+    cross-validation on the train instances; the best is fitted on all of them
+    and scored on the test instances. (Choosing on the test set would flatter the
+    shortcut; fitting without cross-validation would pick the lookup table, which
+    memorises the train pairs.) Returns its test ``accuracy``, its ``rule`` (e.g.
+    ``"threshold on v2"``) and ``correct``, a (n_test,) mask of the test
+    instances it gets right: the others are the shortcut-hard subset.
+    """
+    n_values, n_answers = task.spec.n_values, task.spec.n_answers
+    answer_of = {int(t): a for a, t in enumerate(task.answer_tokens)}
+    y = np.array([answer_of[int(t)] for t in task.train[:, 2]])
+    y_test = np.array([answer_of[int(t)] for t in task.test[:, 2]])
+    fold = np.random.default_rng([task.spec.seed, 18]).permutation(len(y)) % folds
+    best = None
+    for name, fit in SHORTCUTS.items():
+        for operand in (0, 1):
+            v = task.values(task.train[:, operand])
+            cv = np.mean([(fit(v[fold != k], y[fold != k], n_values, n_answers)(v[fold == k])
+                           == y[fold == k]).mean() for k in range(folds)])
+            if best is None or cv > best[0] + 1e-12:
+                best = (cv, name, operand)
+            if name == "constant":
+                break  # reads no operand
+    _, name, operand = best
+    rule = SHORTCUTS[name](task.values(task.train[:, operand]), y, n_values, n_answers)
+    correct = rule(task.values(task.test[:, operand])) == y_test
+    return {"accuracy": float(correct.mean()), "correct": correct,
+            "rule": name if name == "constant" else f"{name} on v{operand + 1}"}
 
 
 def draw_tasks(specs, vocab_size: int, reserved=()) -> list[Task]:

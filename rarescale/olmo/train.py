@@ -191,7 +191,7 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         # evaluate (rank 0), on the weights before this step's update
         if step in eval_steps and rank == 0 and not any(e["step"] == step for e in state.evals):
             state.evals.append(measures.evaluate(model, tasks, config, validation, step, autocast,
-                                                 state.seen))
+                                                 state.seen, state.injected))
         # the batch with its injections, this rank's share of it
         t0 = time.perf_counter()
         tokens, injected = training_batch(corpus, plan, tasks, step, config)
@@ -231,8 +231,10 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
     # after training: the last evaluation, forgetting and probes
     if not any(e["step"] == config.steps for e in state.evals):
         state.evals.append(measures.evaluate(model, tasks, config, validation, config.steps,
-                                             autocast, state.seen))
-    forgetting = measures.forgetting_curve(model, optimizer, tasks, corpus, config, autocast,
-                                           state.seen)
+                                             autocast, state.seen, state.injected))
+    own_lr = measures.last_step_lr(config)
+    forgetting = [measures.forgetting_curve(model, optimizer, tasks, corpus, config, autocast,
+                                            state.seen, lr)
+                  for lr in (own_lr, config.forgetting_lr or own_lr)]
     probes = measures.probes(model, tasks, config, autocast)
-    return measures.run_artifact(config, tasks, state, forgetting, probes)
+    return measures.run_artifact(config, tasks, state, *forgetting, probes)
