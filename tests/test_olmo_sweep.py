@@ -94,13 +94,17 @@ def test_falls_with_size():
 
 def test_c18_threshold_frequency():
     f = [1e-2, 1e-3, 1e-4, 1e-5]
-    assert ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5) == pytest.approx(
+    level = ladder.learned_level(0.5, 0.5)  # chance 0.5: learned from 0.75
+    assert ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], level) == pytest.approx(
         np.exp(np.log(1e-3) + (0.9 - 0.75) / 0.4 * np.log(0.1)))
-    assert ladder.threshold_frequency(f, [1.0, 1.0, 1.0, 0.99], 0.5) == 1e-5
-    assert np.isnan(ladder.threshold_frequency(f, [0.6, 0.5, 0.5, 0.5], 0.5))
+    assert ladder.threshold_frequency(f, [1.0, 1.0, 1.0, 0.99], level) == 1e-5
+    assert np.isnan(ladder.threshold_frequency(f, [0.6, 0.5, 0.5, 0.5], level))
     # order of the input does not matter
-    assert ladder.threshold_frequency(f[::-1], [0.5, 0.5, 0.9, 1.0], 0.5) == pytest.approx(
-        ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], 0.5))
+    assert ladder.threshold_frequency(f[::-1], [0.5, 0.5, 0.9, 1.0], level) == pytest.approx(
+        ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], level))
+    # a baseline above chance (the one-operand shortcut) raises the level
+    assert ladder.learned_level(0.75, 0.5) == pytest.approx(0.875)
+    assert np.isnan(ladder.threshold_frequency(f, [0.8, 0.8, 0.5, 0.5], ladder.learned_level(0.75)))
 
 
 @pytest.mark.slow
@@ -134,7 +138,13 @@ def test_tiny_sweep_end_to_end_cached_and_resumed(tmp_path, env):
     plots.fig_olmo_label_loss(axes[0, 1], res, 0)
     plots.fig_olmo_thresholds(axes[0, 2], res)
     plots.fig_olmo_probes(axes[1], res, 0, 0)
+    fig2, axes2 = plt.subplots(1, 3)
+    plots.fig_olmo_exposure(axes2[0], res, 0)
+    plots.fig_olmo_interference(axes2[1:], res, 0, 0)
     plt.close(fig)
+    plt.close(fig2)
+    found = ladder.verdicts(res, 0.5, 0)  # two sizes, one seed: every trend computable
+    assert len(found) == 3 + 3 + 2 and {v["trend"].verdict for v in found} <= {"supported", "not shown"}
 
     # a second run executes nothing
     again = subprocess.run(sweep_cmd(path, "--work-dir", str(tmp_path / "runs_clean")), cwd=REPO,

@@ -17,34 +17,36 @@ from rarescale.olmo.grid import Sweep, cell_key, load_runs
 from rarescale.olmo.model import model_size
 from rarescale.olmo.tasks import TaskSpec
 from rarescale.report import sci
+from rarescale.verdicts import size_trend
 
 
-def learned_level(chance, margin: float = 0.5):
-    """The accuracy a task must reach to count as learned: ``margin`` of the gap from chance to 1."""
-    chance = np.asarray(chance, float)
-    return chance + margin * (1 - chance)
+def learned_level(baseline, margin: float = 0.5):
+    """The accuracy a task must reach to count as learned: ``margin`` of the gap from ``baseline``
+    to 1. The baseline is the better of chance and the best one-operand rule (C18's shortcut)."""
+    baseline = np.asarray(baseline, float)
+    return baseline + margin * (1 - baseline)
 
 
-def threshold_frequency(frequencies, accuracy, chance, margin: float = 0.5) -> float:
+def threshold_frequency(frequencies, accuracy, level) -> float:
     """The learning threshold: the lowest frequency at or above which every frequency is learned.
 
-    Frequencies are interpolated in log space between the last learned and the
-    first not learned (accuracy crossing the ``margin`` level); ``nan`` when
-    even the highest is not learned, the lowest frequency when all are.
+    ``level`` is the learned level (a number, or one per frequency). Frequencies
+    are interpolated in log space between the last learned and the first not
+    learned (in the margin of accuracy over the level); ``nan`` when even the
+    highest is not learned, the lowest frequency when all are.
     """
     f = np.asarray(frequencies, float)
     order = np.argsort(f)[::-1]
-    f, acc = f[order], np.asarray(accuracy, float)[order]
-    level = learned_level(chance, margin)
-    ok = acc >= level
+    level = np.broadcast_to(np.asarray(level, float), f.shape)[order]
+    f, over = f[order], np.asarray(accuracy, float)[order] - level
+    ok = over >= 0
     if not ok[0]:
         return float("nan")
     k = int(np.argmin(ok)) if not ok.all() else len(f)
     if k == len(f):
         return float(f[-1])
-    # interpolate log f linearly in accuracy between f[k-1] (learned) and f[k] (not)
-    a0, a1 = acc[k - 1], acc[k]
-    t = (a0 - level) / max(a0 - a1, 1e-12)
+    # interpolate log f linearly in (accuracy - level) between f[k-1] (learned) and f[k] (not)
+    t = over[k - 1] / max(over[k - 1] - over[k], 1e-12)
     return float(np.exp(np.log(f[k - 1]) + t * (np.log(f[k]) - np.log(f[k - 1]))))
 
 
@@ -63,21 +65,40 @@ class LadderResults:
     """Held-out accuracy, argmax over the task's label set."""
     accuracy_vocab: np.ndarray
     """Held-out accuracy, argmax over the whole vocabulary."""
+    accuracy_hard: np.ndarray
+    """Held-out accuracy on the shortcut-hard instances (those the best one-operand rule misses)."""
+    shortcut: np.ndarray
+    """Test accuracy of the best one-operand rule of each copy (the same at every size and seed)."""
     train_label_loss: np.ndarray
     """Label loss on the train split (the pool injections draw from)."""
     injected_label_loss: np.ndarray
     """Label loss on instances actually injected (nan where none was)."""
-    grad_cosine: np.ndarray
+    cosine: dict
+    """Gradient cosine with the background, mean over the evaluations after step 0: ``"all"``
+    weights, the blocks (``"body"``), embeddings and output (``"io"``), and the blocks for the
+    shuffled-label null (``"null"``)."""
     forgetting_rise: np.ndarray
-    """Rise of the injected instances' label loss over the background-only steps after training."""
+    """Rise of the injected instances' label loss over the background-only steps, at each run's
+    own final learning rate."""
+    forgetting_rise_matched: np.ndarray
+    """The same at one learning rate for every size (``forgetting_lr``)."""
+    forgetting_lr: float
+    last_step_lr: np.ndarray
+    """[size]: each size's final learning rate."""
     forgetting_steps: np.ndarray
     """Background-only steps at which the forgetting curves were measured."""
-    forgetting: tuple
-    """[size][seed][task][frequency]: label loss at each of ``forgetting_steps``."""
-    probes: tuple
-    """[size][seed][task][frequency]: probe accuracy [target, layer] (layers differ by size)."""
-    probe_chance: tuple
-    """[size][seed][task][frequency]: majority-class accuracy [target]."""
+    forgetting_curve: np.ndarray
+    """[size, seed, task, frequency, step]: label loss on injected instances over those steps."""
+    forgetting_curve_matched: np.ndarray
+    curves: tuple
+    """[size][seed][task][frequency]: per evaluation ``step``, ``injected``, ``distinct``, ``accuracy``."""
+    probe_score: tuple
+    """[size][seed][task][frequency]: probe score [target, layer] (layers differ by size)."""
+    probe_control: tuple
+    """The same probes on the control task (a random relabelling of the values)."""
+    probe_kinds: tuple
+    """[task][target]: "classes" (accuracy) or "ordinal" (R²)."""
+    probe_targets: tuple
     injected: np.ndarray
     requested: np.ndarray
     distinct: np.ndarray
@@ -97,6 +118,11 @@ class LadderResults:
         return np.array([t.chance for t in self.tasks])
 
     @property
+    def baseline(self) -> np.ndarray:
+        """[task, frequency]: the better of chance and the best one-operand rule."""
+        return np.maximum(self.chance[:, None], self.shortcut[0, 0])
+
+    @property
     def titles(self) -> list[str]:
         return [t.title for t in self.tasks]
 
@@ -104,18 +130,32 @@ class LadderResults:
         """The index of the frequency of the grid nearest ``frequency`` (in log)."""
         return int(np.argmin(np.abs(np.log(self.frequencies / frequency))))
 
+    def level(self, margin: float = 0.5) -> np.ndarray:
+        """[task, frequency]: the learned level."""
+        return learned_level(self.baseline, margin)
+
+    def learned(self, margin: float = 0.5) -> np.ndarray:
+        """[size, seed, task, frequency]: held-out accuracy at or above the learned level."""
+        return self.accuracy >= self.level(margin)[None, None]
+
     def threshold(self, margin: float = 0.5) -> np.ndarray:
         """Learning threshold frequency [size, seed, task] (nan: not learned at any frequency)."""
         out = np.full(self.accuracy.shape[:3], np.nan)
+        level = self.level(margin)
         for s, r, t in np.ndindex(*out.shape):
-            out[s, r, t] = threshold_frequency(self.frequencies, self.accuracy[s, r, t],
-                                               self.chance[t], margin)
+            out[s, r, t] = threshold_frequency(self.frequencies, self.accuracy[s, r, t], level[t])
         return out
 
+    def selectivity(self, task: int, frequency: int, target: int) -> np.ndarray:
+        """[size, seed]: the best layer's probe score minus its control (C19)."""
+        return np.array([[np.max(self.probe_score[s][r][task][frequency][target]
+                                 - self.probe_control[s][r][task][frequency][target])
+                          for r in range(len(self.seeds))] for s in range(len(self.sizes))])
+
     def best_probe(self, task: int, frequency: int, target: int) -> np.ndarray:
-        """[size]: best-layer probe accuracy for ``target``, mean over seeds (C19)."""
-        return np.array([np.mean([self.probes[s][r][task][frequency][target].max()
-                                  for r in range(len(self.seeds))]) for s in range(len(self.sizes))])
+        """[size, seed]: the best layer's probe score (C19)."""
+        return np.array([[np.max(self.probe_score[s][r][task][frequency][target])
+                          for r in range(len(self.seeds))] for s in range(len(self.sizes))])
 
 
 def _nested(n_s, n_r, n_t, n_f):
@@ -131,46 +171,68 @@ def ladder_results(sweep: Sweep, runs) -> LadderResults:
     n_s, n_r, n_t, n_f = len(sweep.sizes), len(sweep.seeds), len(sweep.tasks), len(sweep.frequencies)
     rank = np.argsort(np.argsort(sweep.frequencies)[::-1])  # frequency index -> descending position
     shape = (n_s, n_r, n_t, n_f)
-    fields = {k: np.full(shape, np.nan) for k in ("accuracy", "accuracy_vocab", "train_label_loss",
-                                                  "injected_label_loss", "grad_cosine",
-                                                  "forgetting_rise", "injected", "requested",
-                                                  "distinct")}
     from_final = {"accuracy": "test_acc_labels", "accuracy_vocab": "test_acc_vocab",
-                  "train_label_loss": "train_label_loss", "injected_label_loss": "injected_label_loss",
-                  "grad_cosine": "grad_cosine"}
+                  "accuracy_hard": "test_acc_hard", "train_label_loss": "train_label_loss",
+                  "injected_label_loss": "injected_label_loss"}
     from_result = {"injected": "injected_instances", "requested": "requested_instances",
-                   "distinct": "distinct_injected"}
-    forgetting, probes, probe_chance = _nested(*shape), _nested(*shape), _nested(*shape)
+                   "distinct": "distinct_injected", "shortcut": "shortcut_accuracy"}
+    cosines = {"all": "grad_cosine", "body": "grad_cosine_body", "io": "grad_cosine_io",
+               "null": "grad_cosine_null_body"}
+    fields = {k: np.full(shape, np.nan) for k in (*from_final, *from_result, "forgetting_rise",
+                                                  "forgetting_rise_matched")}
+    cosine = {k: np.full(shape, np.nan) for k in cosines}
+    curves, score, control = _nested(*shape), _nested(*shape), _nested(*shape)
+    forgetting = {k: [] for k in ("forgetting_loss", "forgetting_loss_matched")}
     val_loss, tokens_per_s, wall, counts = (np.zeros((n_s, n_r)) for _ in range(4))
+    last_lr = np.zeros(n_s)
     runs_by_key = {r.key: r for r in runs}
-    steps = None
+    steps, kinds, forgetting_lr = None, None, None
     for cell, copies in sweep.cell_copies():
         s, r = sweep.sizes.index(cell.size), sweep.seeds.index(cell.seed)
         run = runs_by_key[cell_key(cell)]
-        final, a = run.result["final"], run.arrays
-        steps = np.asarray(run.result["forgetting_steps"])
+        result, final, a = run.result, run.result["final"], run.arrays
+        steps, forgetting_lr = np.asarray(result["forgetting_steps"]), result["forgetting_lr"]
+        last_lr[s] = result["last_step_lr"]
+        after = a["eval_step"] > 0  # interference averaged over training, not at initialisation
         for i, j, c in copies:
             where = (s, r, i, rank[j])
             for name, key in from_final.items():
                 fields[name][where] = final[key][c]
             for name, key in from_result.items():
-                fields[name][where] = run.result[key][c]
-            fields["forgetting_rise"][where] = a["forgetting_loss"][c, -1] - a["forgetting_loss"][c, 0]
-            forgetting[s][r][i][rank[j]] = a["forgetting_loss"][c]
-            probes[s][r][i][rank[j]] = a["probe_acc"][c]
-            probe_chance[s][r][i][rank[j]] = a["probe_chance"][c]
+                fields[name][where] = result[key][c]
+            for name, key in cosines.items():
+                cosine[name][where] = a[key][after, c].mean()
+            for name, key in (("forgetting_rise", "forgetting_loss"),
+                              ("forgetting_rise_matched", "forgetting_loss_matched")):
+                fields[name][where] = a[key][c, -1] - a[key][c, 0]
+                forgetting[key].append((where, a[key][c]))
+            curves[s][r][i][rank[j]] = {"step": a["eval_step"], "injected": a["injected"][:, c],
+                                        "distinct": a["distinct"][:, c],
+                                        "accuracy": a["test_acc_labels"][:, c]}
+            score[s][r][i][rank[j]] = a["probe_score"][c]
+            control[s][r][i][rank[j]] = a["probe_control"][c]
+            kinds = kinds or {}
+            kinds[i] = tuple(result["probe_kinds"][c])
         val_loss[s, r] += final["val_loss"]
-        tokens_per_s[s, r] += run.result["tokens_per_s"]
+        tokens_per_s[s, r] += result["tokens_per_s"]
         wall[s, r] += run.manifest.get("wall_time_s") or np.nan
         counts[s, r] += 1
     tokens = {c.size: c.tokens_trained for c in sweep.cells()}
+    curve_arrays = {}
+    for key, items in forgetting.items():
+        curve_arrays[key] = np.full(shape + (len(steps),), np.nan)
+        for where, curve in items:
+            curve_arrays[key][where] = curve
     return LadderResults(
+        forgetting_curve=curve_arrays["forgetting_loss"],
+        forgetting_curve_matched=curve_arrays["forgetting_loss_matched"],
         sizes=sweep.sizes, params=np.array([model_size(s).non_embedding_params() for s in sweep.sizes]),
         seeds=sweep.seeds, tasks=sweep.tasks,
-        frequencies=np.sort(np.asarray(sweep.frequencies, float))[::-1],
-        forgetting_steps=steps, forgetting=_frozen(forgetting), probes=_frozen(probes),
-        probe_chance=_frozen(probe_chance), val_loss=val_loss / counts,
-        tokens_per_s=tokens_per_s / counts, wall_time_s=wall,
+        frequencies=np.sort(np.asarray(sweep.frequencies, float))[::-1], cosine=cosine,
+        forgetting_lr=forgetting_lr, last_step_lr=last_lr, forgetting_steps=steps,
+        curves=_frozen(curves), probe_score=_frozen(score), probe_control=_frozen(control),
+        probe_kinds=tuple(kinds[i] for i in range(n_t)), probe_targets=("v1", "v2", "label"),
+        val_loss=val_loss / counts, tokens_per_s=tokens_per_s / counts, wall_time_s=wall,
         tokens=np.array([tokens[s] for s in sweep.sizes]), **fields)
 
 
@@ -214,12 +276,6 @@ def falls_with_size(values) -> bool:
     return bool(np.all(np.diff(v) <= 0) and v[-1] < v[0])
 
 
-def rises_with_size(values, slack: float = 0.02, gain: float = 0.05) -> bool:
-    """Never falls by more than ``slack`` from one size to the next, and gains ``gain`` in all."""
-    v = np.asarray(values, float)
-    return bool(np.isfinite(v).all() and np.all(np.diff(v) >= -slack) and v[-1] > v[0] + gain)
-
-
 def arrow(values, fmt: str = "{:.2f}") -> str:
     """``0.40 → 0.61 → 0.94``: a measure from the smallest size to the largest."""
     return " → ".join(fmt.format(v) for v in values)
@@ -227,14 +283,37 @@ def arrow(values, fmt: str = "{:.2f}") -> str:
 
 # --------------------------------------------------------------------------- chapter 4's verdicts
 
-VERDICT = {True: "supported", False: "not shown"}
+def log_threshold(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+    """[size, seed, task]: log₁₀ of the learning threshold; a seed that learned the task at no
+    frequency counts as one grid step (3×) above the highest frequency run."""
+    thr = res.threshold(margin)
+    above = np.log10(res.frequencies[0] * res.frequencies[0] / res.frequencies[1])
+    return np.where(np.isfinite(thr), np.log10(thr), above)
 
 
-def threshold_means(res: LadderResults, margin: float = 0.5) -> np.ndarray:
-    """[size, task]: geometric-mean threshold over seeds; nan where a seed never learned the task."""
-    summary = threshold_summary(res, margin)
-    return np.array([[summary[size, t]["mean"] if summary[size, t]["learned_all"] else np.nan
-                      for t in range(len(res.tasks))] for size in res.sizes])
+def learned_fraction(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+    """[size, seed, task]: the share of the grid's frequencies at which the task is learned."""
+    return res.learned(margin).mean(axis=3)
+
+
+def learned_by_size(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+    """[size, task, frequency]: learned in the seed mean of the accuracy."""
+    return res.accuracy.mean(axis=1) >= res.level(margin)[None]
+
+
+def forgetting_where_learned(res: LadderResults, margin: float = 0.5, matched: bool = True):
+    """[size, seed, task]: the mean rise of the label loss over the frequencies the size learned."""
+    rise = res.forgetting_rise_matched if matched else res.forgetting_rise
+    learned = learned_by_size(res, margin)[:, None]  # [size, 1, task, frequency]
+    n = learned.sum(-1)
+    return np.where(n > 0, np.where(learned, rise, 0.0).sum(-1) / np.maximum(n, 1), np.nan)
+
+
+def interference(res: LadderResults) -> np.ndarray:
+    """[size, seed, task]: the task's gradient cosine with the background over the blocks, minus
+    the shuffled-label null's, mean over frequencies and over training (C20). Negative: a
+    background step raises the task's loss more than it raises a label-free copy's."""
+    return (res.cosine["body"] - res.cosine["null"]).mean(axis=3)
 
 
 def threshold_rows(res: LadderResults, margin: float = 0.5) -> list[list[str]]:
@@ -250,55 +329,41 @@ def threshold_rows(res: LadderResults, margin: float = 0.5) -> list[list[str]]:
     return rows
 
 
-def threshold_verdict(res: LadderResults, task: int, margin: float = 0.5) -> str:
-    """A sentence on whether ``task``'s threshold falls with size, with the numbers."""
-    means, name = threshold_means(res, margin)[:, task], res.titles[task]
-    defined = np.isfinite(means)
-    if falls_with_size(means):
-        return (f"for {name} the threshold falls with size, from {sci(means[0])} at {res.sizes[0]} "
-                f"to {sci(means[-1])} at {res.sizes[-1]}, {means[0] / means[-1]:.1f}× lower")
-    if not defined.all():
-        where = ", ".join(f"{size} {sci(m)}" for size, m in zip(res.sizes, means) if np.isfinite(m))
-        return (f"for {name} not every size learns the task in every seed, so no trend across all "
-                f"sizes can be read ({int(defined.sum())} of {len(means)} sizes have a threshold in "
-                f"every seed{': ' + where if where else ''})")
-    return (f"for {name} the threshold does not fall monotonically with size "
-            f"({', '.join(sci(m) for m in means)} from smallest to largest)")
+def verdicts(res: LadderResults, margin: float, probe_frequency: int) -> list[dict]:
+    """Chapter 4's verdicts: per claim, what the ladder would show, its trend with an interval
+    (:func:`rarescale.verdicts.size_trend`), and the seed means by size."""
+    out = []
+
+    def add(claim, statement, values, direction, fmt="{:.2f}", note=""):
+        trend = size_trend(values, res.params, direction)
+        out.append({"claim": claim, "statement": statement, "trend": trend,
+                    "means": arrow(trend.means, fmt) + note})
+
+    thresholds, fraction = log_threshold(res, margin), learned_fraction(res, margin)
+    for t, name in enumerate(res.titles):
+        add("C18", f"the learning threshold falls with size ({name}; log₁₀ instances per token)",
+            thresholds[:, :, t], -1)
+        add("C18", f"larger sizes learn more of the frequencies ({name}; share learned)",
+            fraction[:, :, t], +1)
+        add("C18", f"accuracy on shortcut-hard instances rises with size ({name}; mean over "
+            "frequencies)", np.nanmean(res.accuracy_hard[:, :, t], axis=-1), +1)
+    for t, name in enumerate(res.titles):
+        for k, target in enumerate(res.probe_targets):
+            rare = size_trend(res.selectivity(t, len(res.frequencies) - 1, k), res.params, +1)
+            add("C19", f"probe selectivity for {target} rises with size ({name}; "
+                f"{'R²' if res.probe_kinds[t][k] == 'ordinal' else 'accuracy'} minus control)",
+                res.selectivity(t, probe_frequency, k), +1,
+                note=f"; at the rarest frequency: {rare.interval('{:+.2f}')}")
+    for t, name in enumerate(res.titles):
+        add("C20", f"interference falls with size ({name}; cosine over the blocks minus the "
+            "null's, rises toward 0)", interference(res)[:, :, t], +1, fmt="{:+.3f}")
+        add("C20", f"forgetting falls with size, at one learning rate ({name}; nats, at the "
+            "frequencies each size learned)", forgetting_where_learned(res, margin)[:, :, t], -1)
+    return out
 
 
-def learned_fraction(res: LadderResults, margin: float = 0.5) -> np.ndarray:
-    """[size, task]: the share of the grid's frequencies at which the seed-mean accuracy is learned."""
-    level = learned_level(res.chance, margin)
-    return (res.accuracy.mean(axis=1) >= level[None, :, None]).mean(axis=2)
-
-
-def forgetting_rise(res: LadderResults, frequency: int) -> np.ndarray:
-    """[size, task]: seed-mean rise of the label loss over the background-only steps."""
-    return res.forgetting_rise.mean(axis=1)[:, :, frequency]
-
-
-def verdict_rows(res: LadderResults, margin: float, probe_frequency: int,
-                 forgetting_frequency: int) -> list[list[str]]:
-    """Chapter 4's verdict table: claim, what the ladder would show, verdict, numbers."""
-    names, rows = res.titles, []
-    thresholds, fraction = threshold_means(res, margin), learned_fraction(res, margin)
-    for t, name in enumerate(names):
-        rows.append(["C18", f"learning threshold falls with size ({name})",
-                     VERDICT[falls_with_size(thresholds[:, t])], threshold_verdict(res, t, margin)])
-    for t, name in enumerate(names):
-        rows.append(["C18", f"larger sizes learn more of the frequencies ({name})",
-                     VERDICT[falls_with_size(-fraction[:, t])],
-                     "fraction of frequencies learned: " + arrow(fraction[:, t])])
-    for t, name in enumerate(names):
-        for k, target in ((0, "v1"), (2, "label")):
-            best = res.best_probe(t, probe_frequency, k)
-            rows.append(["C19", f"best-layer probe for {target} improves with size ({name})",
-                         VERDICT[rises_with_size(best)], "held-out probe accuracy: " + arrow(best)])
-    rise = forgetting_rise(res, forgetting_frequency)
-    rows.append(["C20", "forgetting falls with size",
-                 VERDICT[all(falls_with_size(rise[:, t]) for t in range(len(names)))],
-                 "; ".join(f"{n}: {rise[0, t]:.2f} → {rise[-1, t]:.2f} nats" for t, n in enumerate(names))])
-    mean_abs_cos = np.abs(res.grad_cosine.mean(axis=1)).mean(axis=(1, 2))
-    rows.append(["C20", "gradient cosine closer to zero with size", VERDICT[falls_with_size(mean_abs_cos)],
-                 "mean |cos| by size: " + arrow(mean_abs_cos, "{:.3f}")])
-    return rows
+def verdict_rows(found: list[dict]) -> list[list[str]]:
+    """The verdict table's rows: claim, statement, slope per decade with its 95% interval,
+    verdict, and the seed means from the smallest size to the largest."""
+    return [[v["claim"], v["statement"], v["trend"].interval(), v["trend"].verdict, v["means"]]
+            for v in found]

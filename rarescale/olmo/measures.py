@@ -236,11 +236,13 @@ def ridge_probe_r2(features: np.ndarray, targets: np.ndarray, ridge: float = 1e-
 
 
 def principal_components(features: np.ndarray, k: int = PROBE_DIM) -> np.ndarray:
-    """``features`` projected on the top ``k`` principal directions of their first half."""
+    """``features`` projected on the top ``k`` principal directions of their first half (fewer
+    where the first half spans fewer: directions it does not vary along are left out)."""
     n = len(features) // 2
     centred = features - features[:n].mean(0)
-    _, _, vt = np.linalg.svd(centred[:n], full_matrices=False)
-    return centred @ vt[:k].T
+    _, sv, vt = np.linalg.svd(centred[:n], full_matrices=False)
+    keep = min(k, int((sv > 1e-6 * sv[0]).sum()) if len(sv) and sv[0] > 0 else 0, max(n - 2, 1))
+    return centred @ vt[:keep].T
 
 
 def probe_score(features: np.ndarray, target: np.ndarray, kind: str, n_classes: int) -> float:
