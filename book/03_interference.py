@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -152,10 +153,15 @@ n_c = interference.critical_width(mu, eps)
 glue("eps_pct", 100 * eps_fraction, display=False)
 glue("n_c", n_c, display=False)
 glue("n_common_features", len(mu), display=False)
+eps_grid = (0.01, 0.02, 0.05, 0.1, 0.2)
+glue("n_c_by_eps", ", ".join(f"{100 * e:g}%: {interference.critical_width(mu, e * mu.sum())}"
+                             for e in eps_grid), display=False)
 
 # %% [markdown]
 # With $\varepsilon$ = {glue:text}`eps_pct:.0f`% of $\mathrm{tr}(M_S)$, $N_c$ =
 # {glue:text}`n_c` (the frequent tasks have {glue:text}`n_common_features` directions in all).
+# $N_c$ depends on that choice of $\varepsilon$, which the paper does not fix; for $\varepsilon$
+# as a share of $\mathrm{tr}(M_S)$: {glue:text}`n_c_by_eps`.
 #
 # ## C13 and Figure 3: rare signal rises past $N_c$
 #
@@ -175,8 +181,14 @@ plt.close(fig)
 
 # %% tags=["remove-input"]
 glue("rare_max_below_nc", float(signal[below][:, :, rare_tasks].mean(1).max()), display=False)
-glue("rare_min_widest", float(signal[-1][:, rare_tasks].mean(0).min()), display=False)
-glue("widest", widths[-1], display=False)
+predicted = [interference.rare_learn_width(mu, mixture.pi[k] * mixture.spectra[k][0])
+             for k in rare_tasks]
+crossing = experiments.rare_crossings(widths, signal, rare_tasks, predicted, level=0.5)
+glue("rare_crossings", "; ".join(
+    f"task {k + 1} from N = {m if m is not None else 'none of the widths'} (predicted {p})"
+    for k, m, p in zip(rare_tasks, crossing["measured"], crossing["predicted"])), display=False)
+glue("crossing_order", "in the order the prediction gives" if crossing["in_order"]
+     else "not in the order the prediction gives", display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig3
@@ -189,9 +201,10 @@ glue("widest", widths[-1], display=False)
 #
 # Below $N_c$ the frequent tasks still have residual to explain and every rare task is at or
 # below the random level: its largest normalised signal at any width below $N_c$ is
-# {glue:text}`rare_max_below_nc:.2f`. Past $N_c$ the frequent residual is nearly gone and the
-# rare tasks are learned one after another; at the widest width, {glue:text}`widest`, every
-# rare task has a normalised signal of at least {glue:text}`rare_min_widest:.2f`.
+# {glue:text}`rare_max_below_nc:.2f`. Past $N_c$ the rare tasks come in one at a time. The width
+# from which each rare task's signal stays at or above 0.5 in every seed, against its learn
+# width $N_r^*$ predicted by C12 below: {glue:text}`rare_crossings`; they cross
+# {glue:text}`crossing_order`.
 #
 # ## C12: when is a rare direction stable?
 #
@@ -255,6 +268,11 @@ glue("fig4a", fig, display=False)
 plt.close(fig)
 
 # %% tags=["remove-input"]
+monotone = experiments.falls_at_every_gap(final)
+glue("monotone_widths", ", ".join(str(w) for w, m in zip(injection_widths, monotone) if m) or "none",
+     display=False)
+glue("bumpy_widths", ", ".join(str(w) for w, m in zip(injection_widths, monotone) if not m) or "none",
+     display=False)
 glue("decay_narrow_pct", 100 * float(decay[0]), display=False)
 glue("decay_wide_pct", 100 * float(decay[-1]), display=False)
 glue("narrowest", injection_widths[0], display=False)
@@ -269,10 +287,13 @@ glue("delta_max", deltas[-1], display=False)
 # $\Delta$ between injections, a curve per width (mean and range over seeds; paper Figure 4a).
 # ```
 #
-# The same amount of rare data, delivered in rarer bursts, leaves less behind, and far less in
-# a narrow model: from $\Delta = 1$ to $\Delta =$ {glue:text}`delta_max` the final rare signal
-# falls by {glue:text}`decay_narrow_pct:.0f`% (relative) at width {glue:text}`narrowest` and by
-# {glue:text}`decay_wide_pct:.1f`% at width {glue:text}`widest_inj`.
+# The same amount of rare data, delivered in rarer bursts, leaves less behind in a narrow
+# model: from $\Delta = 1$ to $\Delta =$ {glue:text}`delta_max` the final rare signal falls by
+# {glue:text}`decay_narrow_pct:.0f`% (relative) at width {glue:text}`narrowest` and by
+# {glue:text}`decay_wide_pct:.1f`% at width {glue:text}`widest_inj`. The fall is not a smooth
+# one at every width: the seed-mean signal falls at every larger gap at widths
+# {glue:text}`monotone_widths`, and rises somewhere along the gaps at widths
+# {glue:text}`bumpy_widths`.
 #
 # Over training, for a narrow and a wide model:
 

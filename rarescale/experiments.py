@@ -360,6 +360,29 @@ def bound_violations(value: np.ndarray, bound: np.ndarray, rtol: float = 1e-4,
     return value > bound * (1 + rtol) + atol
 
 
+def rare_crossings(widths, signal: np.ndarray, rare_tasks, predicted, level: float = 0.5) -> dict:
+    """C13: the width from which each rare task's normalised signal stays at or above ``level``
+    in every seed, against its predicted learn width ``N_r*`` (C12).
+
+    ``signal`` is (widths, seeds, K). Returns per rare task the ``measured`` width (None where it
+    never stays above), the ``predicted`` one, and ``in_order``: whether the rare tasks cross
+    in the order the prediction gives (ties in either kept as ties).
+    """
+    learned = measured_learn_widths(widths, np.asarray(signal) >= level)
+    measured = [learned[k] for k in rare_tasks]
+    predicted = [int(p) for p in predicted]
+    in_order = None not in measured and all(
+        np.sign(measured[i] - measured[j]) == np.sign(predicted[i] - predicted[j])
+        for i in range(len(measured)) for j in range(i + 1, len(measured)))
+    return {"measured": measured, "predicted": predicted, "in_order": bool(in_order)}
+
+
+def falls_at_every_gap(final: np.ndarray) -> np.ndarray:
+    """C14: per width, whether the seed-mean final rare signal falls (or stays) at every larger
+    gap Δ; ``final`` is (widths, deltas, seeds)."""
+    return np.all(np.diff(final.mean(-1), axis=1) <= 0, axis=1)
+
+
 def relative_decay(final: np.ndarray) -> np.ndarray:
     """Per width, the fall of the seed-mean signal from the first gap to the last,
     relative to the first; ``final`` is (widths, deltas, seeds)."""

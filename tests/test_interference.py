@@ -160,3 +160,27 @@ def test_c14_competing_utility_vanishes_when_everything_fits():
     mix = TaskMixture.power_law(K=3, m=2, a=1.0, b=1.0, d=10)
     others = sorted([mix.pi[k] * l for k in (0, 2) for l in mix.spectra[k]], reverse=True)
     assert [itf.competing_utility(mix, 1, n) for n in range(1, 6)] == pytest.approx(others + [0.0])
+
+
+def test_c13_rare_crossings_and_their_order():
+    from rarescale import experiments
+
+    widths = [2, 4, 6, 8]
+    signal = np.zeros((4, 2, 3))  # (widths, seeds, K); tasks 1 and 2 are rare
+    signal[2:, :, 1] = 0.9   # task 1 from width 6
+    signal[1:, :, 2] = 0.9   # task 2 from width 4
+    signal[1, 0, 1] = 0.9    # one seed early at width 4: not every seed, so not from 4
+    out = experiments.rare_crossings(widths, signal, [1, 2], predicted=[7, 3])
+    assert out["measured"] == [6, 4] and out["in_order"]
+    assert not experiments.rare_crossings(widths, signal, [1, 2], predicted=[3, 7])["in_order"]
+    signal[:, :, 2] = 0.1  # never crosses
+    assert experiments.rare_crossings(widths, signal, [1, 2], [7, 3]) == {
+        "measured": [6, None], "predicted": [7, 3], "in_order": False}
+
+
+def test_c14_falls_at_every_gap():
+    from rarescale import experiments
+
+    final = np.array([[[0.9, 0.8], [0.5, 0.6], [0.2, 0.2]],    # falls: 0.85, 0.55, 0.2
+                      [[0.9, 0.9], [0.95, 0.95], [0.5, 0.5]]])  # rises at the second gap
+    assert experiments.falls_at_every_gap(final).tolist() == [True, False]
