@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test venv clean distclean prune-artifacts
+.PHONY: book test lab venv clean distclean prune-artifacts
 
 # The venv is (re)installed when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -21,6 +21,10 @@ venv: $(STAMP)
 book: $(STAMP)
 	$(BIN)/python -m runners.book_cache
 	$(BIN)/jupyter-book build . -W --keep-going
+
+# JupyterLab on 127.0.0.1 with jupytext: chapters open as notebooks and save back to .py.
+lab: $(STAMP)
+	$(BIN)/python -m runners.lab
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest

@@ -182,3 +182,47 @@ def test_checker_catches_a_broken_page(html_dir, serve, browser, tmp_path, break
     page.write_text(html)
     problems = page_problems(browser, serve(copy), "book/01_phenomenology.html")
     assert any(expected in p for p in problems), problems
+
+
+def test_a_chapter_opens_as_a_notebook_in_jupyterlab(browser, tmp_path):
+    """``make lab``'s server, a chapter opened from its URL: the notebook view, screenshotted."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    from runners.lab import command
+
+    (tmp_path / "book").mkdir()
+    shutil.copy(REPO / "book" / "01_phenomenology.py", tmp_path / "book")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
+    server = subprocess.Popen(command(tmp_path, port, "tok"), env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(400):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=tok", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.3)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        outside = []
+        page.on("request", lambda r: None if r.url.startswith(f"http://127.0.0.1:{port}")
+                or r.url.startswith("data:") else outside.append(r.url))
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/book/01_phenomenology.py?token=tok")
+        page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=60_000)
+        page.wait_for_timeout(1500)
+        cells = page.locator(".jp-Notebook .jp-Cell").count()
+        screens = REPO / "_build" / "screens"
+        screens.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screens / "jupyterlab_01_phenomenology.png"))
+        assert cells >= 10
+        assert outside == []
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
