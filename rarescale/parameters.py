@@ -37,7 +37,9 @@ CONSTRAINTS = {
     "01_phenomenology": {"fit": Options(frozenset(FITS)), "n_large": _POS,
                          "eps": _NONNEG, "eps_values": ListOf(_NONNEG),
                          "fit_points": Interval(Integral, 10, None),
-                         "fit_noise": Interval(Real, 0, 1, "left"), "fit_seed": _INT0},
+                         "fit_noise": Interval(Real, 0, 1, "left"), "fit_seed": _INT0,
+                         "runs_file": Text(), "exclude_highest": Interval(Integral, 0, 200),
+                         "n_boot": Interval(Integral, 20, None), "boot_seed": _INT0},
     "02_utility_ranking": {**_STUDENT, "b_range": ListOf(_NONNEG, 2), "budget_factor": _INT1,
                            "budget_widths": ListOf(_INT1)},
     "03_interference": {**_STUDENT, "common_mass": Interval(Real, 0, 1, "right"),
@@ -98,6 +100,13 @@ def _chapter5(owner, p):
                                     f"Got {p['small_width']} instead.")
 
 
+def _chapter1(owner, p):
+    from rarescale.artifacts import REPO_ROOT
+
+    if not (REPO_ROOT / p["runs_file"]).is_file():
+        _fail(owner, "runs_file", f"names no file under the repository: {p['runs_file']}")
+
+
 def _chapter4(owner, p):
     from rarescale.artifacts import REPO_ROOT
 
@@ -117,6 +126,7 @@ def _runner(owner, p):
 
 RELATIONS = {
     "00_how_to_use": _chapter0,
+    "01_phenomenology": _chapter1,
     "02_utility_ranking": lambda owner, p: (_mixture_fits(owner, p), _widths_fit(owner, p)),
     "03_interference": _chapter3,
     "04_olmo_validation": _chapter4,

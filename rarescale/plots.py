@@ -97,6 +97,33 @@ def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiple
     return ax
 
 
+def fig_chinchilla_refit(ax, N, D, L, full, boot: dict, band: int = 300):
+    """Figure for C1 on real data: Hoffmann et al.'s runs (loss against compute, coloured by
+    model size) with the refitted compute-optimal frontier and its 95% bootstrap band."""
+    from rarescale import scaling
+
+    C = 6 * N * D
+    points = ax.scatter(C, L, c=np.log10(N), cmap="viridis", s=10, alpha=0.8)
+    grid = np.geomspace(C.min() / 2, C.max() * 2, 80)
+
+    def frontier(law):
+        return scaling.compute_optimal_loss(scaling.optimal_params(grid, law), law)
+
+    keys = ("E", "A", "B", "alpha", "beta")
+    curves = np.array([frontier(scaling.LossLaw(**{k: boot[k][i] for k in keys}))
+                       for i in range(min(band, len(boot["E"])))])
+    low, high = np.percentile(curves, [2.5, 97.5], axis=0)
+    ax.fill_between(grid, low, high, color=PALETTE[1], alpha=0.3, lw=0, label="95% bootstrap band")
+    ax.plot(grid, frontier(full), color=PALETTE[1], lw=1.5, label="refit: compute-optimal loss")
+    ax.set(xscale="log", yscale="log", xlabel="training compute 6ND (FLOP)",
+           ylabel="final loss (nats per token)")
+    _major_log_ticks_only(ax)
+    _major_log_ticks_only(ax, "y")
+    ax.figure.colorbar(points, ax=ax, label="log₁₀ parameters")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
 def _task_colours(values, log: bool = False, cmap="viridis"):
     """One colour per task from a sequential, colour-blind-safe map ordered by ``values``."""
     values = np.log(np.asarray(values, dtype=float)) if log else np.asarray(values, dtype=float)
@@ -349,12 +376,17 @@ def _size_lines(ax, res, values, x, label_sizes=True, **kw):
                 label=f"{size} ({res.params[s]:,})" if label_sizes else None, **kw)
 
 
-def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False):
-    """(a) Held-out accuracy against injection frequency, a line per size; chance dashed (C18)."""
+def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False, margin: float = 0.5):
+    """(a) Held-out accuracy against injection frequency, a line per size; chance dashed, the
+    one-operand shortcut dotted, the learned level grey (C18)."""
     acc = res.accuracy_vocab if vocab else res.accuracy
     _size_lines(ax, res, acc[:, :, task], res.frequencies)
     if not vocab:
         ax.axhline(res.chance[task], color="0.4", ls="--", lw=1, label="chance")
+        ax.plot(res.frequencies, res.shortcut[0, 0, task], color="0.4", ls=":", lw=1.2,
+                label="one-operand shortcut")
+        ax.plot(res.frequencies, res.level(margin)[task], color="0.75", lw=3, zorder=0,
+                label="learned level")
     ax.set(xscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="held-out accuracy" + (" (argmax, whole vocabulary)" if vocab else " (argmax, labels)"),
            ylim=(-0.02, 1.02), title=res.tasks[task].title)
@@ -387,40 +419,58 @@ def fig_olmo_thresholds(ax, res, margin: float = 0.5):
     return ax
 
 
-def fig_olmo_probes(axes, res, task: int, frequency: int, targets=("v1", "v2", "label")):
-    """(d) Probe accuracy by relative depth, a line per size, one panel per target (C19)."""
+def fig_olmo_exposure(ax, res, task: int, margin: float = 0.5):
+    """(b) Held-out accuracy against the distinct instances a run injected, a line per size across
+    the frequencies (C18): at equal exposure, does a larger model learn more?"""
     colours = _size_colours(res.params)
-    for k, (ax, target) in enumerate(zip(axes, targets)):
+    _major_log_ticks_only(ax)
+    for s, size in enumerate(res.sizes):
+        x, y = res.distinct[s, :, task], res.accuracy[s, :, task]
+        ax.plot(x.ravel(), y.ravel(), ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
+        ax.plot(x.mean(0), y.mean(0), marker="o", ms=4, color=colours[s],
+                label=f"{size} ({res.params[s]:,})")
+    ax.axhline(res.level(margin)[task].mean(), color="0.75", lw=3, zorder=0, label="learned level")
+    ax.set(xscale="log", xlabel="distinct train instances injected", ylim=(-0.02, 1.02),
+           ylabel="held-out accuracy (argmax, labels)", title=res.tasks[task].title)
+    return ax
+
+
+def fig_olmo_probes(axes, res, task: int, frequency: int):
+    """(d) Probe selectivity (score minus control) by relative depth, a line per size, one panel
+    per target (C19)."""
+    colours = _size_colours(res.params)
+    for k, (ax, target) in enumerate(zip(axes, res.probe_targets)):
         for s, size in enumerate(res.sizes):
-            acc = np.mean([res.probes[s][r][task][frequency][k] for r in range(len(res.seeds))], axis=0)
-            depth = np.arange(len(acc)) / (len(acc) - 1)
-            ax.plot(depth, acc, marker="o", ms=3, color=colours[s], label=size)
-        chance = np.mean([res.probe_chance[s][r][task][frequency][k] for s in range(len(res.sizes))
-                          for r in range(len(res.seeds))])
-        ax.axhline(chance, color="0.4", ls="--", lw=1)
-        ax.set(xlabel="relative depth (0 = embeddings)", ylim=(-0.02, 1.02),
-               title=f"probe for {target}")
-    axes[0].set_ylabel("held-out probe accuracy")
+            gap = np.mean([res.probe_score[s][r][task][frequency][k]
+                           - res.probe_control[s][r][task][frequency][k]
+                           for r in range(len(res.seeds))], axis=0)
+            depth = np.arange(len(gap)) / (len(gap) - 1)
+            ax.plot(depth, gap, marker="o", ms=3, color=colours[s], label=size)
+        ax.axhline(0, color="0.4", ls="--", lw=1)
+        measure = "R²" if res.probe_kinds[task][k] == "ordinal" else "accuracy"
+        ax.set(xlabel="relative depth (0 = embeddings)", title=f"{target} ({measure})")
+    axes[0].set_ylabel("probe minus control")
     return axes
 
 
 def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
-    """(e) Gradient cosine against frequency, and the forgetting curve at one frequency (C20)."""
-    _size_lines(axes[0], res, res.grad_cosine[:, :, task], res.frequencies)
+    """(e) Gradient cosine over the blocks minus the shuffled-label null's, against frequency; and
+    the forgetting curve at one frequency, at the same learning rate for every size (C20)."""
+    _size_lines(axes[0], res, (res.cosine["body"] - res.cosine["null"])[:, :, task], res.frequencies)
     axes[0].axhline(0, color="0.4", lw=0.8)
     axes[0].set(xscale="log", xlabel="injection frequency (instances per training token)",
-                ylabel="cos(task gradient, background gradient)", title="gradient interference")
+                ylabel="cos(task, background) − cos(null, background)",
+                title="gradient interference (blocks, mean over training)")
     colours = _size_colours(res.params)
     steps = res.forgetting_steps
+    curves = res.forgetting_curve_matched[:, :, task, frequency]  # [size, seed, step]
     for s, size in enumerate(res.sizes):
-        rises = []
-        for r in range(len(res.seeds)):
-            loss = res.forgetting[s][r][task][frequency]
-            rises.append(loss - loss[0])
-        axes[1].plot(steps, np.mean(rises, axis=0), marker="o", ms=3, color=colours[s], label=size)
+        axes[1].plot(steps, (curves[s] - curves[s, :, :1]).mean(0), marker="o", ms=3,
+                     color=colours[s], label=size)
     axes[1].set_xscale("symlog", linthresh=1)
     axes[1].set_xticks(steps, [str(k) for k in steps])
     axes[1].axhline(0, color="0.4", lw=0.8)
     axes[1].set(xlabel="background-only steps after training", ylabel="rise of label loss (nats)",
-                title=f"forgetting at {res.frequencies[frequency]:.2g} per token")
+                title=f"forgetting at {res.frequencies[frequency]:.2g} per token, "
+                      + (f"lr {res.forgetting_lr:g}" if res.forgetting_lr else "each run's final lr"))
     return axes

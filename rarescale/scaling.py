@@ -176,13 +176,26 @@ def _init_grid():
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 5)
 
 
-def fit_loss_law(N, D, L, delta: float = 1e-3, n_starts: int = 30, name: str = "fitted") -> LossLaw:
+POLISH = {"gtol": 1e-12, "ftol": 1e-15, "maxiter": 20_000, "maxcor": 50}
+"""L-BFGS options of the final run from the best start."""
+
+
+def _as_theta(law: LossLaw) -> np.ndarray:
+    return np.array([np.log(law.A), np.log(law.B), np.log(law.E), law.alpha, law.beta])
+
+
+def fit_loss_law(N, D, L, delta: float = 1e-3, n_starts: int = 30, name: str = "fitted",
+                 start: LossLaw | None = None) -> LossLaw:
     """Fit C1's five constants to ``(N, D, loss)`` points.
 
     Minimises the Huber loss (``delta``) of log-loss residuals with L-BFGS, as
     Hoffmann et al. (2022) and Besiroglu et al. (2024) do. Their grid of
     initialisations (4,500 points) is first scored in one vectorised pass; the
-    ``n_starts`` best seed L-BFGS runs, and the best optimum is returned.
+    ``n_starts`` best seed L-BFGS runs, and the best optimum is polished by one
+    more run with tight tolerances (the objective is small in absolute terms, and
+    L-BFGS's default tolerances stop short of the optimum on real data). With
+    ``start`` (a law fitted to similar data, as in a bootstrap), L-BFGS also runs
+    from it, and ``n_starts`` may be 0.
     """
     from scipy.optimize import minimize
 
@@ -191,21 +204,78 @@ def fit_loss_law(N, D, L, delta: float = 1e-3, n_starts: int = 30, name: str = "
         raise ConfigError(f"N, D and L must have one shape with at least 5 points. "
                           f"Got shapes {N.shape}, {D.shape}, {L.shape} instead.")
     logN, logD, logL = np.log(N).ravel(), np.log(D).ravel(), np.log(L).ravel()
-    grid = _init_grid()
-    # score every initialisation at once: (g, 3, n) terms
-    terms = np.stack([grid[:, [0]] - grid[:, [3]] * logN, grid[:, [1]] - grid[:, [4]] * logD,
-                      np.broadcast_to(grid[:, [2]], (len(grid), logN.size))], axis=1)
-    r = np.logaddexp.reduce(terms, axis=1) - logL
-    h = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta)).sum(axis=1)
+    starts = []
+    if n_starts:
+        grid = _init_grid()
+        # score every initialisation at once: (g, 3, n) terms
+        terms = np.stack([grid[:, [0]] - grid[:, [3]] * logN, grid[:, [1]] - grid[:, [4]] * logD,
+                          np.broadcast_to(grid[:, [2]], (len(grid), logN.size))], axis=1)
+        r = np.logaddexp.reduce(terms, axis=1) - logL
+        h = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta)).sum(axis=1)
+        starts = list(grid[np.argsort(h)[:n_starts]])
+    if start is not None:
+        starts.insert(0, _as_theta(start))
+    if not starts:
+        raise ConfigError("fit_loss_law needs n_starts >= 1 or a start law.")
     best = None
-    for theta0 in grid[np.argsort(h)[:n_starts]]:
+    for theta0 in starts:
         res = minimize(_huber_objective, theta0, args=(logN, logD, logL, delta),
                        jac=True, method="L-BFGS-B")
         if best is None or res.fun < best.fun:
             best = res
+    best = minimize(_huber_objective, best.x, args=(logN, logD, logL, delta), jac=True,
+                    method="L-BFGS-B", options=POLISH)
     a, b, e, alpha, beta = best.x
     return LossLaw(E=float(np.exp(e)), A=float(np.exp(a)), B=float(np.exp(b)),
                    alpha=float(alpha), beta=float(beta), name=name)
+
+
+def chinchilla_runs(path, exclude_highest: int = 5):
+    """``(N, D, L)`` of Hoffmann et al.'s runs as extracted by Besiroglu et al. (``book/data``).
+
+    Tokens are ``FLOP / (6 N)``. The replication leaves out the ``exclude_highest``
+    runs of highest loss (5 in its fit).
+    """
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"chinchilla_runs: data file not found: {path}")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    N = np.array([float(r["Model Size"]) for r in rows])
+    C = np.array([float(r["Training FLOP"]) for r in rows])
+    L = np.array([float(r["loss"]) for r in rows])
+    keep = np.argsort(L)[: len(L) - exclude_highest] if exclude_highest else np.arange(len(L))
+    keep = np.sort(keep)
+    return N[keep], C[keep] / (6 * N[keep]), L[keep]
+
+
+def bootstrap_fits(N, D, L, n_boot: int = 1000, seed: int = 0, progress: bool = False) -> dict:
+    """Refit the loss law to ``n_boot`` resamples of the runs (with replacement).
+
+    Each refit runs L-BFGS from the fit to all the runs, to tight tolerances: on
+    the replication's data it lands on the same optimum as the full search from
+    30 grid points (a test checks this), in a fraction of the time. Returns the
+    full fit's constants and, per resample, ``E, A, B, alpha, beta`` (arrays).
+    """
+    full = fit_loss_law(N, D, L)
+    rng = np.random.default_rng(seed)
+    keys = ("E", "A", "B", "alpha", "beta")
+    out = {k: np.empty(n_boot) for k in keys}
+    steps = range(n_boot)
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+        steps = tqdm(steps, desc="bootstrap", leave=False, disable=not sys.stderr.isatty())
+    for i in steps:
+        idx = rng.integers(0, len(N), len(N))
+        law = fit_loss_law(N[idx], D[idx], L[idx], n_starts=0, start=full)
+        for k in keys:
+            out[k][i] = getattr(law, k)
+    return {"full": {k: getattr(full, k) for k in keys}, **out}
 
 
 def synthetic_runs(law: LossLaw, n_points: int, noise: float, seed: int,
@@ -232,3 +302,60 @@ def small_model_table(laws, n_large: float, eps_values) -> list[dict]:
             rows.append({"fit": law.name, "eps": float(eps), "n_small": n_small,
                          "ratio": n_small / n_large})
     return rows
+
+
+CHINCHILLA_70B_FLOP = 5.76e23
+"""Training compute of Chinchilla (70B parameters, 1.4T tokens): where chapter 1 quotes the
+compute-optimal tokens per parameter."""
+
+
+def derived(law: LossLaw, compute: float = CHINCHILLA_70B_FLOP) -> dict:
+    """What C5 and C2 read off a fit: ``alpha/beta``, ``N_s*/N_L`` at ε = 0, and the
+    compute-optimal tokens per parameter at ``compute`` FLOP."""
+    n_opt = float(optimal_params(compute, law))
+    return {"alpha_over_beta": law.alpha / law.beta,
+            "small_ratio": float(largest_small_model(1.0, 0.0, law)),
+            "tokens_per_param": float(optimal_tokens(compute, law)) / n_opt}
+
+
+def refit_with_intervals(path, exclude_highest: int = 5, n_boot: int = 1000, seed: int = 0,
+                         compute: float = CHINCHILLA_70B_FLOP, progress: bool = True):
+    """C1 on real runs: the fit to Hoffmann et al.'s runs and ``n_boot`` bootstrap refits, with
+    the derived quantities of each, cached as the artifact ``c1_chinchilla_refit``."""
+    import hashlib
+    from pathlib import Path
+
+    from rarescale.artifacts import cached, code_digest
+
+    N, D, L = chinchilla_runs(path, exclude_highest)
+    config = {"data_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+              "exclude_highest": exclude_highest, "n_boot": n_boot, "seed": seed,
+              "compute": compute, "code": code_digest(__name__)}
+
+    def compute_fits():
+        boot = bootstrap_fits(N, D, L, n_boot, seed, progress)
+        laws = [LossLaw(**{k: boot[k][i] for k in ("E", "A", "B", "alpha", "beta")})
+                for i in range(n_boot)]
+        extra = [derived(law, compute) for law in laws]
+        full = LossLaw(**boot.pop("full"))
+        arrays = {**boot, **{k: np.array([e[k] for e in extra]) for k in extra[0]}}
+        return {"full": {**{k: getattr(full, k) for k in ("E", "A", "B", "alpha", "beta")},
+                         **derived(full, compute)}, "n_runs": int(len(N))}, arrays
+
+    return cached("c1_chinchilla_refit", config, compute_fits, seed=seed)
+
+
+def interval(samples, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap samples."""
+    low, high = np.percentile(np.asarray(samples, float), [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
+def outside_intervals(law: LossLaw, samples: dict, level: float = 0.95) -> list[str]:
+    """The constants of ``law`` that lie outside the bootstrap intervals of ``samples``."""
+    out = []
+    for k in ("E", "A", "B", "alpha", "beta"):
+        low, high = interval(samples[k], level)
+        if not low <= getattr(law, k) <= high:
+            out.append(k)
+    return out

@@ -139,3 +139,41 @@ def test_chapter1_reexecutes_with_another_fit(tmp_path):
     expected = (1 + BESIROGLU.alpha / BESIROGLU.beta) ** (-1 / BESIROGLU.alpha)
     assert float(glued(out, "c5_ratio")) == pytest.approx(expected, rel=1e-12)
     assert glued(out, "c5_law_name") == "'Besiroglu'"
+
+
+RUNS = REPO / "book" / "data" / "chinchilla_svg_extracted_data.csv"
+
+
+def test_c1_refit_on_the_replications_240_runs_matches_its_published_constants():
+    N, D, L = scaling.chinchilla_runs(RUNS)
+    assert len(N) == 240 and len(scaling.chinchilla_runs(RUNS, 0)[0]) == 245
+    fitted = scaling.fit_loss_law(N, D, L)
+    for k in ("E", "A", "B", "alpha", "beta"):
+        assert getattr(fitted, k) == pytest.approx(getattr(scaling.BESIROGLU, k), rel=0.03), k
+
+
+def test_c1_a_bootstrap_refit_from_the_full_fit_finds_the_full_searchs_optimum():
+    """The bootstrap's shortcut (one L-BFGS run from the full fit, tight tolerances) lands where
+    the search from 30 grid points lands, so its intervals are the search's."""
+    N, D, L = scaling.chinchilla_runs(RUNS)
+    full = scaling.fit_loss_law(N, D, L)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        idx = rng.integers(0, len(N), len(N))
+        logs = (np.log(N[idx]), np.log(D[idx]), np.log(L[idx]), 1e-3)
+        warm = scaling.fit_loss_law(N[idx], D[idx], L[idx], n_starts=0, start=full)
+        cold = scaling.fit_loss_law(N[idx], D[idx], L[idx], n_starts=30)
+        f_warm = scaling._huber_objective(scaling._as_theta(warm), *logs)[0]
+        f_cold = scaling._huber_objective(scaling._as_theta(cold), *logs)[0]
+        assert f_warm <= f_cold * (1 + 1e-5)  # as good an optimum, to the ridge's flatness
+        # along the flat ridge where A trades off with alpha, the scales move by about 1%
+        for k, rel in (("E", 2e-3), ("alpha", 5e-3), ("beta", 5e-3), ("A", 0.03), ("B", 0.03)):
+            assert getattr(warm, k) == pytest.approx(getattr(cold, k), rel=rel), k
+
+
+def test_c5_ratio_and_tokens_per_parameter_of_a_fit():
+    d = scaling.derived(scaling.CHINCHILLA)
+    assert d["small_ratio"] == pytest.approx((1 + 0.34 / 0.28) ** (-1 / 0.34), rel=1e-9)
+    n = scaling.optimal_params(scaling.CHINCHILLA_70B_FLOP, scaling.CHINCHILLA)
+    assert 6 * n * n * d["tokens_per_param"] == pytest.approx(scaling.CHINCHILLA_70B_FLOP, rel=1e-9)
+    assert scaling.interval(np.arange(101)) == pytest.approx((2.5, 97.5))
