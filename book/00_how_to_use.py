@@ -17,6 +17,7 @@
 #
 # ## Overview
 #
+# This book follows *Why Larger Models Learn More* {cite:p}`huang2026larger` claim by claim.
 # Every chapter of this book is a plain Python file in `book/`, in jupytext's percent format:
 # `# %% [markdown]` cells hold the text, `# %%` cells hold short calls into the `rarescale`
 # library. The book is built by executing each chapter, and every number in the text is

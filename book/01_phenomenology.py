@@ -17,7 +17,7 @@
 #
 # ## Overview
 #
-# Section 2 of the paper argues from nothing more than a power-law fit of loss that a larger
+# Section 2 of the paper {cite:p}`huang2026larger` argues from nothing more than a power-law fit of loss that a larger
 # model must learn some part of the data distribution that a smaller model never learns, even
 # with unlimited data. This chapter follows that argument with two published fits:
 #
@@ -33,7 +33,7 @@
 #
 # ## C1: the loss law
 #
-# Hoffmann et al. (2022) model the loss of a model with $N$ parameters trained on $D$ tokens as
+# {cite:t}`hoffmann2022training` model the loss of a model with $N$ parameters trained on $D$ tokens as
 #
 # ```{math}
 # :label: loss_law
@@ -41,7 +41,7 @@
 # ```
 #
 # with $E$ the irreducible loss. We ship two published fits of their approach 3: Chinchilla's
-# own, and the replication of Besiroglu et al. (2024). The parameters of this chapter are the
+# own, and the replication of {cite:t}`besiroglu2024chinchilla`. The parameters of this chapter are the
 # fit, the size $N_L$ of the "large" model, and the tolerances $\varepsilon$ of Definition 2:
 
 # %% tags=["parameters"]
@@ -180,7 +180,7 @@ for law_ in (scaling.CHINCHILLA, scaling.BESIROGLU):
 # ## C1–C5 on real data: Chinchilla's runs refitted
 #
 # The two fits above are quoted without uncertainty. The runs behind them are public: the 245
-# (size, compute, loss) points of Hoffmann et al.'s Figure 4, as Besiroglu et al. (2024)
+# (size, compute, loss) points of Hoffmann et al.'s Figure 4, as {cite:t}`besiroglu2024chinchilla`
 # extracted them from the figure ({glue:text}`n_runs_all` runs; provenance in
 # `book/data/README.md`). We refit the law to them with the same procedure (Huber loss,
 # $\delta = 10^{-3}$, on log-loss residuals; L-BFGS from the best of the initialisation grid),

@@ -18,7 +18,7 @@
 # ## Overview
 #
 # Chapter 1 argued from a loss law that some part of the data is only learned by a larger model.
-# Section 3 of the paper makes "some part" concrete in a model small enough to solve exactly: a
+# Section 3 of the paper {cite:p}`huang2026larger` makes "some part" concrete in a model small enough to solve exactly: a
 # mixture of linear regression tasks that share one encoder. This chapter follows section 3.1:
 #
 # - **C6** the setup: tasks of different frequency and complexity, a shared width-$N$ encoder;

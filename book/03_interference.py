@@ -19,7 +19,8 @@
 #
 # Chapter 2 showed *what* a wider model learns: the features of next-largest utility. But a
 # rare task is seen in only a few percent of the samples. How does any model accumulate its
-# features from such a thin signal, and why does width help? Section 3.2 of the paper answers
+# features from such a thin signal, and why does width help? Section 3.2 of the paper
+# {cite:p}`huang2026larger` answers
 # with interference between tasks:
 #
 # - **C9** the gradient of each task on the encoder;

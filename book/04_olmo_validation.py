@@ -19,7 +19,7 @@
 #
 # Chapters 2 and 3 explained, in a linear model, why a larger model learns more of its rarest
 # tasks: it has room for them once the frequent tasks are served, so their features are not
-# overwritten between sightings. Section 4 of the paper tests this in language-model
+# overwritten between sightings. Section 4 of the paper {cite:p}`huang2026larger` tests this in language-model
 # pretraining. It injects two small synthetic tasks into the training stream of OLMo models at
 # controlled frequencies, from 7.8e-3 down to 2.4e-8 instances per training token, at sizes
 # from 4M to 4B parameters on Dolma, and asks:
@@ -30,6 +30,8 @@
 # - **C20** whether larger models suffer less gradient interference between the background
 #   data and the task, and forget it more slowly.
 #
+# The models are OLMo 2's architecture {cite:p}`olmo2024olmo2`, at sizes named after DataDecide's
+# ladder {cite:p}`magnusson2025datadecide` and smaller ones of our own.
 # This chapter reads the artifacts of a ladder of runs made on this book's 2-core CPU (the
 # *CPU ladder*), with the same code that runs the paper-like grid on GPUs (last section).
 # The scale is far below the paper's, and we say at every figure what it is.
@@ -277,7 +279,8 @@ HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric m
 # the held-out instances. The probes are our choice, as the paper's are not known, and are
 # built so that width alone cannot win: every size is read through the same 16 principal
 # components of its hidden state, and every probe has a control, the same probe for the
-# targets of a random relabelling of the values. A wider state decodes token identity better,
+# targets of a random relabelling of the values, a control task in the sense of
+# {cite:t}`hewitt2019control`. A wider state decodes token identity better,
 # and that helps the control as much as the probe; only structure the task needs raises the
 # probe above its control. The targets follow the task: for {glue:md}`task_0`, each operand's
 # value as a number (ridge regression, R²) and the answer (a ridge classifier, accuracy); for
@@ -386,7 +389,7 @@ glue("n_verdicts", len(found))
 # ## Going further: the paper-like grid on GPUs
 #
 # The same library and runner train the paper-like grid, `runners/configs/gpu_ladder.yaml`:
-# sizes 4M to 1B of DataDecide's ladder, 100-value tasks, one task at one frequency per run,
+# sizes 4M to 1B of DataDecide's ladder {cite:p}`magnusson2025datadecide`, 100-value tasks, one task at one frequency per run,
 # frequencies down to 2.4e-8, 20 tokens per parameter, on Dolma-format token files (`uint32`
 # `.npy` arrays, given as paths or globs). With the files in place, on a machine with GPUs:
 #

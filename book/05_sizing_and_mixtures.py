@@ -17,7 +17,7 @@
 #
 # ## Overview
 #
-# The paper ends by saying its account "can inform practical questions concerning model
+# The paper {cite:p}`huang2026larger` ends by saying its account "can inform practical questions concerning model
 # sizing and training data mixtures", and leaves open whether re-sampling the data can rescue
 # a small model. This chapter turns chapters 2 and 3 into a tool and tests that question:
 #

@@ -227,6 +227,8 @@ def save_artifact(kind: str, config, result: Mapping | None = None,
             "code_version": code_version(), "wall_time_s": wall_time_s,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "libraries": library_versions(),
+            "machine": {"platform": platform.platform(), "machine": platform.machine(),
+                        "cpus": os.cpu_count()},
             "sha256": {name: _sha256(tmp / name) for name in ("result.json", "arrays.npz")},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))

@@ -226,3 +226,24 @@ def test_a_chapter_opens_as_a_notebook_in_jupyterlab(browser, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_citations_resolve_and_the_execution_table_lists_every_chapter(html_dir, serve, browser):
+    """Each citation links to an entry of the references page; the reproducibility page's
+    execution table has a row for every chapter."""
+    refs = (html_dir / "book" / "references.html").read_text()
+    anchors = set(re.findall(r'id="([^"]+)"', refs))
+    cited = 0
+    for path in toc_pages():
+        for target in re.findall(r'href="references\.html#([^"]+)"', (html_dir / path).read_text()):
+            assert target in anchors, (path, target)
+            cited += 1
+    assert cited >= 8
+    page = browser.new_page()
+    page.goto(serve(html_dir) + "/book/reproducibility.html")
+    table = page.locator("table").first.inner_text()
+    page.close()
+    for path in toc_pages():
+        name = Path(path).stem
+        if name[:2].isdigit():
+            assert name in table, f"{name} missing from the execution table"

@@ -1,0 +1,102 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproducibility: what was computed, where and when
+#
+# Every number in this book is computed when the book is built, either by executing a chapter
+# or by reading an artifact that a heavier run left behind. This page says which is which. The
+# first table is MyST-NB's record of this build: how long each chapter took to execute, and
+# whether it was executed afresh or served from the execution cache.
+#
+# ```{nb-exec-table}
+# ```
+#
+# ## The artifacts the book reads
+#
+# Each artifact carries a manifest: its full config (whose hash is its key), the seed, the code
+# version of the repository that made it, the wall time, the libraries and the machine. The
+# table lists every artifact this build read, from those manifests. *Current* says whether its
+# key matches today's code: a light result whose code digest is today's digest of the code that
+# makes it, a pretraining run whose measures version is today's. A chapter never reads a stale
+# artifact silently, since a changed digest is a different key; this column shows that the
+# artifacts the book shows are the ones today's code asks for.
+
+# %% tags=["parameters"]
+artifact_log = ""  # the build's list of artifacts read; "": $RARESCALE_ARTIFACT_LOG, else every artifact
+
+# %% tags=["remove-input"]
+import os
+from pathlib import Path
+
+import numpy as np
+from IPython.display import HTML
+
+from rarescale import inventory
+from rarescale.artifacts import REPO_ROOT
+from rarescale.report import glue, html_table
+
+log = artifact_log or os.environ.get("RARESCALE_ARTIFACT_LOG")
+rows = inventory.inventory(inventory.read_paths(Path(log) if log else None))
+rows.sort(key=lambda r: (r["kind"], r.get("created", "")))
+
+
+def machine(r):
+    m = r["machine"]
+    return f"{m['machine']}, {m['cpus']} CPUs" if m else "not recorded"
+
+
+table = [[r["kind"], r["key"], "missing" if r["missing"] else r["created"][:16].replace("T", " "),
+          "" if r["missing"] else r["code_version"],
+          "" if r["missing"] or r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.1f}",
+          "" if r["missing"] else f"{r['bytes'] / 1024:.0f}",
+          "" if r["missing"] else machine(r),
+          {True: "yes", False: "NO", None: "not checked"}[r["current"]]] for r in rows]
+glue("n_artifacts", len(rows))
+glue("n_stale", sum(r["current"] is False for r in rows))
+glue("pretraining_hours", sum(r["wall_time_s"] or 0 for r in rows if r["kind"] == "olmo_run") / 3600)
+glue("n_gpu_runs", sum(r["device"].startswith("cuda") for r in rows))
+HTML(html_table(["kind", "key", "created", "code version", "wall time (min)", "size (KiB)",
+                 "machine", "current"], table, caption="Every artifact this build read"))
+
+# %% [markdown]
+# The build read {glue:text}`n_artifacts` artifacts, of which {glue:text}`n_stale` do not match
+# today's code. The pretraining runs of chapter 4 took {glue:text}`pretraining_hours:.1f` hours
+# of wall time on a CPU ({glue:text}`n_gpu_runs` of the artifacts read were made on a GPU); they
+# are committed because `make book` never trains a language model. Everything else is
+# recomputed by `make book` when it is missing, in minutes. To redo a pretraining run, run its
+# sweep: `python -m runners.sweep runners/configs/cpu_ladder.yaml --jobs 2` on a CPU (about 75
+# minutes), or the GPU grids of chapter 4 on a GPU.
+#
+# ## The environment
+#
+# The packages that decide the numbers, as pinned in `requirements.txt`, and as recorded in
+# the manifests of the artifacts read:
+
+# %% tags=["remove-input"]
+names = ("torch", "transformers", "numpy", "jupyter-book", "scipy", "myst-nb")
+pins = inventory.pinned(names, REPO_ROOT / "requirements.txt")
+seen = {}
+for r in rows:
+    for name, version in r["libraries"].items():
+        seen.setdefault(name, set()).add(version)
+machines = sorted({machine(r) for r in rows if not r["missing"]})
+glue("machines", "; ".join(machines) or "none recorded")
+HTML(html_table(["package", "pinned", "in the artifacts' manifests"],
+                [[n, pins.get(n, "–"), ", ".join(sorted(seen.get(n.replace("-", "_"), seen.get(n, set()))))
+                  or "–"] for n in names]))
+
+# %% [markdown]
+# The artifacts came from: {glue:text}`machines`. Artifacts made before the manifests recorded
+# the machine say "not recorded".

@@ -1,0 +1,58 @@
+"""References and the reproducibility page: every citation has an entry and every entry is
+cited; the artifact inventory lists what a build read and flags a key today's code would not make."""
+
+import re
+
+import numpy as np
+
+from conftest import REPO
+from rarescale import artifacts, inventory
+
+
+def bib_keys() -> set:
+    return set(re.findall(r"^@\w+\{([^,]+),", (REPO / "book" / "references.bib").read_text(), re.M))
+
+
+def cited_keys() -> set:
+    keys = set()
+    for path in list((REPO / "book").glob("*.py")) + list((REPO / "book").glob("*.md")):
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", path.read_text()):
+            keys.update(k.strip() for k in group.split(","))
+    return keys
+
+
+def test_every_citation_has_an_entry_and_every_entry_is_cited():
+    assert cited_keys() and cited_keys() == bib_keys()
+
+
+def test_every_chapter_cites():
+    for path in sorted((REPO / "book").glob("0*.py")) + [REPO / "book" / "intro.md"]:
+        assert re.search(r"\{cite(?::\w+)?\}`", path.read_text()), path.name
+
+
+def test_the_inventory_lists_what_was_read_and_flags_a_stale_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    log = tmp_path / "artifacts-read.log"
+    monkeypatch.setenv("RARESCALE_ARTIFACT_LOG", str(log))
+    current = artifacts.save_artifact("c13_random_baseline",
+                                      {"d": 4, "code": artifacts.code_digest("rarescale.stiefel")},
+                                      {}, {"x": np.ones(3)})
+    stale = artifacts.save_artifact("c13_random_baseline", {"d": 4, "code": "000000000000"},
+                                    {}, {"x": np.ones(3)})
+    unknown = artifacts.save_artifact("something_else", {"d": 4}, {}, {})
+    artifacts.load_artifact("c13_random_baseline", {"d": 4, "code": "000000000000"})
+    rows = {r["key"]: r for r in inventory.inventory(inventory.read_paths(log))}
+    assert set(rows) == {current.key, stale.key, unknown.key}  # each read once, listed once
+    assert rows[current.key]["current"] is True and rows[stale.key]["current"] is False
+    assert rows[unknown.key]["current"] is None
+    assert rows[stale.key]["machine"]["cpus"] >= 1 and rows[stale.key]["bytes"] > 0
+    import shutil
+
+    shutil.rmtree(stale.path)  # a vanished artifact is listed as missing, not skipped
+    rows = {r["key"]: r for r in inventory.inventory(inventory.read_paths(log))}
+    assert rows[stale.key]["missing"]
+
+
+def test_pinned_versions_are_read_from_requirements():
+    pins = inventory.pinned(("torch", "jupyter-book"), REPO / "requirements.txt")
+    assert pins["torch"] == "2.13.0" and pins["jupyter-book"].startswith("1.")
