@@ -226,3 +226,17 @@ def test_c18_a_tiny_model_learns_tcmp_on_held_out_pairs(tmp_path):
     assert accuracy[-1] > 0.75  # chance + 8.5 standard errors of a coin on 288 pairs
     assert arrays["train_label_loss"][-1, 0] < 0.5 * np.log(2)
     assert result["injected_instances"] == [800 * 32]
+
+
+@pytest.mark.parametrize("device, env, expected", [
+    ("cpu", {}, ("cpu", None, 0, 1)),
+    ("cuda", {}, ("cuda", None, 0, 1)),
+    ("cpu", {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}, ("cpu", "gloo", 1, 2)),
+    ("cuda", {"WORLD_SIZE": "8", "RANK": "5", "LOCAL_RANK": "5"}, ("cuda:5", "nccl", 5, 8)),
+    ("cuda", {"WORLD_SIZE": "16", "RANK": "9", "LOCAL_RANK": "1"}, ("cuda:1", "nccl", 9, 16)),
+])
+def test_each_rank_gets_its_own_gpu_and_nccl(device, env, expected):
+    """Under torchrun a CUDA run puts rank r on cuda:LOCAL_RANK over nccl; on CPU, gloo."""
+    from rarescale.olmo.train import process_placement
+
+    assert process_placement(device, env) == expected
