@@ -146,7 +146,8 @@ glue("c5_law_name", law.name, display=False)
 # ```
 #
 # For $N_L =$ {glue:text}`c2_n_large` the boundary lies at $N_s^* =$ {glue:text}`c5_n_small`
-# parameters, {glue:text}`c5_ratio:.4f` of the large model. Notice that the ratio does not
+# parameters, {glue:text}`c5_ratio:.4f` of the large model (refitted to the runs behind the
+# published fits, with a 95% interval: {glue:text}`refit_small_ratio`; see below). Notice that the ratio does not
 # depend on $N_L$ at $\varepsilon = 0$: under the power law, every model has a fixed fraction
 # below which data cannot substitute for parameters. A tolerance $\varepsilon > 0$ moves the
 # boundary down, and since $L^*(N_L)$ approaches $E$ as $N_L$ grows, the same $\varepsilon$

@@ -32,8 +32,9 @@ def test_minimal_book_builds_glues_and_reexecutes_on_library_change(tmp_path, su
     shutil.copytree(REPO / "rarescale", book / "rarescale",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (book / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/00_how_to_use\n")
-    for name in ("intro.md", "00_how_to_use.py", "favicon.png"):
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/00_how_to_use\n"
+        "  - file: book/references\n")  # citations resolve only with a bibliography page
+    for name in ("intro.md", "00_how_to_use.py", "favicon.png", "references.bib", "references.md"):
         shutil.copy(REPO / "book" / name, book / "book")
     shutil.copytree(REPO / "_ext", book / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     env = {**subprocess_env, "RARESCALE_ARTIFACTS": str(tmp_path / "artifacts")}
