@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import plots
+from rarescale.olmo import figures
 from rarescale.artifacts import REPO_ROOT
 from rarescale.olmo import ladder
 from rarescale.olmo.model import model_size
@@ -142,7 +142,7 @@ glue("distinct_rarest", int(np.nanmin(res.distinct[:, :, :, -1])))
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
 for t, ax in enumerate(np.atleast_1d(axes)):
-    plots.fig_olmo_accuracy(ax, res, t, margin=margin)
+    figures.fig_olmo_accuracy(ax, res, t, margin=margin)
 np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=7)
 glue("fig_olmo_accuracy", fig, display=False)
 plt.close(fig)
@@ -199,7 +199,7 @@ for t in range(len(res.tasks)):
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
 for t, ax in enumerate(np.atleast_1d(axes)):
-    plots.fig_olmo_exposure(ax, res, t, margin)
+    figures.fig_olmo_exposure(ax, res, t, margin)
 np.atleast_1d(axes)[0].legend(fontsize=7)
 glue("fig_olmo_exposure", fig, display=False)
 plt.close(fig)
@@ -224,7 +224,7 @@ glue("distinct_rarest_max", int(np.nanmax(res.distinct[:, :, :, -1])))
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
 for t, ax in enumerate(np.atleast_1d(axes)):
-    plots.fig_olmo_label_loss(ax, res, t)
+    figures.fig_olmo_label_loss(ax, res, t)
 np.atleast_1d(axes)[-1].legend(fontsize=8)
 glue("fig_olmo_label_loss", fig, display=False)
 plt.close(fig)
@@ -251,7 +251,7 @@ glue_text("loss_top_trend", "; ".join(f"{res.titles[t]}: {ladder.arrow(loss_top[
 
 # %%
 fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
-plots.fig_olmo_thresholds(ax, res, margin)
+figures.fig_olmo_thresholds(ax, res, margin)
 ax.legend(fontsize=8)
 glue("fig_olmo_thresholds", fig, display=False)
 plt.close(fig)
@@ -292,7 +292,7 @@ f_probe = res.frequency_index(probe_frequency)
 fig, axes = plt.subplots(len(res.tasks), 3, figsize=(10.5, 3.3 * len(res.tasks)),
                          constrained_layout=True, squeeze=False)
 for t in range(len(res.tasks)):
-    plots.fig_olmo_probes(axes[t], res, t, f_probe)
+    figures.fig_olmo_probes(axes[t], res, t, f_probe)
     axes[t, 0].set_ylabel(f"{res.titles[t]}\nprobe minus control")
 axes[0, -1].legend(fontsize=8, title="size")
 glue("fig_olmo_probes", fig, display=False)
@@ -333,7 +333,7 @@ glue_text("label_probe_0", ladder.arrow(label_best))
 # %%
 f_forget = res.frequency_index(forgetting_frequency)
 fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8), constrained_layout=True)
-plots.fig_olmo_interference(axes, res, 0, f_forget)
+figures.fig_olmo_interference(axes, res, 0, f_forget)
 axes[1].legend(fontsize=8, title="size")
 glue("fig_olmo_interference", fig, display=False)
 plt.close(fig)

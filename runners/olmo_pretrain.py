@@ -59,7 +59,7 @@ from rarescale import artifacts
 from rarescale.olmo import grid
 from rarescale.olmo.config import RunConfig
 from rarescale.olmo.train import train
-from rarescale.plots import fig_olmo_run
+from rarescale.olmo.figures import fig_olmo_run
 from rarescale.report import html_table
 
 if artifact_root:

@@ -132,15 +132,15 @@ def test_tiny_sweep_end_to_end_cached_and_resumed(tmp_path, env):
     assert np.all((res.accuracy >= 0) & (res.accuracy <= 1))
     import matplotlib.pyplot as plt
 
-    from rarescale import plots
+    from rarescale.olmo import figures
     fig, axes = plt.subplots(2, 3)
-    plots.fig_olmo_accuracy(axes[0, 0], res, 0)
-    plots.fig_olmo_label_loss(axes[0, 1], res, 0)
-    plots.fig_olmo_thresholds(axes[0, 2], res)
-    plots.fig_olmo_probes(axes[1], res, 0, 0)
+    figures.fig_olmo_accuracy(axes[0, 0], res, 0)
+    figures.fig_olmo_label_loss(axes[0, 1], res, 0)
+    figures.fig_olmo_thresholds(axes[0, 2], res)
+    figures.fig_olmo_probes(axes[1], res, 0, 0)
     fig2, axes2 = plt.subplots(1, 3)
-    plots.fig_olmo_exposure(axes2[0], res, 0)
-    plots.fig_olmo_interference(axes2[1:], res, 0, 0)
+    figures.fig_olmo_exposure(axes2[0], res, 0)
+    figures.fig_olmo_interference(axes2[1:], res, 0, 0)
     plt.close(fig)
     plt.close(fig2)
     found = ladder.verdicts(res, 0.5, 0)  # two sizes, one seed: every trend computable

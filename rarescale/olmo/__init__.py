@@ -12,5 +12,6 @@ Modules in the order a run's data flows through them:
 - :mod:`.train` the training loop, with checkpoints and exact resume;
 - :mod:`.measures` evaluation, probes (C19), gradient interference and forgetting (C20);
 - :mod:`.grid` grids of runs (a sweep's YAML) and their artifacts;
-- :mod:`.ladder` a grid's results: thresholds, trends and chapter 4's verdicts.
+- :mod:`.ladder` a grid's results: thresholds, trends and chapter 4's verdicts;
+- :mod:`.figures` chapter 4's figures.
 """

@@ -1,0 +1,152 @@
+"""Chapter 4's figures (C18-C20), one function per figure, drawn from a
+:class:`~rarescale.olmo.ladder.LadderResults` (or, for one run, its artifact).
+
+Kept apart from :mod:`rarescale.plots` so that the pretraining figures can change without
+changing the code the student sweeps of chapters 2, 3 and 5 are keyed by.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from rarescale.plots import PALETTE, _major_log_ticks_only, _task_colours
+
+
+def fig_olmo_run(artifact):
+    """One pretraining run: validation loss, task label loss and held-out accuracy by step."""
+    a, r = artifact.arrays, artifact.result
+    steps = np.maximum(a["eval_step"], 1)
+    tokens = steps * r["global_batch"] * artifact.config["seq_len"]
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3), constrained_layout=True)
+    axes[0].plot(tokens, a["val_loss"], marker="o", ms=3, color="k")
+    axes[0].set(xscale="log", xlabel="training tokens", ylabel="validation loss (nats/token)",
+                title="background")
+    colours = _task_colours(np.arange(len(r["tasks"])))
+    for i, name in enumerate(r["tasks"]):
+        axes[1].plot(tokens, a["injected_label_loss"][:, i], color=colours[i], label=name)
+        axes[2].plot(tokens, a["test_acc_labels"][:, i], color=colours[i], label=name)
+        axes[2].plot(tokens, a["test_acc_vocab"][:, i], color=colours[i], ls="--", lw=0.8)
+    axes[1].set(xscale="log", xlabel="training tokens", ylabel="label loss, injected instances (nats)",
+                title="injected instances")
+    axes[2].set(xscale="log", xlabel="training tokens", ylabel="held-out accuracy", ylim=(0, 1.02),
+                title="held-out instances")
+    axes[2].legend(fontsize=7, ncol=2)
+    return fig
+
+
+def _size_colours(params):
+    """One colour per model size, dark (small) to orange (large), by log parameters."""
+    x = np.log(np.asarray(params, float))
+    return plt.get_cmap("plasma")(0.05 + 0.75 * (x - x.min()) / (np.ptp(x) or 1.0))
+
+
+def _size_lines(ax, res, values, x, label_sizes=True, **kw):
+    """A line per size (mean over seeds) and each seed as a faint dot; colour by size."""
+    colours = _size_colours(res.params)
+    _major_log_ticks_only(ax)
+    for s, size in enumerate(res.sizes):
+        for r in range(values.shape[1]):
+            ax.plot(x, values[s, r], ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
+        ax.plot(x, np.nanmean(values[s], axis=0), marker="o", ms=4, color=colours[s],
+                label=f"{size} ({res.params[s]:,})" if label_sizes else None, **kw)
+
+
+def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False, margin: float = 0.5):
+    """(a) Held-out accuracy against injection frequency, a line per size; chance dashed, the
+    one-operand shortcut dotted, the learned level grey (C18)."""
+    acc = res.accuracy_vocab if vocab else res.accuracy
+    _size_lines(ax, res, acc[:, :, task], res.frequencies)
+    if not vocab:
+        ax.axhline(res.chance[task], color="0.4", ls="--", lw=1, label="chance")
+        ax.plot(res.frequencies, res.shortcut[0, 0, task], color="0.4", ls=":", lw=1.2,
+                label="one-operand shortcut")
+        ax.plot(res.frequencies, res.level(margin)[task], color="0.75", lw=3, zorder=0,
+                label="learned level")
+    ax.set(xscale="log", xlabel="injection frequency (instances per training token)",
+           ylabel="held-out accuracy" + (" (argmax, whole vocabulary)" if vocab else " (argmax, labels)"),
+           ylim=(-0.02, 1.02), title=res.tasks[task].title)
+    return ax
+
+
+def fig_olmo_label_loss(ax, res, task: int):
+    """(b) Label loss on the injected instances against frequency, a line per size (C18)."""
+    _size_lines(ax, res, res.injected_label_loss[:, :, task], res.frequencies)
+    ax.axhline(np.log(1 / res.chance[task]), color="0.4", ls="--", lw=1, label="uniform over labels")
+    ax.set(xscale="log", yscale="log", xlabel="injection frequency (instances per training token)",
+           ylabel="label loss on injected instances (nats)", title=res.tasks[task].title)
+    return ax
+
+
+def fig_olmo_thresholds(ax, res, margin: float = 0.5):
+    """(c) Each size's learning threshold frequency against its non-embedding parameters."""
+    thr = res.threshold(margin)
+    for t, spec in enumerate(res.tasks):
+        colour = PALETTE[t]
+        for r in range(thr.shape[1]):
+            ax.plot(res.params, thr[:, r, t], ls="none", marker="o", ms=4, alpha=0.45, color=colour)
+        mean = np.exp(np.nanmean(np.log(thr[:, :, t]), axis=1)) if np.isfinite(thr[:, :, t]).any() \
+            else np.full(len(res.params), np.nan)
+        ax.plot(res.params, mean, color=colour, marker="s", ms=5, label=spec.title)
+    ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters",
+           ylabel="threshold frequency (instances per token)")
+    ax.axhspan(res.frequencies.min() / 3, res.frequencies.min(), color="0.9", lw=0)
+    ax.axhspan(res.frequencies.max(), res.frequencies.max() * 3, color="0.9", lw=0)
+    return ax
+
+
+def fig_olmo_exposure(ax, res, task: int, margin: float = 0.5):
+    """(b) Held-out accuracy against the distinct instances a run injected, a line per size across
+    the frequencies (C18): at equal exposure, does a larger model learn more?"""
+    colours = _size_colours(res.params)
+    _major_log_ticks_only(ax)
+    for s, size in enumerate(res.sizes):
+        x, y = res.distinct[s, :, task], res.accuracy[s, :, task]
+        ax.plot(x.ravel(), y.ravel(), ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
+        ax.plot(x.mean(0), y.mean(0), marker="o", ms=4, color=colours[s],
+                label=f"{size} ({res.params[s]:,})")
+    ax.axhline(res.level(margin)[task].mean(), color="0.75", lw=3, zorder=0, label="learned level")
+    ax.set(xscale="log", xlabel="distinct train instances injected", ylim=(-0.02, 1.02),
+           ylabel="held-out accuracy (argmax, labels)", title=res.tasks[task].title)
+    return ax
+
+
+def fig_olmo_probes(axes, res, task: int, frequency: int):
+    """(d) Probe selectivity (score minus control) by relative depth, a line per size, one panel
+    per target (C19)."""
+    colours = _size_colours(res.params)
+    for k, (ax, target) in enumerate(zip(axes, res.probe_targets)):
+        for s, size in enumerate(res.sizes):
+            gap = np.mean([res.probe_score[s][r][task][frequency][k]
+                           - res.probe_control[s][r][task][frequency][k]
+                           for r in range(len(res.seeds))], axis=0)
+            depth = np.arange(len(gap)) / (len(gap) - 1)
+            ax.plot(depth, gap, marker="o", ms=3, color=colours[s], label=size)
+        ax.axhline(0, color="0.4", ls="--", lw=1)
+        measure = "R²" if res.probe_kinds[task][k] == "ordinal" else "accuracy"
+        ax.set(xlabel="relative depth (0 = embeddings)", title=f"{target} ({measure})")
+    axes[0].set_ylabel("probe minus control")
+    return axes
+
+
+def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
+    """(e) Gradient cosine over the blocks minus the shuffled-label null's, against frequency; and
+    the forgetting curve at one frequency, at the same learning rate for every size (C20)."""
+    _size_lines(axes[0], res, (res.cosine["body"] - res.cosine["null"])[:, :, task], res.frequencies)
+    axes[0].axhline(0, color="0.4", lw=0.8)
+    axes[0].set(xscale="log", xlabel="injection frequency (instances per training token)",
+                ylabel="cos(task, background) − cos(null, background)",
+                title="gradient interference (blocks, mean over training)")
+    colours = _size_colours(res.params)
+    steps = res.forgetting_steps
+    curves = res.forgetting_curve_matched[:, :, task, frequency]  # [size, seed, step]
+    for s, size in enumerate(res.sizes):
+        axes[1].plot(steps, (curves[s] - curves[s, :, :1]).mean(0), marker="o", ms=3,
+                     color=colours[s], label=size)
+    axes[1].set_xscale("symlog", linthresh=1)
+    axes[1].set_xticks(steps, [str(k) for k in steps])
+    axes[1].axhline(0, color="0.4", lw=0.8)
+    axes[1].set(xlabel="background-only steps after training", ylabel="rise of label loss (nats)",
+                title=f"forgetting at {res.frequencies[frequency]:.2g} per token, "
+                      + (f"lr {res.forgetting_lr:g}" if res.forgetting_lr else "each run's final lr"))
+    return axes
