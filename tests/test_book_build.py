@@ -38,6 +38,12 @@ def test_minimal_book_builds_glues_and_reexecutes_on_library_change(tmp_path, su
         shutil.copy(REPO / "book" / name, book / "book")
     shutil.copytree(REPO / "_ext", book / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     env = {**subprocess_env, "RARESCALE_ARTIFACTS": str(tmp_path / "artifacts")}
+    # the chapter's committed artifact, copied to the private root it is looked for in first, so
+    # that the artifact it reads (and this test deletes) is a copy, never the repository's
+    kind = "c13_random_baseline"
+    if (REPO / "artifacts" / kind).is_dir():
+        shutil.copytree(REPO / "artifacts" / kind, tmp_path / "artifacts" / kind,
+                        ignore=shutil.ignore_patterns(".*"))
 
     log = build(book, env)
     assert "00_how_to_use.py: Executed notebook" in log
@@ -53,10 +59,12 @@ def test_minimal_book_builds_glues_and_reexecutes_on_library_change(tmp_path, su
 
     # an artifact the chapter read vanishes: the chapter executes again (and recomputes it)
     read = (book / "_build" / "artifacts-read.log").read_text().split("\t")[0]
+    assert Path(read).is_relative_to(tmp_path), read  # never delete a committed artifact
     shutil.rmtree(read)
     log = build(book, env)
     assert "changed or vanished" in log and "00_how_to_use.py: Executed notebook" in log
-    assert Path(read).is_dir()
+    again = (book / "_build" / "artifacts-read.log").read_text().split("\t")[0]
+    assert Path(again).name == Path(read).name and Path(again).is_dir()  # found or made anew
 
     with open(book / "rarescale" / "plots.py", "a") as f:
         f.write("\n# an edit to the library\n")
