@@ -100,18 +100,15 @@ def _chapter5(owner, p):
                                     f"Got {p['small_width']} instead.")
 
 
-def _chapter1(owner, p):
-    from rarescale.artifacts import REPO_ROOT
+def _file_in_repo(name):
+    """A check that parameter ``name`` is a file under the repository."""
+    def check(owner, p):
+        from rarescale.artifacts import REPO_ROOT
 
-    if not (REPO_ROOT / p["runs_file"]).is_file():
-        _fail(owner, "runs_file", f"names no file under the repository: {p['runs_file']}")
+        if not (REPO_ROOT / p[name]).is_file():
+            _fail(owner, name, f"names no file under the repository: {p[name]}")
 
-
-def _chapter4(owner, p):
-    from rarescale.artifacts import REPO_ROOT
-
-    if not (REPO_ROOT / p["sweep_file"]).is_file():
-        _fail(owner, "sweep_file", f"names no file under the repository: {p['sweep_file']}")
+    return check
 
 
 def _runner(owner, p):
@@ -126,10 +123,10 @@ def _runner(owner, p):
 
 RELATIONS = {
     "00_how_to_use": _chapter0,
-    "01_phenomenology": _chapter1,
+    "01_phenomenology": _file_in_repo("runs_file"),
     "02_utility_ranking": lambda owner, p: (_mixture_fits(owner, p), _widths_fit(owner, p)),
     "03_interference": _chapter3,
-    "04_olmo_validation": _chapter4,
+    "04_olmo_validation": _file_in_repo("sweep_file"),
     "05_sizing_and_mixtures": _chapter5,
     "olmo_pretrain": _runner,
 }

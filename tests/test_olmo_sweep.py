@@ -85,13 +85,6 @@ def test_unpacked_cells_map_each_copy_to_its_task_and_frequency():
     assert [(i, j) for i, j, _ in packed.cell_copies()[0][1]] == [(0, 0), (0, 1)]
 
 
-def test_falls_with_size():
-    assert ladder.falls_with_size([3e-4, 1e-4, 1e-4, 2e-5])
-    assert not ladder.falls_with_size([3e-4, 4e-4, 1e-5])
-    assert not ladder.falls_with_size([3e-4, np.nan, 1e-5])
-    assert not ladder.falls_with_size([1e-4, 1e-4])
-
-
 def test_c18_threshold_frequency():
     f = [1e-2, 1e-3, 1e-4, 1e-5]
     level = ladder.learned_level(0.5, 0.5)  # chance 0.5: learned from 0.75

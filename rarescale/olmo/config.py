@@ -111,13 +111,12 @@ class RunConfig:
 
     def __post_init__(self):
         model_size(self.size)
-        for name in ("tasks", "corpus"):
-            value = getattr(self, name)
-            if isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
-            elif not isinstance(value, tuple):
-                check("RunConfig", name, value, ListOf(Text(), 0))
         check("RunConfig", "corpus", self.corpus, ListOf(Text(), 0))
+        if not isinstance(self.tasks, (list, tuple)):
+            raise ConfigError(f"RunConfig.tasks must be a list of InjectedTask. "
+                              f"Got {shown(self.tasks)} instead.")
+        for name in ("tasks", "corpus"):  # lists from YAML, kept as tuples (hashable, frozen)
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         for i, t in enumerate(self.tasks):
             if not isinstance(t, InjectedTask):
                 raise ConfigError(f"RunConfig.tasks[{i}] must be an InjectedTask. Got {t!r} instead.")

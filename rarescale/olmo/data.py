@@ -28,9 +28,16 @@ def synthetic_web_path(config: RunConfig) -> Path:
     return data_root() / f"synthetic_web-v{config.vocab_size}-n{config.corpus_tokens}-eos{config.eos}.bin"
 
 
+def _token_corpus(config: RunConfig, paths):
+    from rarescale.olmo.corpus import TokenCorpus
+
+    return TokenCorpus(paths, config.seq_len, config.corpus_dtype, seed=config.seed,
+                       holdout=config.holdout, vocab_size=config.vocab_size)
+
+
 def open_corpus(config: RunConfig):
     """The run's :class:`~rarescale.olmo.corpus.TokenCorpus`, generating the synthetic web once."""
-    from rarescale.olmo.corpus import TokenCorpus, write_synthetic_web
+    from rarescale.olmo.corpus import write_synthetic_web
 
     paths = config.corpus_files()
     if not paths:
@@ -38,19 +45,15 @@ def open_corpus(config: RunConfig):
         write_synthetic_web(path, config.corpus_tokens, vocab_size=config.vocab_size,
                             eos=config.eos, seed=0)  # once: a file that exists is whole
         paths = [path]
-    return TokenCorpus(paths, config.seq_len, config.corpus_dtype, seed=config.seed,
-                       holdout=config.holdout, vocab_size=config.vocab_size)
+    return _token_corpus(config, paths)
 
 
 def check_corpus(config: RunConfig) -> None:
     """Everything about ``config``'s corpus that can be checked before training (a dry run):
     the files exist, and a sample of each fits the vocabulary (see :class:`TokenCorpus`)."""
-    from rarescale.olmo.corpus import TokenCorpus
-
     paths = config.corpus_files()
     if paths:
-        TokenCorpus(paths, config.seq_len, config.corpus_dtype, seed=config.seed,
-                    holdout=config.holdout, vocab_size=config.vocab_size)
+        _token_corpus(config, paths)
 
 
 def run_tasks(config: RunConfig):

@@ -186,7 +186,7 @@ def ladder_results(sweep: Sweep, runs) -> LadderResults:
     val_loss, tokens_per_s, wall, counts = (np.zeros((n_s, n_r)) for _ in range(4))
     last_lr = np.zeros(n_s)
     runs_by_key = {r.key: r for r in runs}
-    steps, kinds, forgetting_lr = None, None, None
+    steps, kinds, forgetting_lr = None, {}, None
     for cell, copies in sweep.cell_copies():
         s, r = sweep.sizes.index(cell.size), sweep.seeds.index(cell.seed)
         run = runs_by_key[cell_key(cell)]
@@ -211,7 +211,6 @@ def ladder_results(sweep: Sweep, runs) -> LadderResults:
                                         "accuracy": a["test_acc_labels"][:, c]}
             score[s][r][i][rank[j]] = a["probe_score"][c]
             control[s][r][i][rank[j]] = a["probe_control"][c]
-            kinds = kinds or {}
             kinds[i] = tuple(result["probe_kinds"][c])
         val_loss[s, r] += final["val_loss"]
         tokens_per_s[s, r] += result["tokens_per_s"]
@@ -267,14 +266,6 @@ def threshold_summary(res: LadderResults, margin: float = 0.5) -> dict:
 
 
 # --------------------------------------------------------------------------- trends
-
-def falls_with_size(values) -> bool:
-    """True when a sequence (by increasing size) never rises and ends below where it starts."""
-    v = np.asarray(values, float)
-    if not np.isfinite(v).all() or len(v) < 2:
-        return False
-    return bool(np.all(np.diff(v) <= 0) and v[-1] < v[0])
-
 
 def arrow(values, fmt: str = "{:.2f}") -> str:
     """``0.40 → 0.61 → 0.94``: a measure from the smallest size to the largest."""

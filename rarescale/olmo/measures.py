@@ -6,7 +6,7 @@
   distinct ones); the label loss and accuracy on held-out test instances (argmax
   over the whole vocabulary, and over the task's labels), also on the
   *shortcut-hard* test instances, those the best one-operand rule
-  (:func:`~rarescale.olmo.tasks.one_operand_rule`) gets wrong; how many
+  (:attr:`~rarescale.olmo.tasks.Task.shortcut`) gets wrong; how many
   instances were injected so far, and how many distinct; and gradient
   interference: the cosine between the gradient of the task's label loss and
   that of the background loss, over all weights, over the transformer blocks
@@ -43,9 +43,8 @@ import copy
 import numpy as np
 
 from rarescale.counts import eval_steps
-from rarescale.olmo.injection import InjectionSchedule
+from rarescale.olmo.data import schedules
 from rarescale.olmo.step import lm_loss, lr_factor, make_optimizer, optimizer_step
-from rarescale.olmo.tasks import one_operand_rule
 
 PROBE_TARGETS = ("v1", "v2", "label")
 PROBE_DIM = 16
@@ -152,7 +151,7 @@ def evaluate(model, tasks, config, validation, step: int, autocast, seen, inject
             out["test_acc_vocab"].append((logits.argmax(1) == label).float().mean().item())
             right = (answers[logits[:, answers].argmax(1)] == label).cpu().numpy()
             out["test_acc_labels"].append(float(right.mean()))
-            hard = ~one_operand_rule(task)["correct"]
+            hard = ~task.shortcut["correct"]
             out["test_acc_hard"].append(float(right[hard].mean()) if hard.any() else float("nan"))
     model.train()
     return out
@@ -293,7 +292,7 @@ def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
     ``state`` is the loop's :class:`~rarescale.olmo.train.RunState`."""
     size = config.model
     evals = state.evals
-    shortcuts = [one_operand_rule(t) for t in tasks]
+    shortcuts = [t.shortcut for t in tasks]
 
     def by_eval(key):
         return np.array([e[key] for e in evals]).reshape(len(evals), -1)
@@ -309,9 +308,7 @@ def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
         "last_step_lr": last_step_lr(config), "forgetting_lr": config.forgetting_lr,
         "tokens_trained": config.tokens_trained,
         "tasks": [t.name for t in config.tasks],
-        "requested_instances": [s.total(config.steps) for s in
-                                (InjectionSchedule(t.rate, config.global_batch, config.seq_len)
-                                 for t in config.tasks)],
+        "requested_instances": [s.total(config.steps) for s in schedules(config)],
         "injected_instances": state.injected,
         "chance_labels": [t.spec.chance for t in tasks],
         "shortcut_accuracy": [s["accuracy"] for s in shortcuts],

@@ -19,6 +19,7 @@ per run).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from numbers import Integral
 
 import numpy as np
@@ -189,6 +190,11 @@ class Task:
     def answer_tokens(self) -> np.ndarray:
         """The token of each label value (the argmax set of the label-restricted accuracy)."""
         return self.label_tokens if self.spec.n_labels else self.value_tokens[: self.spec.n_answers]
+
+    @cached_property
+    def shortcut(self) -> dict:
+        """The best one-operand rule (:func:`one_operand_rule`), computed once per task."""
+        return one_operand_rule(self)
 
     def values(self, tokens) -> np.ndarray:
         """The values of value tokens (the inverse of the bijection)."""

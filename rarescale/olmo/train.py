@@ -233,8 +233,9 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         state.evals.append(measures.evaluate(model, tasks, config, validation, config.steps,
                                              autocast, state.seen, state.injected))
     own_lr = measures.last_step_lr(config)
-    forgetting = [measures.forgetting_curve(model, optimizer, tasks, corpus, config, autocast,
-                                            state.seen, lr)
-                  for lr in (own_lr, config.forgetting_lr or own_lr)]
+    own = measures.forgetting_curve(model, optimizer, tasks, corpus, config, autocast, state.seen,
+                                    own_lr)
+    matched = own if not config.forgetting_lr else measures.forgetting_curve(
+        model, optimizer, tasks, corpus, config, autocast, state.seen, config.forgetting_lr)
     probes = measures.probes(model, tasks, config, autocast)
-    return measures.run_artifact(config, tasks, state, *forgetting, probes)
+    return measures.run_artifact(config, tasks, state, own, matched, probes)
