@@ -39,6 +39,8 @@ class InjectedTask:
 
 
 _POSITIVE_INT = Interval(Integral, 1, None)
+WRITTEN_WHEN_SET = {"schedule": "cosine", "decay": 0.2, "budgets": 1}
+"""Fields left out of :meth:`RunConfig.to_dict` at these values (see there)."""
 CONSTRAINTS = {
     "tokens": _POSITIVE_INT,
     "seq_len": Interval(Integral, 4, None),
@@ -55,6 +57,9 @@ CONSTRAINTS = {
     "eval_instances": _POSITIVE_INT,
     "forgetting_steps": Interval(Integral, 0, None),
     "checkpoint_every": _POSITIVE_INT,
+    "schedule": Options(frozenset({"cosine", "wsd"})),
+    "decay": Interval(Real, 0, 1, "neither"),
+    "budgets": _POSITIVE_INT,
 }
 """Each field's accepted values, checked by :func:`rarescale.validation.check`."""
 OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, None, "neither"),
@@ -80,9 +85,18 @@ class RunConfig:
     lr: float | None = None
     """Peak learning rate; None: the ladder's rule."""
     warmup: float = 0.05
-    """Warmup, as a fraction of the steps (linear), then cosine decay."""
+    """Warmup, as a fraction of the steps (linear), then the ``schedule``."""
     final_lr: float = 0.1
-    """The cosine ends at this fraction of the peak learning rate."""
+    """The schedule ends at this fraction of the peak learning rate."""
+    schedule: str = "cosine"
+    """``"cosine"``: cosine decay over the whole run. ``"wsd"``: warmup, stable at the peak,
+    then a linear decay over the last ``decay`` of the run (warmup-stable-decay)."""
+    decay: float = 0.2
+    """WSD: the fraction of a token budget spent decaying the learning rate."""
+    budgets: int = 1
+    """WSD: token budgets measured in one run: the run's tokens, its half, its quarter, ...
+    Each smaller budget branches off the stable phase, decays over its own last ``decay``,
+    is evaluated, and the run goes on from the branch point (:func:`~rarescale.olmo.train.train`)."""
     weight_decay: float = 0.1
     clip: float = 1.0
     vocab_size: int = 4096
@@ -124,6 +138,13 @@ class RunConfig:
         for name, constraint in OPTIONAL.items():
             if getattr(self, name) is not None:
                 check("RunConfig", name, getattr(self, name), constraint)
+        if self.budgets > 1 and self.schedule != "wsd":
+            raise ConfigError("RunConfig.budgets > 1 needs schedule: wsd (a cosine run has one "
+                              "budget, its own).")
+        starts = [self.decay_start(b) for b in self.budget_steps()]
+        if self.budgets > 1 and min(starts) < max(1, round(self.warmup * self.steps)):
+            raise ConfigError(f"RunConfig.budgets {self.budgets}: the smallest budget's decay would "
+                              "start inside the warmup; use fewer budgets or more tokens.")
         check("RunConfig", "eos", self.eos, Interval(Integral, 0, self.vocab_size - 1))
         check("RunConfig", "device", self.device, Text())
         check("RunConfig", "device", self.device.split(":")[0], Options(frozenset({"cpu", "cuda"})))
@@ -161,6 +182,19 @@ class RunConfig:
     def tokens_trained(self) -> int:
         return self.steps * self.global_batch * self.seq_len
 
+    def budget_steps(self) -> list[int]:
+        """The steps of each token budget, smallest first; the last is the run's own."""
+        return sorted({max(1, round(self.steps / 2 ** k)) for k in range(self.budgets)})
+
+    def decay_start(self, budget: int) -> int:
+        """WSD: the step at which the learning rate of a budget of ``budget`` steps starts to decay."""
+        return budget - max(1, round(self.decay * budget))
+
+    @property
+    def steps_with_branches(self) -> int:
+        """Optimizer steps taken in all: the run's and its decay branches'."""
+        return self.steps + sum(b - self.decay_start(b) for b in self.budget_steps()[:-1])
+
     def eval_steps(self) -> list[int]:
         """Log-spaced steps at which to evaluate (after that many updates), 0 and the last included."""
         return eval_steps(self.steps, self.eval_points).tolist()
@@ -176,8 +210,16 @@ class RunConfig:
         return paths
 
     def to_dict(self) -> dict:
-        """Plain values (tasks as ``{"spec": {...}, "rate": r}``); :meth:`from_dict` inverts it."""
-        return asdict(self)
+        """Plain values (tasks as ``{"spec": {...}, "rate": r}``); :meth:`from_dict` inverts it.
+
+        Fields added after the CPU ladder ran (:data:`WRITTEN_WHEN_SET`) are written only when
+        they differ from their default, so a config that does not use them keeps its hash.
+        """
+        d = asdict(self)
+        for name, default in WRITTEN_WHEN_SET.items():
+            if d[name] == default:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d, where: str = "RunConfig") -> "RunConfig":

@@ -15,7 +15,9 @@ A sweep file names the grid and what every run shares::
 With ``pack: true`` a cell is one (size, seed) and carries each task at each
 frequency as an independent copy on its own tokens: our choice, so that a CPU
 ladder fits in a couple of hours. With ``pack: false`` a cell is one (size,
-seed, task, frequency), as in the paper. Each cell is a
+seed, task, frequency), as in the paper. A task may name its own
+``frequencies`` (a subset of the sweep's); it then runs at those only, each copy
+with the seed it has in the full grid. Each cell is a
 :class:`~rarescale.olmo.config.RunConfig`; its artifact (kind ``olmo_run``) is
 keyed by the hash of that config and :data:`MEASURES`, so a finished cell is
 never run again. What the runs measured is read back by :mod:`rarescale.olmo.ladder`.
@@ -49,7 +51,7 @@ keyed by this version rather than by a digest of the code (a re-run of the CPU l
 MEASURED_TOKENS_PER_S = {
     2: {"30K": 21_400, "100K": 21_100, "250K": 16_300, "600K": 12_100, "1M": 8_300,
         "4M": 11_500, "20M": 1_700},
-    1: {"30K": 15_200, "100K": 12_100, "250K": 9_800, "1M": 4_400},
+    1: {"12K": 18_800, "30K": 15_200, "100K": 12_100, "250K": 9_800, "1M": 4_400},
 }
 
 FIELDS = {
@@ -76,6 +78,9 @@ class Sweep:
     pack: bool = True
     run: dict = field(default_factory=dict)
     """Other :class:`RunConfig` fields shared by every cell."""
+    task_frequencies: tuple = ()
+    """Per task, the frequencies it runs at (None: all of the sweep's); from the tasks' own
+    ``frequencies`` in the YAML."""
     tokens_per_param: float | None = None
     """If set, each size trains on this many tokens per parameter (total), instead of ``run.tokens``."""
 
@@ -111,7 +116,21 @@ class Sweep:
                 check("sweep", name, d[name], constraint)
             elif name in ("sizes", "tasks", "frequencies"):
                 raise ConfigError(f"{where}: sweep.{name} is missing; it must be {constraint}.")
-        tasks = tuple(from_fields(TaskSpec, t, f"sweep.tasks[{i}]") for i, t in enumerate(d["tasks"]))
+        tasks, task_frequencies = [], []
+        for i, t in enumerate(d["tasks"]):
+            t = dict(t)
+            own = t.pop("frequencies", None)
+            if own is not None:
+                check(f"sweep.tasks[{i}]", "frequencies", own, FIELDS["frequencies"])
+                missing = [f for f in own if f not in (d.get("frequencies") or ())]
+                if missing:
+                    raise ConfigError(f"sweep.tasks[{i}].frequencies: {missing[0]} is not one of "
+                                      "the sweep's frequencies.")
+                own = tuple(own)
+            task_frequencies.append(own)
+            tasks.append(from_fields(TaskSpec, t, f"sweep.tasks[{i}]"))
+        d["task_frequencies"] = tuple(task_frequencies)
+        tasks = tuple(tasks)
         as_tuple = {k: tuple(d[k]) for k in ("sizes", "frequencies", "seeds") if k in d}
         return from_fields(cls, {**d, **as_tuple, "tasks": tasks, "run": dict(d.get("run") or {})},
                            where)
@@ -124,7 +143,9 @@ class Sweep:
 
     def cell_groups(self):
         """``(size, seed, [(task index, frequency index), ...])`` for every cell, in order."""
-        pairs = [(i, j) for i in range(len(self.tasks)) for j in range(len(self.frequencies))]
+        own = self.task_frequencies or (None,) * len(self.tasks)
+        pairs = [(i, j) for i in range(len(self.tasks)) for j, f in enumerate(self.frequencies)
+                 if own[i] is None or f in own[i]]
         for size, seed in itertools.product(self.sizes, self.seeds):
             for group in ([pairs] if self.pack else [[p] for p in pairs]):
                 yield size, seed, group
@@ -153,7 +174,8 @@ class Sweep:
         rate = (tokens_per_s or MEASURED_TOKENS_PER_S.get(min(threads, 2), {})).get(config.size)
         if rate is None or (tokens_per_s is None and config.device != "cpu"):  # measured on CPU only
             return float("nan")
-        return config.tokens_trained / rate * 1.1  # + evaluation
+        steps = config.steps_with_branches  # the decay branches of smaller budgets too
+        return steps * config.global_batch * config.seq_len / rate * 1.1  # + evaluation
 
 
 def artifact_config(config: RunConfig) -> dict:

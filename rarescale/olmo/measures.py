@@ -316,7 +316,9 @@ def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
         "distinct_injected": [len(seen) for seen in state.seen],
         "final": {k: evals[-1][k] for k in ("val_loss",) + per_eval},
         "data_share": state.data_seconds / max(state.step_seconds, 1e-9),
-        "tokens_per_s": config.tokens_trained / max(state.step_seconds, 1e-9),
+        "tokens_per_s": (config.steps_with_branches * config.global_batch * config.seq_len
+                         / max(state.step_seconds, 1e-9)),
+        "budget_steps": config.budget_steps(),
         "probe_targets": list(PROBE_TARGETS),
         "probe_kinds": probes["kinds"],
         "probe_dim": PROBE_DIM,
@@ -329,6 +331,9 @@ def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
         "train_loss": np.array([loss for _, loss in state.train_loss]),
         "forgetting_loss": np.asarray(forgetting["loss"]),
         "forgetting_loss_matched": np.asarray(forgetting_matched["loss"]),
+        # each token budget's evaluation, smallest first: the decay branches', then the run's own
+        **{f"budget_{k}": np.array([e[k] for e in state.branches + [evals[-1]]]).reshape(
+            len(state.branches) + 1, -1) for k in ("val_loss",) + per_eval},
         "probe_score": probes["score"],
         "probe_control": probes["control"],
         "probe_chance": probes["chance"],

@@ -58,6 +58,7 @@ class ModelSize:
 
 _RUNGS = [
     # CPU sizes, below the DataDecide ladder
+    ModelSize("12K", 16, 2, 3),
     ModelSize("30K", 32, 4, 2),
     ModelSize("100K", 48, 4, 3),
     ModelSize("250K", 64, 4, 4),

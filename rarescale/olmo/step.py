@@ -23,13 +23,31 @@ def lm_loss(model, x):
     return F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), y.view(-1))
 
 
-def lr_factor(step: int, config: RunConfig) -> float:
-    """Linear warmup to 1, then cosine to ``final_lr`` (a fraction of the peak)."""
+def lr_factor(step: int, config: RunConfig, budget: int | None = None) -> float:
+    """The learning rate of ``step`` as a fraction of the peak: linear warmup to 1, then
+    ``config.schedule`` down to ``final_lr``.
+
+    ``"cosine"`` decays over the whole run. ``"wsd"`` stays at 1 until the last ``decay``
+    of a budget of ``budget`` steps (default: the run's), then falls linearly, reaching
+    ``final_lr`` on the budget's last step. The warmup is the run's for every budget.
+    """
     warm = max(1, round(config.warmup * config.steps))
     if step < warm:
         return (step + 1) / warm
+    if config.schedule == "wsd":
+        budget = config.steps if budget is None else budget
+        start = config.decay_start(budget)
+        if step < start:
+            return 1.0
+        return 1.0 - (1 - config.final_lr) * min(1.0, (step - start + 1) / (budget - start))
     t = (step - warm) / max(1, config.steps - warm)
     return config.final_lr + (1 - config.final_lr) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def set_lr(optimizer, config: RunConfig, step: int, budget: int | None = None) -> None:
+    """Set every parameter group's learning rate for ``step`` (see :func:`lr_factor`)."""
+    for group in optimizer.param_groups:
+        group["lr"] = config.peak_lr * lr_factor(step, config, budget)
 
 
 def make_optimizer(model, config: RunConfig):

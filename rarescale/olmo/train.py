@@ -11,11 +11,19 @@ uninterrupted one would have.
 At log-spaced steps, and at the end, it calls the measures of
 :mod:`rarescale.olmo.measures`; the update itself is
 :func:`rarescale.olmo.step.optimizer_step`.
+
+A warmup-stable-decay run with several token ``budgets`` measures each smaller
+budget on a branch: where that budget's decay starts, a copy of the weights and
+the optimizer trains on through the budget's last step with the learning rate
+falling, is evaluated, and is dropped; the run goes on from the branch point.
+So the evaluation of a budget is the one a run of that many tokens would end
+with, and all budgets share one stable phase (Hägele et al. 2024).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 import time
@@ -28,7 +36,7 @@ from rarescale.olmo import measures
 from rarescale.olmo.config import RunConfig
 from rarescale.olmo.data import open_corpus, run_tasks, schedules, training_batch
 from rarescale.olmo.model import build_model
-from rarescale.olmo.step import lr_factor, make_optimizer, optimizer_step
+from rarescale.olmo.step import make_optimizer, optimizer_step, set_lr
 from rarescale.validation import ConfigError
 
 CHECKPOINT = "checkpoint.pt"
@@ -44,6 +52,8 @@ class RunState:
     """Per task, the train instances injected so far, distinct, in order of first injection."""
     train_loss: list = field(default_factory=list)  # (step, loss) each step
     evals: list = field(default_factory=list)
+    branches: list = field(default_factory=list)
+    """The evaluation at the end of each smaller token budget's decay branch, smallest first."""
     data_seconds: float = 0.0
     step_seconds: float = 0.0
 
@@ -151,56 +161,30 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
         return _loop(config, work_dir, device, rank, world, micro, progress, max_steps, compile)
 
 
-def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, compile):
-    """The loop of :func:`train`, in a work folder it owns."""
-    import torch
-    from torch.nn.parallel import DistributedDataParallel as DDP
+class _Stepper:
+    """Takes the optimizer steps of a run: each step's batch, its learning rate, the update,
+    and the count of what was injected (on the main run or on a decay branch)."""
 
-    per_rank = config.global_batch // world
-    corpus = open_corpus(config)
-    tasks = run_tasks(config)
-    plan = schedules(config)
-    model = build_model(config.model, config.vocab_size, config.seq_len, config.eos,
-                        config.seed).to(device)
-    optimizer = make_optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
-    state = RunState(injected=[0] * len(tasks), seen=[[] for _ in tasks])
+    def __init__(self, config, net, optimizer, corpus, plan, tasks, rank, world, micro, autocast,
+                 device):
+        self.__dict__.update(config=config, net=net, optimizer=optimizer, corpus=corpus, plan=plan,
+                             tasks=tasks, rank=rank, world=world, micro=micro, autocast=autocast,
+                             device=device)
+        self.per_rank = config.global_batch // world
 
-    checkpoint = work_dir / CHECKPOINT
-    if checkpoint.exists():
-        saved = _load_checkpoint(checkpoint, device, config)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = RunState(**saved["state"])
-        torch.set_rng_state(saved["rng"])
+    def __call__(self, step: int, state: RunState, seen_sets, budget: int | None = None) -> float:
+        """Train on ``step``'s batch at its learning rate (of ``budget``); record it in ``state``."""
+        import torch
 
-    net = DDP(model) if world > 1 else model
-    if compile:
-        net = torch.compile(net)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else contextlib.nullcontext())
-    validation = torch.from_numpy(corpus.validation()).to(device)
-    seen_sets = [set(seen) for seen in state.seen]
-    eval_steps = set(config.eval_steps())
-    stop = min(config.steps, max_steps if max_steps is not None else config.steps)
-    bar = _progress(config.steps, state.step, progress and rank == 0)
-
-    while state.step < stop:
-        step = state.step
-        # evaluate (rank 0), on the weights before this step's update
-        if step in eval_steps and rank == 0 and not any(e["step"] == step for e in state.evals):
-            state.evals.append(measures.evaluate(model, tasks, config, validation, step, autocast,
-                                                 state.seen, state.injected))
-        # the batch with its injections, this rank's share of it
+        c = self.config
+        set_lr(self.optimizer, c, step, budget)
         t0 = time.perf_counter()
-        tokens, injected = training_batch(corpus, plan, tasks, step, config)
-        local = torch.from_numpy(tokens[rank * per_rank:(rank + 1) * per_rank]).to(device)
+        tokens, injected = training_batch(self.corpus, self.plan, self.tasks, step, c)
+        local = torch.from_numpy(tokens[self.rank * self.per_rank:(self.rank + 1) * self.per_rank])
+        local = local.to(self.device)
         t1 = time.perf_counter()
-        # one update
-        loss = optimizer_step(net, optimizer, local, micro, config.clip, autocast, world)
-        scheduler.step()
-        # bookkeeping: times, injection counts, distinct instances seen
+        loss = optimizer_step(self.net, self.optimizer, local, self.micro, c.clip, self.autocast,
+                              self.world)
         state.data_seconds += t1 - t0
         state.step_seconds += time.perf_counter() - t0
         state.injected = [a + len(b) for a, b in zip(state.injected, injected)]
@@ -209,29 +193,102 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
                 if k not in seen_set:
                     seen_set.add(k)
                     seen.append(k)
+        return loss
+
+
+def _decay_branch(budget: int, state: RunState, model, take_step, evaluate):
+    """Train a copy of the run from ``state.step`` to the end of a ``budget``-step budget with
+    its decay, evaluate it (rank 0), and restore the run as it was. Returns the evaluation."""
+    import torch
+
+    saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(take_step.optimizer.state_dict()),
+             torch.get_rng_state())
+    branch = RunState(injected=list(state.injected), seen=[list(s) for s in state.seen])
+    seen_sets = [set(s) for s in branch.seen]
+    for step in range(state.step, budget):
+        take_step(step, branch, seen_sets, budget)
+    found = evaluate(budget, branch) if take_step.rank == 0 else None
+    model.load_state_dict(saved[0])
+    take_step.optimizer.load_state_dict(saved[1])
+    torch.set_rng_state(saved[2])
+    state.data_seconds += branch.data_seconds
+    state.step_seconds += branch.step_seconds
+    return found
+
+
+def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, compile):
+    """The loop of :func:`train`, in a work folder it owns."""
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    corpus = open_corpus(config)
+    tasks = run_tasks(config)
+    model = build_model(config.model, config.vocab_size, config.seq_len, config.eos,
+                        config.seed).to(device)
+    optimizer = make_optimizer(model, config)
+    state = RunState(injected=[0] * len(tasks), seen=[[] for _ in tasks])
+
+    checkpoint = work_dir / CHECKPOINT
+    if checkpoint.exists():
+        saved = _load_checkpoint(checkpoint, device, config)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = RunState(**saved["state"])
+        torch.set_rng_state(saved["rng"])
+
+    def save_checkpoint():  # rank 0 writes, the others wait
+        if rank == 0:
+            _save_atomic({"config": config.to_dict(), "model": model.state_dict(),
+                          "optimizer": optimizer.state_dict(), "state": asdict(state),
+                          "rng": torch.get_rng_state()}, checkpoint)
+        if world > 1:
+            torch.distributed.barrier()
+
+    net = DDP(model) if world > 1 else model
+    if compile:
+        net = torch.compile(net)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else contextlib.nullcontext())
+    validation = torch.from_numpy(corpus.validation()).to(device)
+    take_step = _Stepper(config, net, optimizer, corpus, schedules(config), tasks, rank, world,
+                         micro, autocast, device)
+
+    def evaluate(step, at):
+        return measures.evaluate(model, tasks, config, validation, step, autocast, at.seen,
+                                 at.injected)
+
+    seen_sets = [set(seen) for seen in state.seen]
+    eval_steps = set(config.eval_steps())
+    branches = {config.decay_start(b): b for b in config.budget_steps()[:-1]}
+    stop = min(config.steps, max_steps if max_steps is not None else config.steps)
+    bar = _progress(config.steps, state.step, progress and rank == 0)
+
+    while state.step < stop:
+        step = state.step
+        # evaluate (rank 0), on the weights before this step's update
+        if step in eval_steps and rank == 0 and not any(e["step"] == step for e in state.evals):
+            state.evals.append(evaluate(step, state))
+        # a smaller token budget decays here: measure it on a branch, then go on
+        if step in branches and len(state.branches) < sorted(branches).index(step) + 1:
+            state.branches.append(_decay_branch(branches[step], state, model, take_step, evaluate))
+            save_checkpoint()
+        # one update
+        loss = take_step(step, state, seen_sets)
         state.train_loss.append((step, loss))
         state.step += 1
         bar.update(1)
         if rank == 0 and bar.format_dict.get("rate"):
             tokens_per_s = bar.format_dict["rate"] * config.global_batch * config.seq_len
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:.0f}")
-        # checkpoint (rank 0 writes, the others wait)
         if state.step % config.checkpoint_every == 0 or state.step == config.steps:
-            if rank == 0:
-                _save_atomic({"config": config.to_dict(), "model": model.state_dict(),
-                              "optimizer": optimizer.state_dict(),
-                              "scheduler": scheduler.state_dict(), "state": asdict(state),
-                              "rng": torch.get_rng_state()}, checkpoint)
-            if world > 1:
-                torch.distributed.barrier()
+            save_checkpoint()
     bar.close()
     if state.step < config.steps or rank != 0:
         return None
 
     # after training: the last evaluation, forgetting and probes
     if not any(e["step"] == config.steps for e in state.evals):
-        state.evals.append(measures.evaluate(model, tasks, config, validation, config.steps,
-                                             autocast, state.seen, state.injected))
+        state.evals.append(evaluate(config.steps, state))
     own_lr = measures.last_step_lr(config)
     own = measures.forgetting_curve(model, optimizer, tasks, corpus, config, autocast, state.seen,
                                     own_lr)
