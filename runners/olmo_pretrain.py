@@ -39,6 +39,9 @@ config = {  # RunConfig fields; the rest take their defaults
     "seq_len": 64,
 }
 nproc = 1  # > 1: data parallel through torchrun in a subprocess
+nnodes = 1  # > 1: torchrun across nodes (a Slurm job: runners.cluster sets the next two)
+node_rank = 0  # this node's index
+rdzv_endpoint = ""  # host:port of the first node, for the rendezvous
 compile_model = False  # torch.compile the model (helps on GPU; slower on CPU)
 work_dir = ""  # checkpoints; "": runs/olmo_pretrain/<run key> in the repository (git-ignored)
 artifact_root = ""  # where the artifact goes; "": the repository's artifacts/
@@ -61,6 +64,7 @@ from rarescale.olmo.config import RunConfig
 from rarescale.olmo.train import train
 from rarescale.olmo.figures import fig_olmo_run
 from rarescale.report import html_table
+from runners.cluster import torchrun_command
 
 if artifact_root:
     os.environ[artifacts.ROOT_ENV] = str(Path(artifact_root).resolve())
@@ -72,12 +76,10 @@ print(f"{run.size}: {run.model.non_embedding_params():,} non-embedding parameter
 
 # %%
 start = time.perf_counter()
-if nproc > 1:  # DDP: torchrun runs the same loop in nproc processes; rank 0 writes the result
+if nproc > 1 or nnodes > 1:  # DDP: torchrun runs the loop in nproc processes on each node
     work.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                    "--nproc_per_node", str(nproc), "-m", "rarescale.olmo",
-                    str(run.to_file(work / "run.json")), str(work)]
-                   + (["--compile"] if compile_model else []), check=True)
+    subprocess.run(torchrun_command(run.to_file(work / "run.json"), work, nproc, nnodes, node_rank,
+                                    rdzv_endpoint, grid.cell_key(run), compile_model), check=True)
     result = json.loads((work / "result.json").read_text())
     with np.load(work / "arrays.npz") as npz:
         arrays = {k: npz[k] for k in npz.files}

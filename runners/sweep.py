@@ -41,9 +41,10 @@ import yaml
 from rarescale import artifacts
 from rarescale.artifacts import REPO_ROOT
 from rarescale.locks import wait_for_lock
-from rarescale.olmo import grid
+from rarescale.olmo import grid, throughput
 from rarescale.olmo.data import check_corpus
 from rarescale.validation import ConfigError, writable_dir
+from runners import cluster
 
 BUSY_WAIT_S = 30.0
 """How long a cell waits for its work folder when another sweep holds it (a killed sweep's
@@ -64,15 +65,31 @@ def plan(sweep: grid.Sweep) -> list[tuple]:
     return [(c, grid.cell_key(c), grid.find_run(c) is not None) for c in sweep.cells()]
 
 
-def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sys.stdout) -> float:
-    total = 0.0
+def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sys.stdout,
+               gpu: str = "H100", utilisation: float = throughput.DEFAULT_MFU) -> float:
+    """Print every cell with its steps, tokens and state; return the CPU seconds left.
+
+    A GPU cell's estimate is in GPU-hours, from its model FLOPs at ``utilisation`` of
+    ``gpu``'s bf16 peak (:mod:`rarescale.olmo.throughput`)."""
+    total, gpu_total = 0.0, 0.0
     print(f"sweep {sweep.name}: {len(cells)} cells, {sum(d for *_, d in cells)} done", file=out)
     for config, key, done in cells:
-        est = sweep.estimate_seconds(config, threads=threads)
-        total += 0 if done or np.isnan(est) else est
-        state = "done" if done else f"~{est / 60:.1f} min"
+        if config.device != "cpu":
+            hours = throughput.gpu_hours(config, gpu, utilisation)
+            gpu_total += 0 if done else hours
+            state = "done" if done else f"~{hours:,.1f} GPU-h"
+        else:
+            est = sweep.estimate_seconds(config, threads=threads)
+            total += 0 if done or np.isnan(est) else est
+            state = "done" if done else f"~{est / 60:.1f} min"
         print(f"  {key[:10]}  {describe(config):60s} {config.steps:6d} steps  "
-              f"{config.steps * config.global_batch * config.seq_len:>11,} tokens  {state}", file=out)
+              f"{config.steps * config.global_batch * config.seq_len:>15,} tokens  {state}", file=out)
+    if gpu_total:
+        print(f"estimated GPU time for the cells to run: {gpu_total:,.1f} {gpu}-hours at "
+              f"{100 * utilisation:.0f}% model FLOPs utilisation ({gpu_total / 24:,.1f} GPU-days)",
+              file=out)
+    if all(c.device != "cpu" for c, *_ in cells):
+        return total
     unknown = sum(1 for c, _, d in cells if not d and np.isnan(sweep.estimate_seconds(c, threads=threads)))
     print(f"estimated time for the cells to run: about {total / 60 / jobs:.1f} min, {jobs} at a "
           f"time with {threads} thread(s) each (from tokens/s measured on a 2-core CPU)"
@@ -82,10 +99,12 @@ def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sy
 
 
 def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
-             keep_checkpoints: bool, compile_model: bool = False) -> tuple[str, Path, float]:
+             keep_checkpoints: bool, compile_model: bool = False,
+             place: dict | None = None) -> tuple[str, Path, float]:
     """Execute one cell through papermill; return (status, log path, seconds).
 
     The status is ``"done"``, ``"failed"`` or ``"busy"`` (another sweep is running it).
+    ``place`` is the node's share of a multi-node run (:func:`runners.cluster.rendezvous`).
     """
     work = work_root / key
     work.mkdir(parents=True, exist_ok=True)
@@ -94,7 +113,8 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
         if not taken:
             return "busy", log, 0.0
         params = {"config": config.to_dict(), "work_dir": str(work), "nproc": nproc,
-                  "compile_model": compile_model, "artifact_root": str(artifacts.artifact_root())}
+                  "compile_model": compile_model, "artifact_root": str(artifacts.artifact_root()),
+                  **(place or {})}
         cmd = [sys.executable, "-m", "runners.execute", "runners/olmo_pretrain.py", "-o", str(work)]
         for name, value in params.items():
             # as YAML, which runners.execute reads (JSON would write 3e-05, a string to YAML)
@@ -171,18 +191,40 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-checkpoints", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile each model (GPU)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    parser.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
+                        help="local: cells in this process's thread pool (default); slurm: one "
+                             "Slurm job array through submitit (runners.cluster); submitit-local: "
+                             "the same jobs as local processes")
+    parser.add_argument("--partition", default=None, help="Slurm partition")
+    parser.add_argument("--account", default=None, help="Slurm account")
+    parser.add_argument("--nodes", type=int, default=1, help="nodes per cell (Slurm; torchrun across them)")
+    parser.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node (Slurm)")
+    parser.add_argument("--time-min", type=int, default=24 * 60,
+                        help="time limit of a job, minutes; a cell past it is requeued and resumes")
+    parser.add_argument("--gpu", choices=sorted(throughput.PEAK_BF16_FLOPS), default="H100",
+                        help="GPU of the dry run's GPU-hours (default H100)")
+    parser.add_argument("--mfu", type=float, default=throughput.DEFAULT_MFU,
+                        help=f"model FLOPs utilisation the GPU-hours assume (default "
+                             f"{throughput.DEFAULT_MFU})")
     args = parser.parse_args(argv)
     try:
         if args.jobs < 1 or args.nproc < 1 or (args.threads is not None and args.threads < 1):
             raise ConfigError("--jobs, --nproc and --threads must be at least 1.")
+        if not 0 < args.mfu <= 1:
+            raise ConfigError(f"--mfu must be in (0, 1]. Got {args.mfu} instead.")
+        slurm = cluster.SlurmOptions(args.partition, args.nodes, args.gpus_per_node,
+                                     time_min=args.time_min, account=args.account)
         sweep = grid.Sweep.from_yaml(args.config)
         if args.device:
             sweep = dataclasses.replace(sweep, run={**sweep.run, "device": args.device})
         cells = plan(sweep)
         nproc = args.nproc if args.launcher == "torchrun" else 1
+        if args.executor == "slurm":  # torchrun on each node, a process per GPU
+            nproc = args.gpus_per_node if sweep.run.get("device", "cpu") != "cpu" else nproc
         threads = args.threads or max(1, (os.cpu_count() or 1) // (args.jobs * nproc))
         if args.dry_run:  # the plan first, then what would stop a real run
-            estimate = print_plan(sweep, cells, args.jobs, threads)
+            estimate = print_plan(sweep, cells, args.jobs, threads, gpu=args.gpu,
+                                  utilisation=args.mfu)
         work_root = check_inputs(sweep, [c for c, _, done in cells if not done], args.work_dir)
         if args.dry_run:
             return 0
@@ -196,6 +238,14 @@ def main(argv=None) -> int:
     if not todo:
         print("every cell is done: nothing to run")
         return 0
+    if args.executor != "local":
+        jobs, failures = cluster.submit(todo, work_root, nproc, threads, args.executor, slurm,
+                                        args.keep_checkpoints, args.compile)
+        print(f"submitted {len(jobs)} cells ({args.executor}): jobs {', '.join(map(str, jobs))}; "
+              f"submitit's logs under {work_root / 'submitit'}/", flush=True)
+        for key, error in failures:
+            print(f"cell {key[:10]} FAILED: {error}", file=sys.stderr)
+        return 1 if failures else 0
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop_children)
     failed, busy, start, done_s = [], [], time.perf_counter(), 0.0

@@ -93,6 +93,43 @@ def test_c16_injected_rows_hold_instance_and_eos_rest_untouched():
         np.testing.assert_array_equal(batch[untouched], before[untouched])
 
 
+def test_c16_several_instances_per_sequence_at_document_boundaries_exact_counts():
+    # the paper's top frequency, 7.8e-3 (one instance per 128 tokens), needs several per sequence
+    task, = draw_tasks([TaskSpec("cmp", n_values=10, n_instances=60)], vocab_size=100, reserved=[EOS])
+    sch = InjectionSchedule(rate=7.8e-3, batch=8, seq_len=512, per_sequence=8)
+    assert sch.per_step == pytest.approx(31.9488)  # about four per sequence
+    starts = np.arange(8) * 64
+    rng = np.random.default_rng(1)
+    total = 0
+    for step in range(200):
+        (slots, idx), = plan_step([sch], step, [len(task.train)], seed=5)
+        (again, idx2), = plan_step([sch], step, [len(task.train)], seed=5)
+        np.testing.assert_array_equal(slots, again)
+        np.testing.assert_array_equal(idx, idx2)
+        assert len(slots) == sch.count(step) and len(set(slots.tolist())) == len(slots)
+        batch = rng.integers(1, 100, size=(8, 512))
+        before = batch.copy()
+        inject(batch, slots, task.train[idx], EOS, per_sequence=8)
+        rows, k = np.divmod(slots, 8)
+        for r, s, inst in zip(rows, starts[k], task.train[idx]):
+            np.testing.assert_array_equal(batch[r, s:s + 3], inst)
+            assert batch[r, s + 3] == EOS and (s == 0 or batch[r, s - 1] == EOS)
+        changed = batch != before
+        assert changed.sum() <= 5 * len(slots)  # nothing but the instances and their EOS
+        found = sum(int(np.all(batch[r, s:s + 3] == inst)) for r, s, inst
+                    in zip(rows, starts[k], task.train[idx]))
+        total += found
+    assert total == sch.total(200) == int(np.floor(200 * sch.per_step + 1e-9))
+
+
+def test_one_slot_per_sequence_draws_what_it_always_drew():
+    # per_sequence 1 keeps the old schedule: the ladder's runs keep their injections
+    sch = InjectionSchedule(rate=0.01, batch=16, seq_len=64)
+    (slots, idx), = plan_step([sch], 7, [100], seed=3)
+    rng = np.random.default_rng([3, 7, 16])
+    np.testing.assert_array_equal(slots, rng.choice(16, size=sch.count(7), replace=False))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(rate=0.3, batch=4, seq_len=8), r"InjectionSchedule\.rate must be a float in the range \(0, 0\.25\]"),
     (dict(rate=0.0, batch=4, seq_len=8), r"InjectionSchedule\.rate must be a float in the range \(0, 0\.25\]"),

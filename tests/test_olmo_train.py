@@ -241,3 +241,91 @@ def test_each_rank_gets_its_own_gpu_and_nccl(device, env, expected):
     from rarescale.olmo.train import process_placement
 
     assert process_placement(device, env) == expected
+
+
+# ----------------------------------------------------------------------------- token budgets (C4, C5)
+
+def test_wsd_learning_rate_is_stable_then_falls_to_final_at_each_budget():
+    from rarescale.olmo.step import lr_factor
+
+    config = tiny(tokens=32 * 8 * 96, schedule="wsd", decay=0.25, budgets=3, warmup=0.0625)
+    assert config.budget_steps() == [24, 48, 96]
+    assert [config.decay_start(b) for b in config.budget_steps()] == [18, 36, 72]
+    f = [lr_factor(s, config) for s in range(96)]
+    assert f[5] == 1.0 and f[0] == pytest.approx(1 / 6)  # six warmup steps
+    assert f[6:72] == [1.0] * 66
+    assert f[95] == pytest.approx(config.final_lr) and all(np.diff(f[72:]) < 0)
+    assert lr_factor(47, config, budget=48) == pytest.approx(config.final_lr)
+    assert lr_factor(35, config, budget=48) == 1.0 and lr_factor(36, config, budget=48) < 1.0
+    # the branches add their decays' steps to the run's
+    assert config.steps_with_branches == 96 + 6 + 12
+
+
+def test_wsd_fields_leave_other_configs_keys_alone():
+    from rarescale.olmo.grid import cell_key
+
+    plain = tiny()
+    assert "schedule" not in plain.to_dict() and "budgets" not in plain.to_dict()
+    wsd = tiny(schedule="wsd", budgets=2)
+    assert wsd.to_dict()["schedule"] == "wsd" and cell_key(wsd) != cell_key(plain)
+    assert RunConfig.from_dict(wsd.to_dict()) == wsd
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(budgets=2), "needs schedule: wsd"),
+    (dict(schedule="wsd", budgets=5), "inside the warmup"),
+    (dict(schedule="step"), "RunConfig.schedule"),
+    (dict(schedule="wsd", decay=1.0), "RunConfig.decay"),
+])
+def test_bad_budget_configs_are_one_line_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny(**change)
+
+
+def test_a_budget_branch_ends_where_a_run_of_that_many_tokens_ends(tmp_path):
+    # the run: 96 steps, warmup 6, budgets of 48 and 96 steps, each decaying over its last quarter
+    config = tiny(tokens=32 * 8 * 96, schedule="wsd", decay=0.25, budgets=2, warmup=0.0625,
+                  eval_points=2, forgetting_steps=0, checkpoint_every=1000)
+    _, arrays = train(config, tmp_path / "run", progress=False)
+    # a separate run of 48 steps with the same warmup (6 steps) and its own decay
+    alone = tiny(tokens=32 * 8 * 48, schedule="wsd", decay=0.25, warmup=0.125, eval_points=2,
+                 forgetting_steps=0, checkpoint_every=1000)
+    _, short = train(alone, tmp_path / "alone", progress=False)
+    assert list(arrays["budget_injected"][:, 0]) == [short["injected"][-1, 0],
+                                                     arrays["injected"][-1, 0]]
+    for key in ("val_loss", "test_acc_labels", "test_label_loss", "injected_label_loss"):
+        np.testing.assert_allclose(arrays[f"budget_{key}"][0], np.atleast_1d(short[key][-1]),
+                                   rtol=1e-5, err_msg=key)
+        np.testing.assert_array_equal(arrays[f"budget_{key}"][1], np.atleast_1d(arrays[key][-1]))
+    # and the run itself went on from the branch point undisturbed: its last budget is not the first
+    assert arrays["budget_val_loss"][1] != arrays["budget_val_loss"][0]
+
+
+def test_kill_after_a_branch_and_resume_is_bit_identical(tmp_path):
+    config = tiny(tokens=32 * 8 * 32, schedule="wsd", decay=0.25, budgets=2, warmup=0.125,
+                  eval_points=2, forgetting_steps=0, checkpoint_every=8)
+    assert config.decay_start(16) == 12
+    _, full = train(config, tmp_path / "full", progress=False)
+    assert train(config, tmp_path / "cut", progress=False, max_steps=14) is None
+    saved = _weights(tmp_path / "cut")["state"]
+    assert saved["step"] == 12 and len(saved["branches"]) == 1  # checkpointed right after the branch
+    _, resumed = train(config, tmp_path / "cut", progress=False)
+    for key in ("budget_val_loss", "budget_test_acc_labels", "budget_injected", "train_loss"):
+        np.testing.assert_array_equal(full[key], resumed[key], err_msg=key)
+
+
+def test_several_instances_per_sequence_count_exactly_and_resume(tmp_path):
+    task = InjectedTask(TaskSpec("cmp", n_values=10, n_instances=100, seed=1), 3 / 32)
+    config = tiny(tasks=(task,), per_sequence=4, forgetting_steps=0)  # 3 per sequence of 32
+    assert config.to_dict()["per_sequence"] == 4
+    full, _ = train(config, tmp_path / "full", progress=False)
+    assert full["injected_instances"] == full["requested_instances"] == [3 * 8 * 12]
+    assert train(config, tmp_path / "cut", progress=False, max_steps=6) is None
+    resumed, _ = train(config, tmp_path / "cut", progress=False)
+    assert resumed["injected_instances"] == full["injected_instances"]
+    assert resumed["distinct_injected"] == full["distinct_injected"]
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    for name, w in a["model"].items():
+        assert torch.equal(w, b["model"][name]), name
+    with pytest.raises(ConfigError, match="per_sequence/seq_len"):
+        tiny(tasks=(task,))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rarescale.counts import eval_steps
 from rarescale.olmo.model import ladder_batch, ladder_lr, model_size
+from rarescale.olmo.injection import SLOT_TOKENS
 from rarescale.olmo.tasks import TaskSpec, tokens_needed
 from rarescale.validation import (ConfigError, Interval, ListOf, Options, Text, check, check_all,
                                   from_fields, read_yaml, shown)
@@ -39,7 +40,7 @@ class InjectedTask:
 
 
 _POSITIVE_INT = Interval(Integral, 1, None)
-WRITTEN_WHEN_SET = {"schedule": "cosine", "decay": 0.2, "budgets": 1}
+WRITTEN_WHEN_SET = {"schedule": "cosine", "decay": 0.2, "budgets": 1, "per_sequence": 1}
 """Fields left out of :meth:`RunConfig.to_dict` at these values (see there)."""
 CONSTRAINTS = {
     "tokens": _POSITIVE_INT,
@@ -60,6 +61,7 @@ CONSTRAINTS = {
     "schedule": Options(frozenset({"cosine", "wsd"})),
     "decay": Interval(Real, 0, 1, "neither"),
     "budgets": _POSITIVE_INT,
+    "per_sequence": _POSITIVE_INT,
 }
 """Each field's accepted values, checked by :func:`rarescale.validation.check`."""
 OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, None, "neither"),
@@ -101,6 +103,9 @@ class RunConfig:
     clip: float = 1.0
     vocab_size: int = 4096
     eos: int = 0
+    per_sequence: int = 1
+    """Most injected instances in one sequence; above 1, evenly spaced slots, each instance past
+    the first its own document (:mod:`rarescale.olmo.injection`)."""
     corpus: tuple[str, ...] = ()
     """Token files (paths or globs) in OLMo's format; empty: the generated synthetic web."""
     corpus_dtype: str = "uint16"
@@ -152,19 +157,30 @@ class RunConfig:
         if need > self.vocab_size:
             raise ConfigError(f"RunConfig.vocab_size {self.vocab_size} is too small: the tasks and "
                               f"EOS take {need} distinct tokens.")
-        rate = sum(t.rate for t in self.tasks)
-        if rate > 1 / self.seq_len:
+        if self.seq_len // self.per_sequence < SLOT_TOKENS:
+            raise ConfigError(f"RunConfig.per_sequence {self.per_sequence} leaves fewer than "
+                              f"{SLOT_TOKENS} tokens per instance in a sequence of {self.seq_len}.")
+        rate, k = sum(t.rate for t in self.tasks), self.per_sequence
+        if rate > k / self.seq_len:
             raise ConfigError(f"RunConfig.tasks: the rates sum to {rate:.3g} instances per token, "
-                              f"above 1/seq_len = {1 / self.seq_len:.3g} (one instance per sequence).")
+                              f"above per_sequence/seq_len = {k / self.seq_len:.3g} ({k} instance(s) "
+                              "per sequence); raise per_sequence or lower the rates.")
         most = sum(math.ceil(t.rate * self.global_batch * self.seq_len - 1e-9) for t in self.tasks)
-        if most > self.global_batch:
+        if most > self.global_batch * k:
             raise ConfigError(f"RunConfig.tasks: a step may inject up to {most} instances, more than "
-                              f"the batch of {self.global_batch} sequences holds (one per sequence); "
+                              f"the batch of {self.global_batch} sequences holds ({k} per sequence); "
                               "lower the rates or raise the batch.")
 
     @property
     def model(self):
         return model_size(self.size)
+
+    @property
+    def padded_vocab(self) -> int:
+        """The model's vocabulary: ``vocab_size`` rounded up to a multiple of 128, so that the
+        embedding and output matrices tile on GPU tensor cores (the extra rows are never a
+        target and learn to score low)."""
+        return -(-self.vocab_size // 128) * 128
 
     @property
     def global_batch(self) -> int:
@@ -246,9 +262,18 @@ class RunConfig:
         return from_fields(cls, d, where)
 
     def to_file(self, path) -> Path:
-        """Write the config as JSON (which YAML reads too)."""
+        """Write the config as JSON (which YAML reads too), atomically: under a unique
+        temporary name, then renamed, so that a reader never sees half a file."""
+        import os
+        import uuid
+
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

@@ -62,7 +62,8 @@ def run_tasks(config: RunConfig):
 
 
 def schedules(config: RunConfig) -> list[InjectionSchedule]:
-    return [InjectionSchedule(t.rate, config.global_batch, config.seq_len) for t in config.tasks]
+    return [InjectionSchedule(t.rate, config.global_batch, config.seq_len, config.per_sequence)
+            for t in config.tasks]
 
 
 def check_vocab(tokens: np.ndarray, config: RunConfig) -> None:
@@ -78,5 +79,5 @@ def training_batch(corpus, plan, tasks, step: int, config: RunConfig):
     check_vocab(tokens, config)
     plans = plan_step(plan, step, [len(t.train) for t in tasks], config.seed)
     for task, (rows, idx) in zip(tasks, plans):
-        inject(tokens, rows, task.train[idx], config.eos)
+        inject(tokens, rows, task.train[idx], config.eos, config.per_sequence)
     return tokens, [idx for _, idx in plans]

@@ -150,3 +150,37 @@ def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
                 title=f"forgetting at {res.frequencies[frequency]:.2g} per token, "
                       + (f"lr {res.forgetting_lr:g}" if res.forgetting_lr else "each run's final lr"))
     return axes
+
+
+def fig_capacity(axes, cap, task: int, margin: float = 0.5):
+    """(f) Capacity or speed (C4, C5): held-out accuracy at each token budget against tokens
+    (left) and against the instances injected (right), a line per size; thin: the evaluations
+    on the stable phase (learning rate still at its peak); dashed: each size's saturation fit."""
+    from rarescale.olmo.capacity import saturation_fit
+
+    colours = _size_colours(cap.params)
+    tokens = cap.tokens
+    for s, size in enumerate(cap.sizes):
+        acc = cap.accuracy[s, :, task]
+        label = f"{size} ({cap.params[s]:,})"
+        for ax, x in ((axes[0], np.broadcast_to(tokens, acc.shape)), (axes[1], cap.exposures[s, :, task])):
+            ax.plot(x.ravel(), acc.ravel(), ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
+            ax.plot(x.mean(0), acc.mean(0), marker="o", ms=5, color=colours[s], label=label)
+        stable = cap.stable[s]
+        keep = stable[0][task]["tokens"] > 0
+        axes[0].plot(stable[0][task]["tokens"][keep],
+                     np.mean([st[task]["accuracy"] for st in stable], axis=0)[keep],
+                     color=colours[s], lw=0.8, alpha=0.5)
+        level, scale = saturation_fit(tokens, acc.mean(0), float(cap.chance[task]))
+        t = np.geomspace(tokens[0] / 4, tokens[-1] * 4, 200)
+        axes[0].plot(t, level - (level - cap.chance[task]) * np.exp(-t / scale), ls="--", lw=1,
+                     color=colours[s])
+    for ax in axes:
+        ax.axhline(cap.baseline[task], color="0.4", ls=":", lw=1.2,
+                   label="shortcut or chance, the better")
+        ax.axhline(cap.level(margin)[task], color="0.75", lw=3, zorder=0, label="learned level")
+        ax.set(xscale="log", ylim=(0.3, 1.02), ylabel="held-out accuracy (argmax, labels)")
+    axes[0].set(xlabel="training tokens (each budget decayed)",
+                title=f"{cap.titles[task]} at {cap.frequencies[task]:.0e} per token")
+    axes[1].set(xlabel="instances injected", title="the same against exposures")
+    return axes

@@ -83,12 +83,21 @@ class Sweep:
     ``frequencies`` in the YAML."""
     tokens_per_param: float | None = None
     """If set, each size trains on this many tokens per parameter (total), instead of ``run.tokens``."""
+    steps: int | None = None
+    """If set, each size trains this many steps at its own batch (the paper's budget: 50K
+    steps, so larger sizes, with larger batches, see more tokens), instead of ``run.tokens``."""
 
     def __post_init__(self):
         for s in self.sizes:
             model_size(s)
         if self.tokens_per_param is not None:
             check("sweep", "tokens_per_param", self.tokens_per_param, Interval(Real, 0, None, "neither"))
+        if self.steps is not None:
+            check("sweep", "steps", self.steps, Interval(Integral, 1, None))
+        budgets = [k for k in ("tokens_per_param", "steps") if getattr(self, k) is not None]
+        budgets += ["run.tokens"] if "tokens" in self.run else []
+        if len(budgets) > 1:
+            raise ConfigError(f"sweep: {budgets[0]} and {budgets[1]} both set the tokens; keep one.")
         shared = set(self.run) & {"size", "tasks", "seed"}
         if shared:
             raise ConfigError(f"sweep.run: {sorted(shared)[0]!r} is set by the grid, not by run.")
@@ -157,9 +166,13 @@ class Sweep:
         for size, seed, group in self.cell_groups():
             run = dict(self.run)
             if self.tokens_per_param is not None:
-                vocab = run.get("vocab_size", RunConfig.vocab_size)
+                vocab = -(-run.get("vocab_size", RunConfig.vocab_size) // 128) * 128  # padded
                 run["tokens"] = int(round(self.tokens_per_param * model_size(size).total_params(vocab)))
             tasks = tuple(self.copy(i, j) for i, j in group)
+            if self.steps is not None:  # the batch may follow the size (the ladder's rule)
+                probe = from_fields(RunConfig, {**run, "size": size, "seed": seed},
+                                    f"sweep {self.name!r}: run")
+                run["tokens"] = self.steps * probe.global_batch * probe.seq_len
             out.append(from_fields(RunConfig, {**run, "size": size, "seed": seed, "tasks": tasks},
                                    f"sweep {self.name!r}: run"))
         return out

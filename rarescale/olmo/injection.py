@@ -1,7 +1,12 @@
 """Section 4.1's injection (C16): task instances written over training sequences.
 
 An injected instance replaces the first four tokens of a training sequence with
-``(TOK1, TOK2, LABEL, EOS)``; the rest of the sequence is untouched. Frequency is
+``(TOK1, TOK2, LABEL, EOS)``; the rest of the sequence is untouched. Where a
+run needs more than one instance per sequence (``per_sequence`` > 1: the
+paper's top frequency, 7.8e-3, is one instance per 128 tokens), each sequence
+has ``per_sequence`` evenly spaced slots; an instance in a slot past the first
+is its own document, after an EOS written over the token before it and ended
+by its own EOS. Frequency is
 measured in injected instances per training token: with ``B`` sequences of
 ``L`` tokens per batch, step ``s`` injects ``running_increment(rate · B · L, s)``
 instances, so over any run the realised count is within one of
@@ -22,6 +27,8 @@ from rarescale.counts import running_increment
 from rarescale.validation import ConfigError, Interval, check
 
 INSTANCE_TOKENS = 4  # TOK1, TOK2, LABEL, EOS
+SLOT_TOKENS = 8
+"""The fewest tokens per slot: an EOS before the instance, the instance, and background."""
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,20 @@ class InjectionSchedule:
     """Sequences per batch."""
     seq_len: int
     """Tokens per sequence (at least 4)."""
+    per_sequence: int = 1
+    """Slots per sequence (see the module's docstring)."""
 
     def __post_init__(self):
         check("InjectionSchedule", "rate", self.rate, Interval(Real, 0, 0.25, "right"))
         check("InjectionSchedule", "batch", self.batch, Interval(Integral, 1, None))
         check("InjectionSchedule", "seq_len", self.seq_len, Interval(Integral, INSTANCE_TOKENS, None))
+        check("InjectionSchedule", "per_sequence", self.per_sequence,
+              Interval(Integral, 1, self.seq_len // SLOT_TOKENS))
+
+    @property
+    def slots(self) -> int:
+        """Places for an instance in a batch."""
+        return self.batch * self.per_sequence
 
     @property
     def per_step(self) -> float:
@@ -48,9 +64,9 @@ class InjectionSchedule:
     def count(self, step: int) -> int:
         """Instances injected at ``step``."""
         n = running_increment(self.per_step, step)
-        if n > self.batch:
+        if n > self.slots:
             raise ConfigError(f"InjectionSchedule.rate {self.rate:g} needs {n} instances in a batch "
-                              f"of {self.batch} sequences; at most one fits in each.")
+                              f"of {self.batch} sequences; at most {self.per_sequence} fit in each.")
         return n
 
     def total(self, steps: int) -> int:
@@ -59,19 +75,20 @@ class InjectionSchedule:
 
 
 def plan_step(schedules, step: int, n_train, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each schedule, the ``(rows, instance indices)`` injected at ``step``.
+    """For each schedule, the ``(slots, instance indices)`` injected at ``step``.
 
-    Rows are distinct across all schedules (one instance per sequence); instance
-    indices point into each task's train instances (``n_train[i]`` of them). A
-    pure function of ``(seed, step)``: a resumed run injects what it would have.
+    A slot is ``row · per_sequence + k`` (with one slot per sequence, the row).
+    Slots are distinct across all schedules; instance indices point into each
+    task's train instances (``n_train[i]`` of them). A pure function of
+    ``(seed, step)``: a resumed run injects what it would have.
     """
     counts = [sch.count(step) for sch in schedules]
-    batch = schedules[0].batch if schedules else 0
-    if sum(counts) > batch:
-        raise ConfigError(f"step {step} would inject {sum(counts)} instances into {batch} "
-                          "sequences: lower the rates or raise the batch.")
+    slots = schedules[0].slots if schedules else 0
+    if sum(counts) > slots:
+        raise ConfigError(f"step {step} would inject {sum(counts)} instances into {slots} "
+                          "slots: lower the rates or raise the batch.")
     rng = np.random.default_rng([seed, step, 16])
-    rows = rng.choice(batch, size=sum(counts), replace=False)
+    rows = rng.choice(slots, size=sum(counts), replace=False)
     out, start = [], 0
     for n, size in zip(counts, n_train):
         out.append((rows[start:start + n], rng.integers(0, size, size=n)))
@@ -79,15 +96,27 @@ def plan_step(schedules, step: int, n_train, seed: int) -> list[tuple[np.ndarray
     return out
 
 
-def inject(batch: np.ndarray, rows, instances: np.ndarray, eos: int) -> np.ndarray:
-    """Write ``instances`` (n, 3) and EOS over the first four tokens of ``rows`` of ``batch``.
+def slot_offsets(seq_len: int, per_sequence: int) -> np.ndarray:
+    """Where each slot of a sequence starts: evenly spaced, the first at 0."""
+    return np.arange(per_sequence) * (seq_len // per_sequence)
 
-    ``batch`` is (B, L) tokens and is changed in place; returns it. Rows named
-    twice would lose an instance, so they must be distinct.
+
+def inject(batch: np.ndarray, slots, instances: np.ndarray, eos: int,
+           per_sequence: int = 1) -> np.ndarray:
+    """Write ``instances`` (n, 3) and EOS at ``slots`` of ``batch`` (see :func:`plan_step`).
+
+    ``batch`` is (B, L) tokens and is changed in place; returns it. An instance in
+    a slot past a sequence's first follows an EOS (a document boundary). Slots
+    named twice would lose an instance, so they must be distinct.
     """
-    rows = np.asarray(rows)
-    if len(np.unique(rows)) != len(rows):
-        raise ConfigError("inject: rows must be distinct.")
-    batch[rows, :3] = instances
-    batch[rows, 3] = eos
+    slots = np.asarray(slots)
+    if len(np.unique(slots)) != len(slots):
+        raise ConfigError("inject: slots must be distinct.")
+    rows, k = np.divmod(slots, per_sequence)
+    start = slot_offsets(batch.shape[1], per_sequence)[k]
+    for j in range(3):
+        batch[rows, start + j] = instances[:, j]
+    batch[rows, start + 3] = eos
+    inner = start > 0
+    batch[rows[inner], start[inner] - 1] = eos
     return batch

@@ -303,7 +303,7 @@ def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
     result = {
         "size": config.size,
         "non_embedding_params": size.non_embedding_params(),
-        "total_params": size.total_params(config.vocab_size),
+        "total_params": size.total_params(config.padded_vocab),
         "steps": config.steps, "global_batch": config.global_batch, "peak_lr": config.peak_lr,
         "last_step_lr": last_step_lr(config), "forgetting_lr": config.forgetting_lr,
         "tokens_trained": config.tokens_trained,

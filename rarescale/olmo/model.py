@@ -74,6 +74,8 @@ _RUNGS = [
     ModelSize("530M", 1344, 16, 16),
     ModelSize("750M", 1536, 16, 16),
     ModelSize("1B", 2048, 16, 16),
+    # beyond DataDecide, to the paper's largest: OLMo-2's shape at d_model 3072 (3.9B non-embedding)
+    ModelSize("4B", 3072, 24, 26),
 ]
 LADDER: dict[str, ModelSize] = {s.name: s for s in _RUNGS}
 

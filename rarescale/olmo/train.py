@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rarescale.locks import wait_for_lock
-from rarescale.olmo import measures
+from rarescale.olmo import measures, throughput
 from rarescale.olmo.config import RunConfig
 from rarescale.olmo.data import open_corpus, run_tasks, schedules, training_batch
 from rarescale.olmo.model import build_model
@@ -223,7 +223,7 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
 
     corpus = open_corpus(config)
     tasks = run_tasks(config)
-    model = build_model(config.model, config.vocab_size, config.seq_len, config.eos,
+    model = build_model(config.model, config.padded_vocab, config.seq_len, config.eos,
                         config.seed).to(device)
     optimizer = make_optimizer(model, config)
     state = RunState(injected=[0] * len(tasks), seen=[[] for _ in tasks])
@@ -235,6 +235,8 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         optimizer.load_state_dict(saved["optimizer"])
         state = RunState(**saved["state"])
         torch.set_rng_state(saved["rng"])
+        if rank == 0:
+            print(f"resuming from step {state.step} of {config.steps} ({checkpoint})", flush=True)
 
     def save_checkpoint():  # rank 0 writes, the others wait
         if rank == 0:
@@ -295,4 +297,6 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
     matched = own if not config.forgetting_lr else measures.forgetting_curve(
         model, optimizer, tasks, corpus, config, autocast, state.seen, config.forgetting_lr)
     probes = measures.probes(model, tasks, config, autocast)
-    return measures.run_artifact(config, tasks, state, own, matched, probes)
+    result, arrays = measures.run_artifact(config, tasks, state, own, matched, probes)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return {**result, **throughput.run_speed(config, result["tokens_per_s"], name, world)}, arrays

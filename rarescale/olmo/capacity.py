@@ -1,0 +1,339 @@
+"""Capacity or speed? (C4, C5: the paper's Definitions 1 and 2, tested in pretraining).
+
+The paper's thesis is that some rare tasks are learned *only* by scaling the
+model: a smaller model does not reach them with more data (Definition 2, a
+capacity limit), rather than reaching them later (Definition 1, a matter of
+speed). The CPU ladder cannot tell the two apart: every size trains on the same
+3M tokens and accuracy near the thresholds is still climbing at the end.
+
+The capacity sweep (``runners/configs/cpu_capacity.yaml``) trains a small and
+a large size four times longer, one task copy per run, and measures each token
+budget on a decay branch of a warmup-stable-decay run, so that the accuracy at
+every budget is the one a run of that many tokens would end with. This module
+reads it back (:func:`load_capacity`), fits each size's saturation level
+(:func:`saturation_fit`), and returns the verdict with its intervals
+(:func:`capacity_verdict`): does the small model level off below the large
+one, or approach it?
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rarescale.olmo.grid import Sweep, cell_key, load_runs
+from rarescale.olmo.ladder import LadderResults, learned_level
+from rarescale.olmo.model import model_size
+from rarescale.olmo.tasks import TaskSpec
+
+PLATEAU, APPROACH, NOT_SHOWN = ("plateaus below (Definition 2)", "approaches (Definition 1)",
+                                "not shown")
+FLAT = 0.02
+"""Accuracy gained over the last doubling of tokens below which a curve counts as levelled
+off, and the gap between levels within which two sizes count as level (both at the 95% level)."""
+
+
+def capacity_frequencies(res: LadderResults, size: int = 0, most_seeds: int = 1) -> list[float]:
+    """Per task, the frequency the capacity sweep runs at: the highest ladder frequency at which
+    size ``size`` (the smallest) learned the task in at most ``most_seeds`` of its seeds."""
+    learned = res.learned().sum(axis=1)[size]  # [task, frequency], frequencies descending
+    out = []
+    for t in range(len(res.tasks)):
+        few = np.flatnonzero(learned[t] <= most_seeds)
+        out.append(float(res.frequencies[few[0]]) if len(few) else float("nan"))
+    return out
+
+
+# --------------------------------------------------------------------------- saturation
+
+_SCALES = np.logspace(-2, 3, 2001)
+"""Time scales of the saturation fit, as multiples of the smallest budget."""
+
+
+def saturation_fit(tokens, accuracy, start: float) -> tuple[float, float]:
+    """(level, scale) of ``a(t) = L − (L − start)·exp(−t/τ)`` fitted to accuracy by budget.
+
+    Least squares in ``L`` for each ``τ`` on a log grid (closed form), the best
+    ``τ`` kept; ``L`` is kept within [0, 1]. ``start`` is the accuracy before
+    training (chance). A curve still rising at the last budget gives a ``τ`` near
+    the grid's top and an ``L`` that extrapolates; :func:`capacity_verdict` does
+    not call a plateau from ``L`` alone.
+    """
+    t, a = np.asarray(tokens, float), np.asarray(accuracy, float)
+    taus = _SCALES * t.min()
+    rise = 1 - np.exp(-t[None] / taus[:, None])  # [tau, budget]: a = start + (L - start) * rise
+    level = start + (rise @ (a - start)) / np.maximum((rise ** 2).sum(1), 1e-12)
+    level = np.clip(level, 0.0, 1.0)
+    err = ((start + (level[:, None] - start) * rise - a[None]) ** 2).sum(1)
+    k = int(np.argmin(err))
+    return float(level[k]), float(taus[k])
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic and its 95% seed-bootstrap interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def text(self, fmt: str = "{:.2f}") -> str:
+        return f"{fmt.format(self.value)} [{fmt.format(self.low)}, {fmt.format(self.high)}]"
+
+
+@dataclass(frozen=True)
+class CapacityVerdict:
+    """Does the small size level off below the large one, or approach it?"""
+
+    level_small: Interval
+    level_large: Interval
+    gap: Interval
+    """Large minus small saturation level."""
+    gain_small: Interval
+    """The small size's accuracy gained over the last doubling of tokens."""
+    final_large: Interval
+    """The large size's accuracy at the largest budget."""
+    learned_level: float
+    verdict: str
+    reason: str
+
+
+def _interval(point, boots) -> Interval:
+    low, high = np.nanpercentile(boots, [2.5, 97.5])
+    return Interval(float(point), float(low), float(high))
+
+
+def capacity_verdict(tokens, small, large, start: float, learned: float, n_boot: int = 2000,
+                     seed: int = 0, flat: float = FLAT) -> CapacityVerdict:
+    """The verdict of Definition 1 against Definition 2 from accuracy by token budget.
+
+    ``small`` and ``large`` are [seed, budget] accuracies at ``tokens`` (ascending);
+    each size's seeds are resampled with replacement (``n_boot`` times) and the
+    seed-mean curve refitted. Verdicts:
+
+    * *plateaus below* (Definition 2) when the large size learns the task (its
+      final accuracy's interval above ``learned``), the small size has levelled
+      off (its gain over the last doubling below ``flat``, whole interval), and
+      the gap between the fitted levels is above zero (whole interval);
+    * *approaches* (Definition 1) when the large size learns the task and the gap
+      is below ``flat`` (whole interval);
+    * *not shown* otherwise, with the reason.
+    """
+    tokens = np.asarray(tokens, float)
+    small, large = np.atleast_2d(np.asarray(small, float)), np.atleast_2d(np.asarray(large, float))
+
+    def stats(s_curve, l_curve):
+        ls, ll = saturation_fit(tokens, s_curve, start)[0], saturation_fit(tokens, l_curve, start)[0]
+        return ls, ll, ll - ls, s_curve[-1] - s_curve[-2], l_curve[-1]
+
+    point = stats(small.mean(0), large.mean(0))
+    rng = np.random.default_rng(seed)
+    boots = np.array([stats(small[rng.integers(len(small), size=len(small))].mean(0),
+                            large[rng.integers(len(large), size=len(large))].mean(0))
+                      for _ in range(n_boot)])
+    level_small, level_large, gap, gain, final = (_interval(p, boots[:, k])
+                                                  for k, p in enumerate(point))
+    if final.low < learned:
+        verdict, reason = NOT_SHOWN, "the large size does not learn the task at this budget"
+    elif gap.low > 0 and gain.high < flat:
+        verdict, reason = PLATEAU, "the small size has levelled off below the large one"
+    elif gap.high < flat:
+        verdict, reason = APPROACH, "the small size reaches the large one's level"
+    elif gain.high >= flat and gap.low > 0:
+        verdict, reason = NOT_SHOWN, "the small size is below the large one and still rising"
+    else:
+        verdict, reason = NOT_SHOWN, "the levels' intervals overlap"
+    return CapacityVerdict(level_small, level_large, gap, gain, final, float(learned), verdict,
+                           reason)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class CapacityResults:
+    """The capacity sweep's measures by [size, seed, task, budget]."""
+
+    sizes: tuple[str, ...]
+    params: np.ndarray
+    seeds: tuple[int, ...]
+    tasks: tuple[TaskSpec, ...]
+    frequencies: np.ndarray
+    """[task]: the frequency each task runs at."""
+    tokens: np.ndarray
+    """[budget]: training tokens of each budget, ascending."""
+    accuracy: np.ndarray
+    """Held-out accuracy over the task's labels at the end of each budget."""
+    accuracy_hard: np.ndarray
+    """The same on the shortcut-hard instances."""
+    exposures: np.ndarray
+    """Instances injected by the end of each budget."""
+    shortcut: np.ndarray
+    """[task]: test accuracy of the best one-operand rule."""
+    stable: tuple
+    """[size][seed][task]: the evaluations on the stable phase (``tokens``, ``accuracy``)."""
+    wall_time_s: np.ndarray
+    """[size, seed, task]."""
+
+    @property
+    def chance(self) -> np.ndarray:
+        return np.array([t.chance for t in self.tasks])
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """[task]: the better of chance and the one-operand shortcut."""
+        return np.maximum(self.chance, self.shortcut)
+
+    def level(self, margin: float = 0.5) -> np.ndarray:
+        """[task]: the learned level (chapter 4's)."""
+        return learned_level(self.baseline, margin)
+
+    @property
+    def titles(self) -> list[str]:
+        return [t.title for t in self.tasks]
+
+    def verdict(self, task: int, margin: float = 0.5, **kw) -> CapacityVerdict:
+        """The smallest size against the largest on ``task``."""
+        return capacity_verdict(self.tokens, self.accuracy[0, :, task], self.accuracy[-1, :, task],
+                                float(self.chance[task]), float(self.level(margin)[task]), **kw)
+
+
+def capacity_results(sweep: Sweep, runs) -> CapacityResults:
+    """Gather an unpacked sweep's artifacts, one task copy per cell."""
+    if sweep.pack:
+        raise ValueError(f"sweep {sweep.name!r} is packed; the capacity results need one copy per run.")
+    n_s, n_r, n_t = len(sweep.sizes), len(sweep.seeds), len(sweep.tasks)
+    by_key = {r.key: r for r in runs}
+    shape = (n_s, n_r, n_t)
+    tokens, freq, shortcut = None, np.full(n_t, np.nan), np.full(n_t, np.nan)
+    arrays = {k: None for k in ("accuracy", "accuracy_hard", "exposures")}
+    stable = [[[None] * n_t for _ in range(n_r)] for _ in range(n_s)]
+    wall = np.full(shape, np.nan)
+    for cell, ((i, j, _),) in sweep.cell_copies():
+        s, r = sweep.sizes.index(cell.size), sweep.seeds.index(cell.seed)
+        run = by_key[cell_key(cell)]
+        a, res = run.arrays, run.result
+        per_token = cell.global_batch * cell.seq_len
+        budget_tokens = np.asarray(res["budget_steps"]) * per_token
+        if tokens is None:
+            tokens = budget_tokens
+            for k in arrays:
+                arrays[k] = np.full(shape + (len(tokens),), np.nan)
+        for name, key in (("accuracy", "budget_test_acc_labels"),
+                          ("accuracy_hard", "budget_test_acc_hard"),
+                          ("exposures", "budget_injected")):
+            arrays[name][s, r, i] = a[key][:, 0]
+        stable[s][r][i] = {"tokens": a["eval_step"] * per_token, "accuracy": a["test_acc_labels"][:, 0]}
+        freq[i], shortcut[i] = sweep.frequencies[j], res["shortcut_accuracy"][0]
+        wall[s, r, i] = run.manifest.get("wall_time_s") or np.nan
+    return CapacityResults(
+        sizes=sweep.sizes, params=np.array([model_size(s).non_embedding_params() for s in sweep.sizes]),
+        seeds=sweep.seeds, tasks=sweep.tasks, frequencies=freq, tokens=tokens, shortcut=shortcut,
+        stable=tuple(tuple(tuple(t) for t in r) for r in stable), wall_time_s=wall, **arrays)
+
+
+def load_capacity(path) -> tuple[Sweep, CapacityResults]:
+    """The capacity sweep from its YAML and its results; a missing cell names the command to run."""
+    sweep = Sweep.from_yaml(path)
+    return sweep, capacity_results(sweep, load_runs(sweep, produce=f"python -m runners.sweep {path}"))
+
+
+def verdict_rows(res: CapacityResults, margin: float = 0.5) -> list[list[str]]:
+    """Chapter 4's capacity table: per task, the two sizes' saturation levels, the gap, the small
+    size's last-doubling gain (each with its 95% seed interval), and the verdict."""
+    rows = []
+    for t, name in enumerate(res.titles):
+        v = res.verdict(t, margin)
+        rows.append([f"{name} at {res.frequencies[t]:.0e}", v.level_small.text(), v.level_large.text(),
+                     v.gap.text("{:+.2f}"), v.gain_small.text("{:+.3f}"), v.verdict])
+    return rows
+
+
+# --------------------------------------------------------------------------- packing
+
+def _shift_p(a, b, delta, splits) -> float:
+    """Two-sided permutation p-value of ``mean(b − delta) = mean(a)``, over the given splits."""
+    pooled = np.concatenate([a, b - delta])
+    observed = abs(pooled[len(a):].mean() - pooled[:len(a)].mean())
+    total = pooled.sum()
+    in_b = pooled[splits].sum(1)  # each split: which pooled values play b
+    diffs = np.abs(in_b / len(b) - (total - in_b) / len(a))
+    return float(np.mean(diffs >= observed - 1e-12))
+
+
+def mean_shift(a, b, alpha: float = 0.05, n_perm: int = 20_000, seed: int = 0) -> Interval:
+    """``mean(b) − mean(a)`` with its 95% interval from inverting a permutation test.
+
+    The interval holds every shift ``δ`` at which ``b − δ`` and ``a`` are
+    exchangeable at level ``alpha``: exact for a few seeds (every split of the
+    pooled seeds is enumerated), where a bootstrap interval would be too narrow.
+    """
+    import itertools
+    import math
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    n = len(a) + len(b)
+    if math.comb(n, len(b)) <= n_perm:
+        splits = np.array(list(itertools.combinations(range(n), len(b))))
+    else:
+        rng = np.random.default_rng(seed)
+        splits = np.array([rng.permutation(n)[:len(b)] for _ in range(n_perm)])
+    point = float(b.mean() - a.mean())
+    span = float(np.ptp(np.concatenate([a, b])) + 1e-9) * 4
+
+    def edge(direction):
+        inside, outside = point, point + direction * span  # p(inside) = 1 > alpha; outside rejects
+        for _ in range(40):
+            mid = (inside + outside) / 2
+            if _shift_p(a, b, mid, splits) > alpha:
+                inside = mid
+            else:
+                outside = mid
+        return inside
+
+    return Interval(point, edge(-1), edge(+1))
+
+
+@dataclass(frozen=True)
+class PackingShift:
+    """One task copy's final accuracy in the packed ladder and alone in its run."""
+
+    size: str
+    task: str
+    frequency: float
+    packed: np.ndarray
+    """[seed] accuracy in the packed ladder."""
+    unpacked: np.ndarray
+    packed_hard: np.ndarray
+    unpacked_hard: np.ndarray
+    learned_level: float
+
+    @property
+    def shift(self) -> Interval:
+        """Unpacked minus packed accuracy."""
+        return mean_shift(self.packed, self.unpacked)
+
+    @property
+    def shift_hard(self) -> Interval:
+        return mean_shift(self.packed_hard, self.unpacked_hard)
+
+
+def packing_shift(ladder: LadderResults, sweep: Sweep, runs, margin: float = 0.5) -> PackingShift:
+    """Compare the packing sweep's one unpacked copy with the same copy in the packed ladder."""
+    (cell, ((i, j, _),)), *_ = sweep.cell_copies()
+    s, t = ladder.sizes.index(cell.size), i
+    f = ladder.frequency_index(sweep.frequencies[j])
+    by_key = {r.key: r for r in runs}
+    final = [by_key[cell_key(c)].result["final"] for c, _ in sweep.cell_copies()]
+    return PackingShift(
+        size=cell.size, task=ladder.titles[t], frequency=float(ladder.frequencies[f]),
+        packed=ladder.accuracy[s, :, t, f], unpacked=np.array([x["test_acc_labels"][0] for x in final]),
+        packed_hard=ladder.accuracy_hard[s, :, t, f],
+        unpacked_hard=np.array([x["test_acc_hard"][0] for x in final]),
+        learned_level=float(ladder.level(margin)[t, f]))
+
+
+def load_packing(ladder: LadderResults, path, margin: float = 0.5) -> PackingShift:
+    sweep = Sweep.from_yaml(path)
+    return packing_shift(ladder, sweep, load_runs(sweep, produce=f"python -m runners.sweep {path}"),
+                         margin)

@@ -1,0 +1,169 @@
+"""Running a sweep's cells on a cluster: Slurm through submitit, and torchrun across nodes.
+
+``python -m runners.sweep grid.yaml --executor slurm --partition gpu --nodes 2
+--gpus-per-node 8`` submits the cells still to run as one Slurm job array
+(submitit); each array task runs its cell on ``nodes`` nodes with torchrun, the
+rendezvous taken from the Slurm environment. A task that is preempted or runs
+out of time is requeued (submitit's checkpoint protocol) and resumes from the
+run's checkpoint; a cell whose artifact exists is never submitted again.
+
+``--executor submitit-local`` runs the same jobs as local processes
+(submitit's local executor): what the tests use here, where there is no Slurm.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+RDZV_PORT = 29500
+
+
+def torchrun_command(config_file, work, nproc: int, nnodes: int = 1, node_rank: int = 0,
+                     rdzv_endpoint: str = "", run_id: str = "rarescale", compile_model: bool = False):
+    """The torchrun command that trains one run in ``nproc`` processes on each of ``nnodes`` nodes.
+
+    One node: ``--standalone``. Several: a c10d rendezvous at ``rdzv_endpoint`` (host:port of the
+    first node), this node being ``node_rank``.
+    """
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc)]
+    if nnodes > 1:
+        if not rdzv_endpoint:
+            raise ValueError("several nodes need a rendezvous endpoint (host:port).")
+        cmd += ["--nnodes", str(nnodes), "--node_rank", str(node_rank), "--rdzv_backend", "c10d",
+                "--rdzv_endpoint", rdzv_endpoint, "--rdzv_id", run_id]
+    else:
+        cmd += ["--standalone"]
+    cmd += ["-m", "rarescale.olmo", str(config_file), str(work)]
+    return cmd + (["--compile"] if compile_model else [])
+
+
+def rendezvous(hostnames, node: int, num_nodes: int) -> dict:
+    """``nnodes``, ``node_rank`` and ``rdzv_endpoint`` of this node from a Slurm allocation
+    (its expanded host list, this node's index, the node count)."""
+    return {"nnodes": int(num_nodes), "node_rank": int(node),
+            "rdzv_endpoint": f"{hostnames[0]}:{RDZV_PORT}" if num_nodes > 1 else ""}
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """What a Slurm submission asks for, per array task (one cell)."""
+
+    partition: str | None = None
+    nodes: int = 1
+    gpus_per_node: int = 8
+    cpus_per_gpu: int = 8
+    time_min: int = 24 * 60
+    account: str | None = None
+    array_parallelism: int = 16
+
+    def __post_init__(self):
+        from rarescale.validation import ConfigError
+
+        for name in ("nodes", "gpus_per_node", "cpus_per_gpu", "time_min", "array_parallelism"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1. "
+                                  f"Got {getattr(self, name)!r} instead.")
+
+    def submitit_parameters(self) -> dict:
+        """The options as submitit's executor parameters: one task per node (it runs torchrun,
+        which starts a process per GPU); SIGUSR1 two minutes before the time limit, so that
+        submitit can requeue the task."""
+        params = {"nodes": self.nodes, "tasks_per_node": 1, "gpus_per_node": self.gpus_per_node,
+                  "cpus_per_task": self.cpus_per_gpu * self.gpus_per_node,
+                  "timeout_min": self.time_min, "slurm_array_parallelism": self.array_parallelism,
+                  "slurm_signal_delay_s": 120, "name": "rarescale"}
+        if self.partition:
+            params["slurm_partition"] = self.partition
+        if self.account:
+            params["slurm_account"] = self.account
+        return params
+
+
+def sbatch_script(options: SlurmOptions, folder) -> str:
+    """The batch script submitit would submit for one array task, for inspection and tests."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    executor.update_parameters(**options.submitit_parameters())
+    return executor._executor._make_submission_file_text("python -m submitit.core._submit",
+                                                         "%A_%a")
+
+
+class CellJob:
+    """One cell as a submitit job: run (or resume) it, on every node of its allocation.
+
+    Requeued on preemption or timeout with the same arguments (submitit's
+    ``checkpoint`` protocol); the cell resumes from its run's checkpoint.
+    """
+
+    def __init__(self, config: dict, key: str, work_root: str, nproc: int, threads: int,
+                 keep_checkpoints: bool = False, compile_model: bool = False):
+        self.args = dict(config=config, key=key, work_root=work_root, nproc=nproc, threads=threads,
+                         keep_checkpoints=keep_checkpoints, compile_model=compile_model)
+
+    def __call__(self) -> str:
+        import submitit
+
+        from rarescale.olmo.config import RunConfig
+        from runners import sweep
+
+        a = self.args
+        config = RunConfig.from_dict(a["config"])
+        try:
+            env = submitit.JobEnvironment()
+            place = rendezvous(env.hostnames, env.node, env.num_nodes)
+        except RuntimeError:  # not under a submitit job (a direct call): one node
+            place = rendezvous(["localhost"], 0, 1)
+        work_root = Path(a["work_root"])
+        if place["node_rank"] > 0:  # the other nodes join the first one's torchrun
+            work = work_root / a["key"]
+            work.mkdir(parents=True, exist_ok=True)
+            cmd = torchrun_command(config.to_file(work / "run.json"), work, a["nproc"],
+                                   place["nnodes"], place["node_rank"], place["rdzv_endpoint"],
+                                   a["key"], a["compile_model"])
+            subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": str(a["threads"])})
+            return "done"
+        status, log, _ = sweep.run_cell(config, a["key"], work_root, a["threads"], a["nproc"],
+                                        a["keep_checkpoints"], a["compile_model"], place)
+        if status != "done":
+            raise RuntimeError(f"cell {a['key']} {status}; its log: {log}")
+        return status
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def submit(todo, work_root: Path, nproc: int, threads: int, executor: str,
+           options: SlurmOptions | None = None, keep_checkpoints: bool = False,
+           compile_model: bool = False, wait: bool = True):
+    """Submit the cells ``todo`` ([(config, key)]) as one job array; wait for them if asked.
+
+    Returns ``(job ids, failures)`` where failures are ``(key, error)``.
+    """
+    import submitit
+
+    folder = work_root / "submitit"
+    ex = submitit.AutoExecutor(folder=folder, cluster="slurm" if executor == "slurm" else "local")
+    options = options or SlurmOptions()
+    if executor == "slurm":
+        ex.update_parameters(**options.submitit_parameters())
+    else:
+        ex.update_parameters(timeout_min=options.time_min)
+    with ex.batch():  # one job array on Slurm
+        jobs = [ex.submit(CellJob(c.to_dict(), k, str(work_root), nproc, threads, keep_checkpoints,
+                                  compile_model)) for c, k in todo]
+    failures = []
+    if wait:
+        for (config, key), job in zip(todo, jobs):
+            try:
+                job.result()
+            except Exception as exc:  # submitit re-raises the job's error, of any kind
+                lines = str(exc).strip().splitlines()
+                failures.append((key, lines[-1] if lines else type(exc).__name__))
+    return [j.job_id for j in jobs], failures

@@ -1,0 +1,86 @@
+"""Capacity or speed (C4, C5): the saturation fit and the verdict on planted curves."""
+
+import numpy as np
+import pytest
+
+from rarescale.olmo.capacity import (APPROACH, NOT_SHOWN, PLATEAU, capacity_frequencies,
+                                     capacity_verdict, mean_shift, saturation_fit)
+from rarescale.olmo.grid import Sweep
+
+TOKENS = np.array([1.5e6, 3e6, 6e6, 12e6])
+CHANCE, LEARNED = 0.5, 0.75
+
+
+def saturating(level, scale, start=CHANCE):
+    return level - (level - start) * np.exp(-TOKENS / scale)
+
+
+def seeds(curve, noise=0.01, n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.clip(curve + noise * rng.standard_normal((n, len(curve))), 0, 1)
+
+
+def test_saturation_fit_recovers_a_planted_level_and_scale():
+    level, scale = saturation_fit(TOKENS, saturating(0.85, 2e6), CHANCE)
+    assert level == pytest.approx(0.85, abs=1e-3)
+    assert scale == pytest.approx(2e6, rel=0.05)
+
+
+def test_a_planted_plateau_below_the_large_model_is_found():
+    small = seeds(saturating(0.62, 0.8e6), seed=1)
+    large = seeds(saturating(0.92, 1e6), seed=2)
+    v = capacity_verdict(TOKENS, small, large, CHANCE, LEARNED)
+    assert v.verdict == PLATEAU
+    assert v.level_small.low < 0.62 < v.level_small.high
+    assert v.gap.low > 0.2 and v.gain_small.high < 0.02
+
+
+def test_a_curve_still_rising_is_not_called_a_plateau():
+    # +0.07 per doubling of tokens, still far below the large size at the last budget
+    small = seeds(0.55 + 0.07 * np.log2(TOKENS / TOKENS[0]), seed=3)
+    large = seeds(saturating(0.92, 1e6), seed=4)
+    v = capacity_verdict(TOKENS, small, large, CHANCE, LEARNED)
+    assert v.verdict == NOT_SHOWN and "still rising" in v.reason
+    assert v.gain_small.low > 0.04
+
+
+def test_a_small_model_reaching_the_large_ones_level_approaches_it():
+    small = seeds(saturating(0.92, 2e6), noise=0.003, seed=5)
+    large = seeds(saturating(0.92, 0.5e6), noise=0.003, seed=6)
+    assert capacity_verdict(TOKENS, small, large, CHANCE, LEARNED).verdict == APPROACH
+
+
+def test_nothing_is_claimed_when_the_large_model_does_not_learn_the_task():
+    small = seeds(saturating(0.55, 1e6), seed=7)
+    large = seeds(saturating(0.6, 1e6), seed=8)
+    v = capacity_verdict(TOKENS, small, large, CHANCE, LEARNED)
+    assert v.verdict == NOT_SHOWN and "does not learn" in v.reason
+
+
+def test_the_same_curves_for_both_sizes_are_not_a_plateau_below():
+    both = saturating(0.7, 1e6)
+    v = capacity_verdict(TOKENS, seeds(both, seed=9), seeds(both, seed=10), CHANCE, 0.6)
+    assert v.verdict != PLATEAU and v.gap.low < 0 < v.gap.high
+
+
+def test_mean_shift_finds_a_planted_shift_and_not_a_null():
+    rng = np.random.default_rng(0)
+    a = 0.7 + 0.02 * rng.standard_normal(5)
+    shifted = mean_shift(a, 0.8 + 0.02 * rng.standard_normal(3))
+    assert 0.05 < shifted.low and shifted.value == pytest.approx(0.1, abs=0.03)
+    # under the null the interval holds 0 in at least 95% of draws (exact test; some slack)
+    covered = [mean_shift(x[:5], x[5:]).low <= 0 <= mean_shift(x[:5], x[5:]).high
+               for x in 0.7 + 0.02 * rng.standard_normal((300, 8))]
+    assert np.mean(covered) >= 0.93
+
+
+def test_the_capacity_sweep_runs_at_the_frequencies_its_comment_derives_from_the_ladder():
+    from rarescale.olmo.ladder import load_ladder
+
+    _, ladder = load_ladder("runners/configs/cpu_ladder.yaml")
+    sweep = Sweep.from_yaml("runners/configs/cpu_capacity.yaml")
+    assert [f for (f,) in sweep.task_frequencies] == capacity_frequencies(ladder) == [3e-4, 1e-3]
+    assert [t.kind for t in sweep.tasks] == [t.kind for t in ladder.tasks]
+    small, large = (c.model.non_embedding_params() for c in (sweep.cells()[0], sweep.cells()[-1]))
+    assert large >= 8 * small
+    assert min(c.tokens for c in sweep.cells()) >= 4 * 3_000_000
