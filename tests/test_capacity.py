@@ -84,3 +84,42 @@ def test_the_capacity_sweep_runs_at_the_frequencies_its_comment_derives_from_the
     small, large = (c.model.non_embedding_params() for c in (sweep.cells()[0], sweep.cells()[-1]))
     assert large >= 8 * small
     assert min(c.tokens for c in sweep.cells()) >= 4 * 3_000_000
+
+
+def _synthetic_results():
+    from rarescale.olmo.capacity import CapacityResults
+    from rarescale.olmo.tasks import TaskSpec
+
+    small = seeds(saturating(0.62, 0.8e6), seed=11)
+    large = seeds(saturating(0.92, 1e6), seed=12)
+    acc = np.stack([small, large])[:, :, None]  # [size, seed, task, budget]
+    stable = tuple(tuple(({"tokens": np.array([0.0, 1e6, 1e7]), "accuracy": np.array([0.5, 0.6, 0.7])},)
+                         for _ in range(3)) for _ in range(2))
+    return CapacityResults(
+        sizes=("12K", "100K"), params=np.array([12_496, 111_216]), seeds=(0, 1, 2),
+        tasks=(TaskSpec("cmp", n_values=20, n_instances=400),), frequencies=np.array([3e-4]),
+        tokens=TOKENS, accuracy=acc, accuracy_hard=acc, exposures=acc * 0 + TOKENS * 3e-4,
+        shortcut=np.array([0.73]), stable=stable, wall_time_s=np.ones((2, 3, 1)))
+
+
+def test_capacity_results_give_the_verdict_and_the_figure_of_a_planted_plateau():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rarescale.olmo.capacity import verdict_rows
+    from rarescale.olmo.figures import fig_capacity
+
+    res = _synthetic_results()
+    assert res.baseline[0] == 0.73 and res.level()[0] == pytest.approx(0.865)
+    # the large size (0.92) learns the task (above 0.865); the small one levels off at 0.62
+    assert res.verdict(0).verdict == PLATEAU
+    (row,) = verdict_rows(res)
+    assert row[0].startswith("TCMP") and row[-1] == PLATEAU
+    fig, axes = plt.subplots(1, 2)
+    fig_capacity(axes, res, 0)
+    assert axes[0].get_xlabel().startswith("training tokens") and axes[1].get_xlabel() == "instances injected"
+    assert axes[0].get_ylabel().startswith("held-out accuracy")
+    assert len(axes[0].get_legend_handles_labels()[0]) >= 2
+    plt.close(fig)

@@ -329,3 +329,40 @@ def test_several_instances_per_sequence_count_exactly_and_resume(tmp_path):
         assert torch.equal(w, b["model"][name]), name
     with pytest.raises(ConfigError, match="per_sequence/seq_len"):
         tiny(tasks=(task,))
+
+
+def _torchrun(cfg, work, *extra, nproc=2):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node", str(nproc), "-m", "rarescale.olmo", str(cfg), str(work),
+                          "--no-progress", *extra], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def test_fsdp2_sharded_run_matches_one_process_and_resumes_from_its_shards(tmp_path):
+    # FSDP2 (fully_shard per decoder layer) over two gloo processes on this CPU
+    config = tiny(shard=True, forgetting_steps=2)
+    cfg = config.to_file(tmp_path / "run.json")
+    one = train(tiny(forgetting_steps=2), tmp_path / "one", progress=False)
+    _torchrun(cfg, tmp_path / "two")
+    two = json.loads((tmp_path / "two" / "result.json").read_text())
+    assert (tmp_path / "two" / "checkpoint.dcp" / "state.pt").exists()
+    assert not (tmp_path / "two" / "checkpoint.pt").exists()
+    losses = torch.load(tmp_path / "two" / "checkpoint.dcp" / "state.pt",
+                        weights_only=False)["state"]["train_loss"]
+    np.testing.assert_allclose(np.array(losses)[:, 1], np.array(one[1]["train_loss"]), rtol=2e-5)
+    np.testing.assert_allclose(two["final"]["test_label_loss"], one[0]["final"]["test_label_loss"],
+                               rtol=1e-4)
+    assert two["injected_instances"] == one[0]["injected_instances"]
+    # killed after step 6: resumes from the step-4 shards
+    _torchrun(cfg, tmp_path / "cut", "--max-steps", "6")
+    assert torch.load(tmp_path / "cut" / "checkpoint.dcp" / "state.pt",
+                      weights_only=False)["state"]["step"] == 4
+    out = _torchrun(cfg, tmp_path / "cut")
+    assert "resuming from step 4" in out.stdout
+    cut = json.loads((tmp_path / "cut" / "result.json").read_text())
+    assert cut["final"] == two["final"]
+    with np.load(tmp_path / "two" / "arrays.npz") as a, np.load(tmp_path / "cut" / "arrays.npz") as b:
+        np.testing.assert_array_equal(a["train_loss"], b["train_loss"])
+        np.testing.assert_array_equal(a["forgetting_loss"], b["forgetting_loss"])

@@ -20,8 +20,8 @@ from rarescale.counts import eval_steps
 from rarescale.olmo.model import ladder_batch, ladder_lr, model_size
 from rarescale.olmo.injection import SLOT_TOKENS
 from rarescale.olmo.tasks import TaskSpec, tokens_needed
-from rarescale.validation import (ConfigError, Interval, ListOf, Options, Text, check, check_all,
-                                  from_fields, read_yaml, shown)
+from rarescale.validation import (Boolean, ConfigError, Interval, ListOf, Options, Text, check,
+                                  check_all, from_fields, read_yaml, shown)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class InjectedTask:
 
 
 _POSITIVE_INT = Interval(Integral, 1, None)
-WRITTEN_WHEN_SET = {"schedule": "cosine", "decay": 0.2, "budgets": 1, "per_sequence": 1}
+WRITTEN_WHEN_SET = {"schedule": "cosine", "decay": 0.2, "budgets": 1, "per_sequence": 1,
+                    "shard": False}
 """Fields left out of :meth:`RunConfig.to_dict` at these values (see there)."""
 CONSTRAINTS = {
     "tokens": _POSITIVE_INT,
@@ -127,6 +128,9 @@ class RunConfig:
     final learning rate (the first curve's) again."""
     checkpoint_every: int = 100
     device: str = "cpu"
+    shard: bool = False
+    """Under torchrun, shard the model across the processes (FSDP2, per decoder layer) instead of
+    replicating it (DDP): for models whose weights and optimizer state do not fit one device."""
 
     def __post_init__(self):
         model_size(self.size)
@@ -151,6 +155,7 @@ class RunConfig:
             raise ConfigError(f"RunConfig.budgets {self.budgets}: the smallest budget's decay would "
                               "start inside the warmup; use fewer budgets or more tokens.")
         check("RunConfig", "eos", self.eos, Interval(Integral, 0, self.vocab_size - 1))
+        check("RunConfig", "shard", self.shard, Boolean())
         check("RunConfig", "device", self.device, Text())
         check("RunConfig", "device", self.device.split(":")[0], Options(frozenset({"cpu", "cuda"})))
         need = tokens_needed(t.spec for t in self.tasks) + 1

@@ -66,7 +66,8 @@ def optimizer_step(net, optimizer, tokens, micro: int, clip: float, autocast,
                    world: int = 1) -> float:
     """One update from a (B, L) batch in micro-batches of ``micro``; the mean loss over all processes.
 
-    ``net`` may be DDP-wrapped: gradients are synchronised on the last micro-batch only.
+    ``net`` may be DDP-wrapped or FSDP2-sharded: gradients are synchronised on the last
+    micro-batch only.
     """
     import torch
 
@@ -74,7 +75,12 @@ def optimizer_step(net, optimizer, tokens, micro: int, clip: float, autocast,
     total = 0.0
     for m in range(n_micro):
         sync = m == n_micro - 1 or world == 1
-        with (contextlib.nullcontext() if sync else net.no_sync()), autocast:
+        if hasattr(net, "set_requires_gradient_sync"):  # FSDP2
+            net.set_requires_gradient_sync(sync)
+            no_sync = contextlib.nullcontext()
+        else:
+            no_sync = contextlib.nullcontext() if sync else net.no_sync()
+        with no_sync, autocast:
             loss = lm_loss(net, tokens[m * micro:(m + 1) * micro]) / n_micro
         loss.backward()
         total += loss.item()

@@ -2,7 +2,8 @@
 
 :func:`train` runs a :class:`~rarescale.olmo.config.RunConfig` on this CPU
 (fp32) or on a GPU (bf16 autocast), in one process or data parallel under
-``torchrun`` (DDP: each rank on its own GPU over nccl, or gloo on CPU),
+``torchrun`` (DDP: each rank on its own GPU over nccl, or gloo on CPU; with
+``shard``, FSDP2 across the ranks, :mod:`rarescale.olmo.sharding`),
 checkpoints every ``checkpoint_every`` steps and resumes exactly where a killed
 run stopped: the batch and the injections of a step are pure functions of
 (seed, step) (:mod:`rarescale.olmo.data`), so a resumed run sees what the
@@ -32,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rarescale.locks import wait_for_lock
-from rarescale.olmo import measures, throughput
+from rarescale.olmo import measures, sharding, throughput
 from rarescale.olmo.config import RunConfig
 from rarescale.olmo.data import open_corpus, run_tasks, schedules, training_batch
 from rarescale.olmo.model import build_model
@@ -107,10 +108,14 @@ def _load_checkpoint(path: Path, device, config: RunConfig) -> dict:
     except Exception as exc:  # truncated or not a checkpoint: torch raises many kinds
         raise ConfigError(f"{path.resolve()} is unreadable ({type(exc).__name__}); delete it to "
                           "start the run over.") from None
+    _check_config(saved, path, config)
+    return saved
+
+
+def _check_config(saved: dict, path: Path, config: RunConfig) -> None:
     if saved.get("config") != config.to_dict():
         raise ConfigError(f"{path.resolve()} belongs to a different run config; "
                           "delete it or use another work folder.")
-    return saved
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -136,6 +141,7 @@ def _owned(work_dir: Path, rank: int, wait_s: float = 60.0):
                               "another work folder.")
         for stale in work_dir.glob(CHECKPOINT + ".tmp*"):
             stale.unlink(missing_ok=True)
+        sharding.clear_stale(work_dir)
         yield
 
 
@@ -207,7 +213,7 @@ def _decay_branch(budget: int, state: RunState, model, take_step, evaluate):
     seen_sets = [set(s) for s in branch.seen]
     for step in range(state.step, budget):
         take_step(step, branch, seen_sets, budget)
-    found = evaluate(budget, branch) if take_step.rank == 0 else None
+    found = evaluate(budget, branch)
     model.load_state_dict(saved[0])
     take_step.optimizer.load_state_dict(saved[1])
     torch.set_rng_state(saved[2])
@@ -223,30 +229,47 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
 
     corpus = open_corpus(config)
     tasks = run_tasks(config)
-    model = build_model(config.model, config.padded_vocab, config.seq_len, config.eos,
-                        config.seed).to(device)
-    optimizer = make_optimizer(model, config)
-    state = RunState(injected=[0] * len(tasks), seen=[[] for _ in tasks])
+    sharded = config.shard and world > 1
 
-    checkpoint = work_dir / CHECKPOINT
-    if checkpoint.exists():
-        saved = _load_checkpoint(checkpoint, device, config)
+    def build():
+        return build_model(config.model, config.padded_vocab, config.seq_len, config.eos,
+                           config.seed).to(device)
+
+    model = build()
+    state = RunState(injected=[0] * len(tasks), seen=[[] for _ in tasks])
+    checkpoint = work_dir / (sharding.SHARDED_CHECKPOINT if sharded else CHECKPOINT)
+    saved = _load_checkpoint(checkpoint, device, config) if checkpoint.exists() and not sharded \
+        else None
+    if saved:
         model.load_state_dict(saved["model"])
+    if sharded:  # FSDP2: each decoder layer's parameters split across the processes
+        sharding.shard_model(model, device)
+        net = model
+    else:
+        net = DDP(model) if world > 1 else model
+    optimizer = make_optimizer(model, config)
+    if saved:
         optimizer.load_state_dict(saved["optimizer"])
+    elif sharded and checkpoint.exists():
+        saved = sharding.load_sharded(work_dir, model, optimizer)
+        _check_config(saved, checkpoint, config)
+    if saved:
         state = RunState(**saved["state"])
         torch.set_rng_state(saved["rng"])
         if rank == 0:
             print(f"resuming from step {state.step} of {config.steps} ({checkpoint})", flush=True)
 
-    def save_checkpoint():  # rank 0 writes, the others wait
+    def save_checkpoint():  # rank 0 writes (each rank its shard when sharded), the others wait
+        extra = {"config": config.to_dict(), "state": asdict(state), "rng": torch.get_rng_state()}
+        if sharded:
+            sharding.save_sharded(work_dir, model, optimizer, extra, rank)
+            return
         if rank == 0:
-            _save_atomic({"config": config.to_dict(), "model": model.state_dict(),
-                          "optimizer": optimizer.state_dict(), "state": asdict(state),
-                          "rng": torch.get_rng_state()}, checkpoint)
+            _save_atomic({**extra, "model": model.state_dict(), "optimizer": optimizer.state_dict()},
+                         checkpoint)
         if world > 1:
             torch.distributed.barrier()
 
-    net = DDP(model) if world > 1 else model
     if compile:
         net = torch.compile(net)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
@@ -255,8 +278,19 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
     take_step = _Stepper(config, net, optimizer, corpus, schedules(config), tasks, rank, world,
                          micro, autocast, device)
 
-    def evaluate(step, at):
-        return measures.evaluate(model, tasks, config, validation, step, autocast, at.seen,
+    def unsharded(with_optimizer=False):
+        """(model, optimizer) the measures read: the run's own, or rank 0's full copy of a sharded
+        one (every process takes part in gathering it)."""
+        if not sharded:
+            return model, optimizer
+        return sharding.full_copy(model, optimizer, build, lambda m: make_optimizer(m, config),
+                                  rank, with_optimizer)
+
+    def evaluate(step, at):  # every process calls it; rank 0 measures
+        target, _ = unsharded()
+        if rank != 0:
+            return {"step": step}
+        return measures.evaluate(target, tasks, config, validation, step, autocast, at.seen,
                                  at.injected)
 
     seen_sets = [set(seen) for seen in state.seen]
@@ -268,7 +302,7 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
     while state.step < stop:
         step = state.step
         # evaluate (rank 0), on the weights before this step's update
-        if step in eval_steps and rank == 0 and not any(e["step"] == step for e in state.evals):
+        if step in eval_steps and not any(e["step"] == step for e in state.evals):
             state.evals.append(evaluate(step, state))
         # a smaller token budget decays here: measure it on a branch, then go on
         if step in branches and len(state.branches) < sorted(branches).index(step) + 1:
@@ -285,12 +319,15 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         if state.step % config.checkpoint_every == 0 or state.step == config.steps:
             save_checkpoint()
     bar.close()
-    if state.step < config.steps or rank != 0:
+    if state.step < config.steps:
         return None
 
-    # after training: the last evaluation, forgetting and probes
+    # after training: the last evaluation, forgetting and probes (rank 0)
     if not any(e["step"] == config.steps for e in state.evals):
         state.evals.append(evaluate(config.steps, state))
+    model, optimizer = unsharded(with_optimizer=True)
+    if rank != 0:
+        return None
     own_lr = measures.last_step_lr(config)
     own = measures.forgetting_curve(model, optimizer, tasks, corpus, config, autocast, state.seen,
                                     own_lr)
