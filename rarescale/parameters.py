@@ -48,12 +48,14 @@ CONSTRAINTS = {
                         "injection_seeds": ListOf(_INT0), "trace_delta": _INT1,
                         "trace_widths": ListOf(_INT1)},
     "04_olmo_validation": {"sweep_file": Text(), "margin": _SHARE, "probe_frequency": _POS,
-                           "forgetting_frequency": _POS},
+                           "forgetting_frequency": _POS, "capacity_file": Text(),
+                           "packing_file": Text()},
     "05_sizing_and_mixtures": {**_STUDENT, "small_width": _INT1, "rare_task": _INT1,
                                "resample_frequencies": ListOf(_SHARE),
                                "resample_seeds": ListOf(_INT0)},
     "olmo_pretrain": {"config": MappingOf(), "nproc": _INT1, "compile_model": Boolean(),
-                      "work_dir": Text(empty=True), "artifact_root": Text(empty=True)},
+                      "work_dir": Text(empty=True), "artifact_root": Text(empty=True),
+                      "nnodes": _INT1, "node_rank": _INT0, "rdzv_endpoint": Text(empty=True)},
 }
 """Per notebook (by file stem), the constraint of each parameter not read off its default."""
 
@@ -126,7 +128,8 @@ RELATIONS = {
     "01_phenomenology": _file_in_repo("runs_file"),
     "02_utility_ranking": lambda owner, p: (_mixture_fits(owner, p), _widths_fit(owner, p)),
     "03_interference": _chapter3,
-    "04_olmo_validation": _file_in_repo("sweep_file"),
+    "04_olmo_validation": lambda owner, p: [_file_in_repo(k)(owner, p) for k in
+                                            ("sweep_file", "capacity_file", "packing_file")],
     "05_sizing_and_mixtures": _chapter5,
     "olmo_pretrain": _runner,
 }
@@ -164,3 +167,32 @@ def check_parameters(notebook: str, defaults: dict, overrides: dict) -> dict:
     if notebook in RELATIONS and overrides:
         RELATIONS[notebook](notebook, merged)
     return merged
+
+
+def cell_defaults(nb) -> dict:
+    """A notebook's cell tagged ``parameters``: each name with its default (None where not a
+    literal)."""
+    import ast
+
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ConfigError("the notebook has no cell tagged 'parameters'")
+    defaults = {}
+    for node in ast.parse(cells[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        for target in targets:
+            for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                if isinstance(t, ast.Name):
+                    try:
+                        defaults[t.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        defaults[t.id] = None
+    return defaults
+
+
+def notebook_defaults(path) -> dict:
+    """The default parameters of a jupytext percent-format notebook file."""
+    import jupytext
+
+    return cell_defaults(jupytext.read(path, fmt="py:percent"))

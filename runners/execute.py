@@ -18,7 +18,6 @@ code 2; a cell that fails otherwise is exit code 1, naming the executed notebook
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import sys
 import threading
@@ -28,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from rarescale.artifacts import REPO_ROOT, ROOT_ENV
-from rarescale.parameters import check_parameters
+from rarescale.parameters import cell_defaults, check_parameters
 from rarescale.validation import ConfigError, writable_dir
 
 EXIT_BAD_INPUT = 2
@@ -50,21 +49,10 @@ def read_notebook(path: Path):
 
 def parameter_defaults(nb) -> dict:
     """The cell tagged ``parameters``: each name with its default (None where not a literal)."""
-    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if not cells:
-        raise UsageError("the notebook has no cell tagged 'parameters'")
-    defaults = {}
-    for node in ast.parse(cells[0].source).body:
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, ast.AnnAssign) else [])
-        for target in targets:
-            for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
-                if isinstance(t, ast.Name):
-                    try:
-                        defaults[t.id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        defaults[t.id] = None
-    return defaults
+    try:
+        return cell_defaults(nb)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parameter_names(nb) -> list[str]:

@@ -1,0 +1,100 @@
+"""The claim ledger (front page): rows, verdicts that follow their chapter, links, JSON."""
+
+import ast
+import csv
+import json
+import re
+
+import jupytext
+import numpy as np
+import pytest
+
+from rarescale import ledger, scaling
+from rarescale.parameters import cell_defaults
+
+from conftest import REPO
+
+
+def test_verdicts_are_one_of_the_four():
+    with pytest.raises(ValueError, match="Row.verdict"):
+        ledger.Row("C1", "", "", "supported", "", "", "01_phenomenology", "C2: compute-optimal training")
+
+
+def test_width_alone_gain_finds_the_ranking_and_not_a_width_threshold():
+    widths, seeds, K = 6, 3, 4
+    # the utility rule: task k learned from width k + 2 (rarer tasks need more width)
+    predicted = np.arange(widths)[:, None] >= np.arange(K)[None] + 2
+    learned = np.repeat(predicted[:, None], seeds, axis=1)
+    gain, low, high = ledger.width_alone_gain(learned, predicted)
+    assert low > 0.1 and gain == pytest.approx(1 - max(
+        (predicted == (np.arange(widths) >= w0)[:, None]).mean() for w0 in range(widths + 1)))
+    # a null: every task learned from the same width, which width alone predicts as well
+    flat = np.repeat((np.arange(widths) >= 3)[:, None], K, axis=1)
+    gain, low, high = ledger.width_alone_gain(np.repeat(flat[:, None], seeds, axis=1), flat)
+    assert gain == 0 and high <= 0
+
+
+def _synthetic_runs(path, law, noise=0.003, seed=0):
+    """Runs on Hoffmann et al.'s (N, compute) grid with losses from ``law`` (the CSV's columns)."""
+    with open(REPO / "book/data/chinchilla_svg_extracted_data.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rng = np.random.default_rng(seed)
+    for r in rows:
+        n, c = float(r["Model Size"]), float(r["Training FLOP"])
+        r["loss"] = str(float(scaling.loss(n, c / (6 * n), law)) * (1 + noise * rng.standard_normal()))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_synthetic_artifact_changes_its_chapters_row(tmp_path, monkeypatch):
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    real = {r.claim: r for r in ledger.chapter_rows("01_phenomenology", {"n_boot": 60})}
+    assert real["C1"].verdict == ledger.PARTLY  # Chinchilla's own constants miss the refit's
+    # runs drawn from Chinchilla's law itself: its constants fall inside the refit's intervals
+    runs = _synthetic_runs(tmp_path / "runs.csv", scaling.CHINCHILLA)
+    planted = {r.claim: r for r in ledger.chapter_rows(
+        "01_phenomenology", {"runs_file": str(runs), "n_boot": 60, "exclude_highest": 0})}
+    assert planted["C1"].verdict == ledger.REPRODUCED
+    assert "outside the refit's intervals: none" in planted["C1"].measured
+    assert planted["C1"].measured != real["C1"].measured
+
+
+def test_each_row_links_to_a_heading_of_its_chapter():
+    rows = [r for ch in ledger.CHAPTERS[:3] for r in ledger.chapter_rows(ch)]
+    claims = {r.claim for r in rows}
+    assert {f"C{k}" for k in range(6, 15)} <= claims and {"C1", "C2", "C3"} <= claims
+    for r in rows:
+        text = (REPO / "book" / f"{r.chapter}.py").read_text()
+        assert re.search(rf"^# #+ {re.escape(r.section)}$", text, re.M), (r.claim, r.section)
+        assert r.link.startswith(f"{r.chapter}.html#") and " " not in r.link
+
+
+def test_no_chapter_reassigns_a_parameter_its_ledger_rows_read():
+    """A chapter passes its namespace to the ledger at its end: its parameters must still hold
+    the values it ran with."""
+    for chapter in ledger.CHAPTERS:
+        nb = jupytext.read(REPO / "book" / f"{chapter}.py", fmt="py:percent")
+        names, seen_parameters = set(cell_defaults(nb)), False
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            if "parameters" in cell.metadata.get("tags", []):
+                seen_parameters = True
+                continue
+            for node in ast.walk(ast.parse(cell.source)) if seen_parameters else ():
+                if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+                    for target in getattr(node, "targets", [getattr(node, "target", None)]):
+                        for n in ast.walk(target):
+                            assert not (isinstance(n, ast.Name) and n.id in names), (chapter, n.id)
+
+
+def test_ledger_json_holds_every_row_with_its_link(tmp_path):
+    rows = ledger.chapter_rows("01_phenomenology")
+    data = json.loads(ledger.write_json(rows, tmp_path / "ledger.json").read_text())
+    assert data["verdicts"] == list(ledger.VERDICTS)
+    assert [r["claim"] for r in data["rows"]] == [r.claim for r in rows]
+    assert data["rows"][0]["link"] == rows[0].link and data["rows"][0]["verdict"] == rows[0].verdict
+    assert not list(tmp_path.glob(".*tmp*"))
