@@ -53,6 +53,7 @@ BAD_PARAMETERS = _bad_parameters() + [
         ("book/05_sizing_and_mixtures.py", "small_width", 13),
         ("book/00_how_to_use.py", "widths", [4, 128]),
         ("book/04_olmo_validation.py", "sweep_file", "runners/configs/none.yaml"),
+        ("book/04_olmo_validation.py", "capacity_file", "runners/configs/none.yaml"),
         ("runners/olmo_pretrain.py", "config", {"size": "250K", "tokens": 2.5}),
         ("runners/olmo_pretrain.py", "config", {"corpus": "data/x.bin"}),
         ("runners/olmo_pretrain.py", "config", {"tasks": [{"spec": {"kind": "cmp"}, "rate": 0.5}]}),

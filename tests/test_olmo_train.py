@@ -366,3 +366,14 @@ def test_fsdp2_sharded_run_matches_one_process_and_resumes_from_its_shards(tmp_p
     with np.load(tmp_path / "two" / "arrays.npz") as a, np.load(tmp_path / "cut" / "arrays.npz") as b:
         np.testing.assert_array_equal(a["train_loss"], b["train_loss"])
         np.testing.assert_array_equal(a["forgetting_loss"], b["forgetting_loss"])
+
+
+def test_fsdp2_decay_branches_match_one_process(tmp_path):
+    # a sharded warmup-stable-decay run measures its smaller budget on a branch, as one process does
+    kw = dict(tokens=32 * 8 * 32, schedule="wsd", decay=0.25, budgets=2, warmup=0.125,
+              eval_points=2, forgetting_steps=0, checkpoint_every=8)
+    _, one = train(tiny(**kw), tmp_path / "one", progress=False)
+    _torchrun(tiny(shard=True, **kw).to_file(tmp_path / "run.json"), tmp_path / "two")
+    with np.load(tmp_path / "two" / "arrays.npz") as two:
+        for key in ("budget_val_loss", "budget_test_label_loss", "budget_injected"):
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-4, err_msg=key)

@@ -337,3 +337,26 @@ def load_packing(ladder: LadderResults, path, margin: float = 0.5) -> PackingShi
     sweep = Sweep.from_yaml(path)
     return packing_shift(ladder, sweep, load_runs(sweep, produce=f"python -m runners.sweep {path}"),
                          margin)
+
+
+def ladder_budget_shift(cap: CapacityResults, ladder: LadderResults) -> list[dict]:
+    """Per task, at each capacity size that is also in the ladder: the copy alone (this sweep's
+    budget equal to the ladder's tokens, decayed by warmup-stable-decay) against the same copy
+    packed in the ladder (cosine schedule); the difference with its permutation interval.
+
+    Packing and the schedule both differ between the two; the ladder's copy has the same
+    instances (the same frequency list). An empty list where no size or budget matches.
+    """
+    out = []
+    budget = np.flatnonzero(np.isclose(cap.tokens, ladder.tokens.max(), rtol=0.01))
+    for s, size in enumerate(cap.sizes):
+        if size not in ladder.sizes or not len(budget):
+            continue
+        ls = ladder.sizes.index(size)
+        for t, name in enumerate(cap.titles):
+            f = ladder.frequency_index(cap.frequencies[t])
+            packed, alone = ladder.accuracy[ls, :, t, f], cap.accuracy[s, :, t, budget[0]]
+            out.append({"size": size, "task": name, "frequency": float(cap.frequencies[t]),
+                        "tokens": float(cap.tokens[budget[0]]), "packed": packed, "alone": alone,
+                        "shift": mean_shift(packed, alone)})
+    return out
