@@ -68,3 +68,13 @@ def test_gpu_check_compares_loss_curves_across_devices():
     a, b = loss_curve("cpu", steps=4), loss_curve("cpu", steps=4)
     assert max_relative_difference(a, b) == 0.0 and a[-1] < a[0]
     assert max_relative_difference([1.0, 2.002], [1.0, 2.0]) == pytest.approx(1e-3, rel=1e-6)
+
+
+def test_a_model_whose_replicated_state_does_not_fit_a_gpu_is_sharded():
+    from rarescale.olmo.sharding import state_fits
+
+    gib = 2 ** 30
+    one_b = model_size("1B").total_params(50304)  # about 1.3B parameters: 20 GiB of state
+    four_b = model_size("4B").total_params(50304)  # about 4.2B: 63 GiB
+    assert state_fits(one_b, 80 * gib) and not state_fits(four_b, 80 * gib)
+    assert state_fits(four_b, 141 * gib) and not state_fits(one_b, 24 * gib)

@@ -130,7 +130,8 @@ class RunConfig:
     device: str = "cpu"
     shard: bool = False
     """Under torchrun, shard the model across the processes (FSDP2, per decoder layer) instead of
-    replicating it (DDP): for models whose weights and optimizer state do not fit one device."""
+    replicating it (DDP). A CUDA run whose replicated training state would not fit one GPU is
+    sharded whatever this says (:func:`rarescale.olmo.sharding.state_fits`)."""
 
     def __post_init__(self):
         model_size(self.size)

@@ -22,6 +22,17 @@ from pathlib import Path
 
 SHARDED_CHECKPOINT = "checkpoint.dcp"
 STATE_FILE = "state.pt"
+BYTES_PER_PARAMETER = 16
+"""Training state per parameter replicated by DDP: fp32 weights, gradients and AdamW's two
+moments (activations come on top)."""
+FITS_SHARE = 0.6
+"""The share of a GPU's memory the replicated training state may take before a run shards."""
+
+
+def state_fits(n_parameters: int, device_memory: int) -> bool:
+    """Whether a replicated (DDP) model's training state fits a device of ``device_memory``
+    bytes, leaving room for activations; a run that does not fit is sharded."""
+    return n_parameters * BYTES_PER_PARAMETER <= FITS_SHARE * device_memory
 
 
 def shard_model(model, device) -> None:

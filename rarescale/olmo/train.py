@@ -222,6 +222,20 @@ def _decay_branch(budget: int, state: RunState, model, take_step, evaluate):
     return found
 
 
+def _replica_fits(config: RunConfig, device, rank: int) -> bool:
+    """Whether DDP's full copy of the training state fits each GPU (always, on a CPU)."""
+    import torch
+
+    if device.type != "cuda":
+        return True
+    n = config.model.total_params(config.padded_vocab)
+    fits = sharding.state_fits(n, torch.cuda.get_device_properties(device).total_memory)
+    if not fits and rank == 0:
+        print(f"{config.size}: {n * sharding.BYTES_PER_PARAMETER / 2 ** 30:.1f} GiB of training "
+              "state does not fit one GPU beside its activations; sharding it (FSDP2)", flush=True)
+    return fits
+
+
 def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, compile):
     """The loop of :func:`train`, in a work folder it owns."""
     import torch
@@ -229,7 +243,7 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
 
     corpus = open_corpus(config)
     tasks = run_tasks(config)
-    sharded = config.shard and world > 1
+    sharded = world > 1 and (config.shard or not _replica_fits(config, device, rank))
 
     def build():
         return build_model(config.model, config.padded_vocab, config.seq_len, config.eos,
