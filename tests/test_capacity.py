@@ -123,3 +123,12 @@ def test_capacity_results_give_the_verdict_and_the_figure_of_a_planted_plateau()
     assert axes[0].get_ylabel().startswith("held-out accuracy")
     assert len(axes[0].get_legend_handles_labels()[0]) >= 2
     plt.close(fig)
+
+
+def test_the_packing_reading_follows_the_intervals():
+    from rarescale.olmo.capacity import Interval, packing_reading
+
+    below, null = Interval(-0.2, -0.3, -0.1), Interval(0.0, -0.1, 0.1)
+    assert packing_reading([below, below]).startswith("every copy learns less alone")
+    assert packing_reading([below, null]).startswith("1 of 2 copies learn less alone and 0 more")
+    assert packing_reading([null]).startswith("no copy's accuracy differs")

@@ -360,3 +360,17 @@ def ladder_budget_shift(cap: CapacityResults, ladder: LadderResults) -> list[dic
                         "tokens": float(cap.tokens[budget[0]]), "packed": packed, "alone": alone,
                         "shift": mean_shift(packed, alone)})
     return out
+
+
+def packing_reading(shifts) -> str:
+    """What the packed-against-alone differences say, from their intervals (unpacked − packed)."""
+    below = [s for s in shifts if s.high < 0]
+    above = [s for s in shifts if s.low > 0]
+    if shifts and len(below) == len(shifts):
+        return ("every copy learns less alone than packed among the ladder's other copies (each "
+                "interval below zero): packing is not neutral, and the ladder's thresholds are "
+                "lower than one-task runs' would be")
+    if below or above:
+        return (f"{len(below)} of {len(shifts)} copies learn less alone and {len(above)} more "
+                "(intervals off zero); the others cannot be told apart")
+    return "no copy's accuracy differs between packed and alone beyond its interval"
