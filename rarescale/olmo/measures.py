@@ -329,6 +329,7 @@ def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
         "val_loss": np.array([e["val_loss"] for e in evals]),
         **{k: by_eval(k) for k in per_eval},
         "train_loss": np.array([loss for _, loss in state.train_loss]),
+        "step_seconds": np.array(state.step_times),
         "forgetting_loss": np.asarray(forgetting["loss"]),
         "forgetting_loss_matched": np.asarray(forgetting_matched["loss"]),
         # each token budget's evaluation, smallest first: the decay branches', then the run's own

@@ -52,6 +52,8 @@ class RunState:
     seen: list = field(default_factory=list)
     """Per task, the train instances injected so far, distinct, in order of first injection."""
     train_loss: list = field(default_factory=list)  # (step, loss) each step
+    step_times: list = field(default_factory=list)
+    """Seconds of each step of the run (its batch and update), in order."""
     evals: list = field(default_factory=list)
     branches: list = field(default_factory=list)
     """The evaluation at the end of each smaller token budget's decay branch, smallest first."""
@@ -191,8 +193,10 @@ class _Stepper:
         t1 = time.perf_counter()
         loss = optimizer_step(self.net, self.optimizer, local, self.micro, c.clip, self.autocast,
                               self.world)
+        seconds = time.perf_counter() - t0
         state.data_seconds += t1 - t0
-        state.step_seconds += time.perf_counter() - t0
+        state.step_seconds += seconds
+        state.step_times.append(seconds)
         state.injected = [a + len(b) for a, b in zip(state.injected, injected)]
         for seen, seen_set, idx in zip(state.seen, seen_sets, injected):
             for k in idx.tolist():
