@@ -10,6 +10,9 @@ registers its inline configuration script twice, and the second copy throws
 "Identifier 'THEBE_JS_URL' has already been declared" in the browser. Each page keeps
 one copy of every script.
 
+``claim_ledger``: the front page's ledger of claims is written as ``ledger.json`` at the
+top of the HTML, computed by the same :mod:`rarescale.ledger` functions as the page.
+
 ``record_artifacts``: every artifact a chapter reads while the book executes is listed,
 with a checksum of its files, in ``_build/artifacts-read.log``; before the next build,
 ``python -m runners.book_cache`` re-executes the chapters when one of them changed or
@@ -42,6 +45,16 @@ def notebook_download(app, pagename, templatename, context, doctree):
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+def claim_ledger(app, exception):
+    from pathlib import Path
+
+    if exception is not None or app.builder.name != "html":
+        return
+    from rarescale import ledger
+
+    ledger.write_json(ledger.ledger(), Path(app.outdir) / "ledger.json")
+
+
 def setup(app):
     import os
     from pathlib import Path
@@ -50,4 +63,5 @@ def setup(app):
     os.environ.setdefault("RARESCALE_ARTIFACT_LOG", str(Path(app.outdir).parent / "artifacts-read.log"))
     app.connect("html-page-context", notebook_download, priority=400)  # before the buttons
     app.connect("html-page-context", unique_scripts, priority=999)  # after every other handler
+    app.connect("build-finished", claim_ledger)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -62,7 +62,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import plots, scaling
+from rarescale import ledger, plots, scaling
 from rarescale.report import glue, html_table, sci
 
 law = scaling.get_fit(fit)
@@ -295,3 +295,12 @@ glue("fit_err_B_pct", 100 * abs(errors["B"]), display=False)
 # than the exponents: they trade off against $\alpha$ and $\beta$ along a ridge of near-equal fit, which
 # is why published fits disagree most on them. The errors grow in proportion to the noise;
 # re-execute with `-p fit_noise 0.02` to see it.
+
+# %% [markdown]
+# ## In the claim ledger
+#
+# This chapter's rows of the front page's ledger, computed here at this chapter's parameters
+# by the same function as the front page (`rarescale.ledger.chapter_rows`):
+
+# %% tags=["remove-input"]
+HTML(ledger.html(ledger.chapter_rows("01_phenomenology", globals())))

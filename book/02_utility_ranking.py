@@ -75,10 +75,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import experiments, plots, theory
+from rarescale import experiments, ledger, plots, theory
 from rarescale.mixture import TaskMixture
 from rarescale.report import glue, html_table
-from rarescale.stiefel import random_stiefel
 from rarescale.student import StudentConfig
 
 mixture = TaskMixture.power_law(K=K, m=m, a=a, b=b, d=d, seed=mixture_seed)
@@ -107,9 +106,7 @@ glue("pi_last", mixture.pi[-1], display=False)
 # We check this by sampling, for a random encoder of width 8:
 
 # %%
-U = random_stiefel(mixture.d, 8, np.random.default_rng(1))
-mc_total, mc_tasks = theory.monte_carlo_loss(mixture, U, samples=200_000, seed=2)
-closed = theory.mixture_loss(mixture, U)
+mc_total, closed = ledger.reduction_check(mixture)  # a random width-8 encoder
 
 # %% tags=["remove-input"]
 glue("c7_mc", mc_total, display=False)
@@ -263,9 +260,9 @@ glue("d_agreement_pct", 100 * fid_d["agreement"], display=False)
 # widths for ten times the steps:
 
 # %%
-budget_widths = experiments.widths_in_sweep(widths, budget_widths)
-budget = experiments.budget_check(mixture, config, budget_widths, budget_factor).arrays
-rows = [widths.index(w) for w in budget_widths]
+checked_widths = experiments.widths_in_sweep(widths, budget_widths)
+budget = experiments.budget_check(mixture, config, checked_widths, budget_factor).arrays
+rows = [widths.index(w) for w in checked_widths]
 short = fid["loss"][rows, 0]  # first seed, default budget: (widths, K)
 long = budget["task_loss"][:, -1]
 changed = experiments.learned_changes(short, long, threshold)
@@ -281,3 +278,12 @@ glue("budget_max_diff", float(np.abs(short - long).max()), display=False)
 # {glue:text}`budget_pairs` (width, task) pairs change between learned and not learned, and no
 # task's normalised loss moves by more than {glue:text}`budget_max_diff:.3f`. What a width learns
 # is set by the ranking, not by the budget.
+
+# %% [markdown]
+# ## In the claim ledger
+#
+# This chapter's rows of the front page's ledger, computed here at this chapter's parameters
+# by the same function as the front page (`rarescale.ledger.chapter_rows`):
+
+# %% tags=["remove-input"]
+HTML(ledger.html(ledger.chapter_rows("02_utility_ranking", globals())))

@@ -66,7 +66,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import experiments, interference, plots
+from rarescale import experiments, interference, ledger, plots
 from rarescale.mixture import TaskMixture
 from rarescale.report import glue, html_table
 from rarescale.student import StudentConfig
@@ -368,3 +368,12 @@ HTML(html_table(
 # {glue:text}`model_fit_wide:.2f` after each injection (Adam's momentum overshoots, then
 # relaxes). The mechanism, a rare direction pulled out at a rate set by what competes for its
 # column, is what separates narrow from wide; its exact rate under Adam is not.
+
+# %% [markdown]
+# ## In the claim ledger
+#
+# This chapter's rows of the front page's ledger, computed here at this chapter's parameters
+# by the same function as the front page (`rarescale.ledger.chapter_rows`):
+
+# %% tags=["remove-input"]
+HTML(ledger.html(ledger.chapter_rows("03_interference", globals())))

@@ -41,6 +41,8 @@ sweep_file = "runners/configs/cpu_ladder.yaml"  # a sweep whose artifacts exist
 margin = 0.5  # learned: accuracy closes this share of the gap from the shortcut baseline to 1
 probe_frequency = 1.0e-3  # the injection frequency whose probes figure (d) and C19 verdicts use
 forgetting_frequency = 3.0e-3  # the frequency whose forgetting curve figure (e) shows
+capacity_file = "runners/configs/cpu_capacity.yaml"  # unpacked, long runs of a small and a large size
+packing_file = "runners/configs/cpu_packing.yaml"  # one ladder copy run alone (packed vs unpacked)
 
 # %%
 import matplotlib.pyplot as plt
@@ -49,7 +51,8 @@ from IPython.display import HTML
 
 from rarescale.olmo import figures
 from rarescale.artifacts import REPO_ROOT
-from rarescale.olmo import ladder
+from rarescale import ledger
+from rarescale.olmo import capacity, ladder
 from rarescale.olmo.model import model_size
 from rarescale.report import glue, glue_text, html_table, sci
 
@@ -386,20 +389,183 @@ glue("n_verdicts", len(found))
 # million tokens of a synthetic corpus, and uses easier tasks. It means that at this scale,
 # with these seeds, the interval does not exclude no trend.
 #
-# ## Going further: the paper-like grid on GPUs
+# ## Capacity or speed? (C4, C5)
 #
-# The same library and runner train the paper-like grid, `runners/configs/gpu_ladder.yaml`:
-# sizes 4M to 1B of DataDecide's ladder {cite:p}`magnusson2025datadecide`, 100-value tasks, one task at one frequency per run,
-# frequencies down to 2.4e-8, 20 tokens per parameter, on Dolma-format token files (`uint32`
-# `.npy` arrays, given as paths or globs). With the files in place, on a machine with GPUs:
+# The paper's thesis is stronger than "larger models learn rare tasks faster". Its
+# Definition 2 (C5) says that some of what a large model learns a smaller one never learns,
+# whatever its data; Definition 1 (C4) is the weaker case where the smaller model gets there
+# with more data. The ladder above cannot tell them apart: every size stops at
+# {glue:text}`cap_ladder_tokens_m:.0f`M tokens, where accuracy near the thresholds is still
+# climbing, and each run packs {glue:text}`cap_ladder_copies` task copies.
 #
-# ```bash
-# python -m runners.sweep runners/configs/gpu_ladder.yaml --dry-run
-# python -m runners.sweep runners/configs/gpu_ladder.yaml --device cuda --launcher torchrun --nproc 8
+# So we trained two sizes {glue:text}`cap_ratio:.1f`× apart in non-embedding parameters,
+# {glue:md}`cap_sizes`, for {glue:text}`cap_tokens_m:.0f`M tokens ({glue:text}`cap_times:.0f`×
+# the ladder's), one task copy per run (unpacked, as in the paper), {glue:text}`cap_seeds`
+# seeds, at the frequency near each task's threshold where the ladder's smallest size learned
+# it in at most one of its seeds: {glue:md}`cap_freqs`. The learning rate follows
+# warmup–stable–decay. Each smaller token budget ({glue:md}`cap_budgets`) is a branch off the
+# stable phase that decays over its last {glue:text}`cap_decay_pct:.0f`% and is evaluated, so
+# each budget's accuracy is the one a run of that many tokens (and the same warmup) would end
+# with; a cosine run's
+# mid-point would not be, its learning rate still high (a test checks that a branch ends
+# exactly where a separate run of its tokens ends). The sweep's cells took
+# {glue:text}`cap_wall_min:.0f` minutes of run time in all, two at a time.
+
+# %%
+cap_sweep, cap = capacity.load_capacity(REPO_ROOT / capacity_file)
+fig, axes = plt.subplots(len(cap.tasks), 2, figsize=(10.5, 3.6 * len(cap.tasks)),
+                         constrained_layout=True, squeeze=False)
+for t in range(len(cap.tasks)):
+    figures.fig_capacity(axes[t], cap, t, margin)
+axes[0, 0].legend(fontsize=7)
+glue("fig_capacity", fig, display=False)
+plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("cap_ladder_tokens_m", float(res.tokens.max()) / 1e6)
+glue("cap_ladder_copies", len(sweep.cell_copies()[0][1]))
+glue("cap_ratio", float(cap.params[-1] / cap.params[0]))
+glue_text("cap_sizes", " and ".join(f"{s} ({p:,})" for s, p in zip(cap.sizes, cap.params)))
+glue("cap_tokens_m", float(cap.tokens[-1]) / 1e6)
+glue("cap_times", float(cap.tokens[-1] / res.tokens.max()))
+glue("cap_seeds", len(cap.seeds))
+glue_text("cap_freqs", ", ".join(f"{name} at {sci(f)} per token"
+                                 for name, f in zip(cap.titles, cap.frequencies)))
+glue_text("cap_budgets", ", ".join(f"{t / 1e6:.2g}M" for t in cap.tokens))
+glue("cap_decay_pct", 100 * cap_sweep.cells()[0].decay)
+glue("cap_wall_min", float(np.nansum(cap.wall_time_s)) / 60)
+cap_verdicts = [cap.verdict(t, margin) for t in range(len(cap.tasks))]
+for t, v in enumerate(cap_verdicts):
+    glue_text(f"cap_task_{t}", cap.titles[t])
+    glue_text(f"cap_small_{t}", v.level_small.text())
+    glue_text(f"cap_large_{t}", v.level_large.text())
+    glue_text(f"cap_gap_{t}", v.gap.text("{:+.2f}"))
+    glue_text(f"cap_gain_{t}", v.gain_small.text("{:+.3f}"))
+    glue_text(f"cap_verdict_{t}", f"{v.verdict}: {v.reason}")
+glue("cap_flat", capacity.FLAT)
+
+# %% [markdown]
+# ```{glue:figure} fig_capacity
+# :name: fig-capacity
+#
+# (f) Capacity or speed. Left: held-out accuracy at each token budget (its decayed end), a line
+# per size (mean over seeds; dots: seeds); thin: evaluations on the stable phase, at the peak
+# learning rate; dashed: each size's fitted saturation curve. Right: the same accuracies against
+# the instances injected. Dotted: the better of chance and the one-operand shortcut; grey: the
+# learned level. Capacity sweep.
 # ```
 #
-# Each cell is one execution of `runners/olmo_pretrain.py` through papermill (bf16 autocast on
-# GPU, DDP across the processes), resumable from its checkpoints, and writes an artifact keyed
-# by its config; copying `artifacts/olmo_run/` back lets this chapter, with
-# `sweep_file` set to that grid, read it like the CPU ladder (the grid must then be packed, or
-# read run by run with `rarescale.olmo.grid.load_runs`).
+# Each size's *saturation level* is fitted to its seed-mean accuracy by budget,
+# `a(t) = L − (L − chance)·exp(−t/τ)`, and every interval comes from refitting with each size's
+# seeds resampled. The small size has *levelled off* when its gain over the last doubling of
+# tokens is below {glue:text}`cap_flat:.2f` (whole interval); it *plateaus below* the large one
+# (Definition 2) when, besides, the gap between the levels is above zero and the large size
+# learns the task; it *approaches* (Definition 1) when the gap is below
+# {glue:text}`cap_flat:.2f`. {glue:md}`cap_task_0`: small {glue:md}`cap_small_0`, large
+# {glue:md}`cap_large_0`, gap {glue:md}`cap_gap_0`, the small size's last-doubling gain
+# {glue:md}`cap_gain_0`: {glue:md}`cap_verdict_0`. {glue:md}`cap_task_1`: small
+# {glue:md}`cap_small_1`, large {glue:md}`cap_large_1`, gap {glue:md}`cap_gap_1`, gain
+# {glue:md}`cap_gain_1`: {glue:md}`cap_verdict_1`.
+
+# %% tags=["remove-input"]
+HTML(html_table(["task", "small size's level [95%]", "large size's level [95%]",
+                 "gap, large − small", "small size's gain, last doubling", "verdict"],
+                capacity.verdict_rows(cap, margin),
+                caption="Saturation levels and the verdict, with seed-bootstrap intervals "
+                        "(2,000 resamples of each size's seeds)"))
+
+# %% tags=["remove-input"]
+packing = capacity.load_packing(res, REPO_ROOT / packing_file, margin)
+glue_text("pack_where", f"{packing.task} at {sci(packing.frequency)} per token, size {packing.size}")
+glue("pack_n_packed", len(packing.packed))
+glue("pack_n_unpacked", len(packing.unpacked))
+glue("pack_packed", float(packing.packed.mean()))
+glue("pack_unpacked", float(packing.unpacked.mean()))
+glue_text("pack_shift", packing.shift.text("{:+.3f}"))
+glue_text("pack_shift_hard", packing.shift_hard.text("{:+.3f}"))
+glue("pack_level", packing.learned_level)
+budget_shift = capacity.ladder_budget_shift(cap, res)
+glue_text("pack_budget", "; ".join(
+    f"{x['task']} at {sci(x['frequency'])}, {x['size']}: {x['packed'].mean():.3f} packed, "
+    f"{x['alone'].mean():.3f} alone, a shift of {x['shift'].text('{:+.3f}')}"
+    for x in budget_shift) or "no size of the capacity sweep is in the ladder")
+glue_text("pack_budget_tokens", f"{budget_shift[0]['tokens'] / 1e6:.0f}M" if budget_shift else "–")
+glue_text("pack_reading", capacity.packing_reading([packing.shift] + [x["shift"] for x in budget_shift]))
+glue_text("pack_learned", f"{int((packing.packed >= packing.learned_level).sum())} of "
+                          f"{len(packing.packed)} packed seeds and "
+                          f"{int((packing.unpacked >= packing.learned_level).sum())} of "
+                          f"{len(packing.unpacked)} unpacked ones")
+
+# %% [markdown]
+# With three seeds the bootstrap intervals are narrower than a 95% interval should be, so a
+# verdict here is weaker evidence than its interval suggests.
+#
+# **Packed or unpacked.** The ladder carries twelve copies per run; the paper one. Running one
+# ladder copy alone, with everything else as in the ladder ({glue:md}`pack_where`, the same
+# instances; `runners/configs/cpu_packing.yaml`), moves its held-out accuracy from
+# {glue:text}`pack_packed:.3f` (packed, {glue:text}`pack_n_packed` seeds) to
+# {glue:text}`pack_unpacked:.3f` (alone, {glue:text}`pack_n_unpacked` seeds): a shift of
+# {glue:md}`pack_shift`, and {glue:md}`pack_shift_hard` on the shortcut-hard instances (95%
+# intervals from inverting a permutation test over the seeds). Against the learned level
+# ({glue:text}`pack_level:.2f`), {glue:md}`pack_learned` count as learned. One copy at one
+# size and frequency cannot give a threshold's shift by itself; it says how far a copy's
+# accuracy near the threshold moves with packing.
+#
+# The capacity sweep gives a second look, at the size it shares with the ladder: its
+# {glue:md}`pack_budget_tokens` budget, alone, against the same copies packed in the ladder at
+# the same tokens (the schedules differ: warmup–stable–decay against cosine).
+# {glue:md}`pack_budget`. Taken together: {glue:md}`pack_reading`.
+#
+# ## Going further: the paper's grid on GPUs
+
+# %% tags=["remove-input"]
+from rarescale.olmo import throughput
+from rarescale.olmo.grid import Sweep
+
+gpu_grids = {name: Sweep.from_yaml(REPO_ROOT / f"runners/configs/{name}.yaml")
+             for name in ("gpu_small", "gpu_ladder", "gpu_ladder_matched")}
+for name, grid_ in gpu_grids.items():
+    cells = grid_.cells()
+    glue(f"{name}_hours", sum(throughput.gpu_hours(c, "H100") for c in cells))
+    glue_text(f"{name}_sizes", f"{grid_.sizes[0]} to {grid_.sizes[-1]}")
+    glue(f"{name}_tokens_b", max(c.tokens_trained for c in cells) / 1e9)
+glue_text("gpu_freqs", f"{sci(max(gpu_grids['gpu_ladder'].frequencies))} to "
+                       f"{sci(min(gpu_grids['gpu_ladder'].frequencies))}")
+glue("gpu_steps", gpu_grids["gpu_ladder"].steps)
+glue("gpu_mfu_pct", 100 * throughput.DEFAULT_MFU)
+
+# %% [markdown]
+# The same library and runner train the grids of the paper's scale. The CPU ladder and the
+# capacity sweep give every size the same tokens (a *matched* budget). The paper instead
+# trains every size for the same steps at its own batch, so larger sizes also see more tokens
+# and more instances; `runners/configs/gpu_ladder.yaml` follows it: sizes
+# {glue:md}`gpu_ladder_sizes`, its frequencies {glue:md}`gpu_freqs`, {glue:text}`gpu_steps:,.0f`
+# steps (up to {glue:text}`gpu_ladder_tokens_b:.0f`B tokens), on Dolma v1.7's token files.
+# `gpu_ladder_matched.yaml` is the same grid at {glue:text}`gpu_ladder_matched_tokens_b:.0f`B
+# tokens for every size, the design that separates capacity from exposure, and
+# `gpu_small.yaml` is sized for one GPU ({glue:md}`gpu_small_sizes`, the
+# synthetic web). At {glue:text}`gpu_mfu_pct:.0f`% of an H100's bf16 peak they take
+# {glue:text}`gpu_small_hours:,.1f`, {glue:text}`gpu_ladder_hours:,.0f` and
+# {glue:text}`gpu_ladder_matched_hours:,.0f` GPU-hours. On a machine with GPUs, or a Slurm
+# cluster:
+#
+# ```bash
+# python -m runners.sweep runners/configs/gpu_ladder.yaml --dry-run --gpu H100 --mfu 0.35
+# python -m runners.sweep runners/configs/gpu_small.yaml --device cuda
+# python -m runners.sweep runners/configs/gpu_ladder.yaml --executor slurm --partition gpu --nodes 2
+# ```
+#
+# Each cell is one execution of `runners/olmo_pretrain.py` through papermill (bf16 on GPU, DDP
+# or, with `shard: true`, FSDP2 across the processes), resumable from its checkpoints, and
+# writes an artifact keyed by its config; copying `artifacts/olmo_run/` back lets this
+# chapter, with `sweep_file` set to a packed grid such as `gpu_small.yaml`, read it like the
+# CPU ladder (unpacked grids are read run by run with `rarescale.olmo.grid.load_runs`).
+
+# %% [markdown]
+# ## In the claim ledger
+#
+# This chapter's rows of the front page's ledger, computed here at this chapter's parameters
+# by the same function as the front page (`rarescale.ledger.chapter_rows`):
+
+# %% tags=["remove-input"]
+HTML(ledger.html(ledger.chapter_rows("04_olmo_validation", globals())))

@@ -112,6 +112,15 @@ def page_problems(browser, base: str, path: str, screenshot: Path | None = None)
     raw = re.findall(r"\$[^$\n]{1,80}\$|\\\(.{1,80}?\\\)", text)
     if raw:
         problems.append(f"raw math left in the text: {raw[:3]}")
+    if "{glue" in text:
+        problems.append(f"raw glue role left in the text: {text[text.index('{glue'):][:40]!r}")
+    for href in set(page.evaluate("() => Array.from(document.querySelectorAll('main a[href*=\"#\"]'))"
+                                  ".map(a => a.href)")):
+        target, fragment = href.split("#", 1)
+        if href.startswith(base) and fragment and target != page.url.split("#")[0]:
+            answer = page.request.get(target)
+            if answer.status != 200 or f'id="{fragment}"' not in answer.text():
+                problems.append(f"link {href} does not resolve to a section")
     for src, width in page.evaluate(
             "() => Array.from(document.images).map(i => [i.src, i.complete ? i.naturalWidth : 0])"):
         if not width:
@@ -159,11 +168,39 @@ def test_every_page_renders_offline(html_dir, serve, browser):
     assert "pasted-text" in text and (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
+LEDGER_ROW = re.compile(r'<tr><td><a href="([^"]+)">([^<]+)</a></td><td>(.*?)</td><td>(.*?)</td>'
+                        r'<td>(.*?)</td>')
+
+
+def ledger_rows(html: str) -> list[tuple]:
+    """(link, claim, paper, measured, verdict) of each row of the ledger tables on a page."""
+    import html as html_module
+
+    return [tuple(html_module.unescape(x) for x in row) for row in LEDGER_ROW.findall(html)]
+
+
+def test_front_page_ledger_is_every_chapters_own_and_ledger_json(html_dir):
+    """The front page's rows are the rows each chapter computed for itself, in the chapters'
+    kernels, and ledger.json (written by the build) holds the same."""
+    import json
+
+    from rarescale.ledger import CHAPTERS
+
+    front = ledger_rows((html_dir / "book" / "intro.html").read_text())
+    own = [row for ch in CHAPTERS for row in ledger_rows((html_dir / "book" / f"{ch}.html").read_text())]
+    assert len(front) >= 20 and front == own
+    data = json.loads((html_dir / "ledger.json").read_text())["rows"]
+    assert [(r["link"], r["claim"], r["paper"], r["measured"], r["verdict"]) for r in data] == front
+    assert any(r["claim"].startswith("C4, C5 (pretraining)") for r in data)
+
+
 @pytest.mark.parametrize("breakage, expected", [
     ("image", "image not decoded"),
     ("math", "raw math left in the text"),
     ("link", "sidebar link"),
     ("remote", "request off 127.0.0.1"),
+    ("glue", "raw glue role"),
+    ("anchor", "does not resolve to a section"),
 ])
 def test_checker_catches_a_broken_page(html_dir, serve, browser, tmp_path, breakage, expected):
     """The same checks on a copy of the book with one page broken on purpose."""
@@ -177,6 +214,12 @@ def test_checker_catches_a_broken_page(html_dir, serve, browser, tmp_path, break
         html = re.sub(r"(<main[^>]*>)", r"\1<p>an untypeset formula $x^2 + y$</p>", html, count=1)
     elif breakage == "link":
         (copy / "book" / "00_how_to_use.html").unlink()
+    elif breakage == "glue":
+        html = re.sub(r"(<main[^>]*>)", r"\1<p>a value {glue:text}`n_runs` never filled in</p>", html,
+                      count=1)
+    elif breakage == "anchor":
+        html = re.sub(r"(<main[^>]*>)", r'\1<a href="02_utility_ranking.html#no-such-section">x</a>',
+                      html, count=1)
     else:
         html = html.replace("</head>", '<script src="https://cdn.example.org/x.js"></script></head>', 1)
     page.write_text(html)

@@ -26,7 +26,7 @@ def test_every_citation_has_an_entry_and_every_entry_is_cited():
 
 
 def test_every_chapter_cites():
-    for path in sorted((REPO / "book").glob("0*.py")) + [REPO / "book" / "intro.md"]:
+    for path in sorted((REPO / "book").glob("0*.py")) + [REPO / "book" / "intro.py"]:
         assert re.search(r"\{cite(?::\w+)?\}`", path.read_text()), path.name
 
 
