@@ -52,6 +52,9 @@ def claim_ledger(app, exception):
         return
     from rarescale import ledger
 
+    if not {f"book/{chapter}" for chapter in ledger.CHAPTERS} <= set(app.env.found_docs):
+        return  # a copy of the book without the chapters the ledger reads
+
     ledger.write_json(ledger.ledger(), Path(app.outdir) / "ledger.json")
 
 

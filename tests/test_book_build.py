@@ -34,8 +34,12 @@ def test_minimal_book_builds_glues_and_reexecutes_on_library_change(tmp_path, su
     (book / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/00_how_to_use\n"
         "  - file: book/references\n")  # citations resolve only with a bibliography page
-    for name in ("intro.md", "00_how_to_use.py", "favicon.png", "references.bib", "references.md"):
+    for name in ("00_how_to_use.py", "favicon.png", "references.bib", "references.md"):
         shutil.copy(REPO / "book" / name, book / "book")
+    # a plain front page (the real one reads every chapter's artifacts for its claim ledger)
+    (book / "book" / "intro.md").write_text("# Why larger models learn more\n\nA minimal copy of "
+                                            "the book {cite:p}`huang2026larger`.\n\n"
+                                            "```{tableofcontents}\n```\n")
     shutil.copytree(REPO / "_ext", book / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     env = {**subprocess_env, "RARESCALE_ARTIFACTS": str(tmp_path / "artifacts")}
     # the chapter's committed artifact, copied to the private root it is looked for in first, so

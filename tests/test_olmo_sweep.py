@@ -167,7 +167,7 @@ def test_tiny_sweep_end_to_end_cached_and_resumed(tmp_path, env):
     for a, b in zip(runs, resumed):
         assert a.key == b.key
         assert set(a.arrays) == set(b.arrays)
-        for name in a.arrays:
+        for name in set(a.arrays) - {"step_seconds"}:  # timings differ from run to run
             np.testing.assert_array_equal(a.arrays[name], b.arrays[name], err_msg=name)
         assert a.result["final"] == b.result["final"]
 
