@@ -20,12 +20,11 @@ Where a claim is statistical the row carries the statistic's 95% interval.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
+
+from rarescale.files import write_atomically
 
 REPRODUCED, PARTLY, NOT_SHOWN, SETUP = "reproduced", "partly", "not shown", "setup"
 VERDICTS = (REPRODUCED, PARTLY, NOT_SHOWN, SETUP)
@@ -399,32 +398,19 @@ def ledger() -> list[Row]:
     return [row for chapter in CHAPTERS for row in chapter_rows(chapter)]
 
 
-def html(rows, links: bool = True) -> str:
-    """The rows as a table; with ``links`` each claim links to its section."""
+def html(rows) -> str:
+    """The rows as a table, each claim a link to its section."""
     from html import escape
 
-    from rarescale.report import html_table
+    from rarescale.report import Markup, html_table
 
-    def claim(r):
-        return f'<a href="{r.link}">{escape(r.claim)}</a>' if links else escape(r.claim)
-
-    table = html_table(["claim", "the paper", "measured here", "verdict", "95% interval", "scale"],
-                       [["{claim}", r.paper, r.measured, r.verdict, r.interval or "–", r.scale]
-                        for r in rows])
-    for r in rows:  # the claim cells carry links, which html_table would escape
-        table = table.replace("<td>{claim}</td>", f"<td>{claim(r)}</td>", 1)
-    return table
+    return html_table(["claim", "the paper", "measured here", "verdict", "95% interval", "scale"],
+                      [[Markup(f'<a href="{r.link}">{escape(r.claim)}</a>'), r.paper, r.measured,
+                        r.verdict, r.interval or "–", r.scale] for r in rows])
 
 
-def write_json(rows, path) -> Path:
+def write_json(rows, path):
     """Write the rows as JSON (atomically): ``{"rows": [{claim, paper, ...}, ...]}``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(json.dumps({"verdicts": list(VERDICTS),
-                                   "rows": [{**asdict(r), "link": r.link} for r in rows]}, indent=1))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    text = json.dumps({"verdicts": list(VERDICTS),
+                       "rows": [{**asdict(r), "link": r.link} for r in rows]}, indent=1)
+    return write_atomically(path, lambda tmp: tmp.write_text(text))

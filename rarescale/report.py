@@ -7,10 +7,19 @@ import html
 import numpy as np
 
 
+class Markup(str):
+    """A table cell that is HTML already (a link): :func:`html_table` leaves it unescaped."""
+
+
+def _cell(c) -> str:
+    return c if isinstance(c, Markup) else html.escape(str(c))
+
+
 def html_table(columns, rows, caption: str | None = None) -> str:
-    """An HTML table; ``rows`` are sequences of already formatted cells."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+    """An HTML table; ``rows`` are sequences of already formatted cells (text, escaped here,
+    or :class:`Markup`)."""
+    head = "".join(f"<th>{_cell(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>"
                    for row in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f'<table class="table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

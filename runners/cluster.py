@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import submitit
+
 RDZV_PORT = 29500
 
 
@@ -85,19 +87,17 @@ class SlurmOptions:
 
 def sbatch_script(options: SlurmOptions, folder) -> str:
     """The batch script submitit would submit for one array task, for inspection and tests."""
-    import submitit
-
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     executor.update_parameters(**options.submitit_parameters())
     return executor._executor._make_submission_file_text("python -m submitit.core._submit",
                                                          "%A_%a")
 
 
-class CellJob:
+class CellJob(submitit.helpers.Checkpointable):
     """One cell as a submitit job: run (or resume) it, on every node of its allocation.
 
     Requeued on preemption or timeout with the same arguments (submitit's
-    ``checkpoint`` protocol); the cell resumes from its run's checkpoint.
+    ``Checkpointable``); the cell resumes from its run's checkpoint.
     """
 
     def __init__(self, config: dict, key: str, work_root: str, nproc: int, threads: int,
@@ -106,8 +106,6 @@ class CellJob:
                          keep_checkpoints=keep_checkpoints, compile_model=compile_model)
 
     def __call__(self) -> str:
-        import submitit
-
         from rarescale.olmo.config import RunConfig
         from runners import sweep
 
@@ -133,11 +131,6 @@ class CellJob:
             raise RuntimeError(f"cell {a['key']} {status}; its log: {log}")
         return status
 
-    def checkpoint(self, *args, **kwargs):
-        import submitit
-
-        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
-
 
 def submit(todo, work_root: Path, nproc: int, threads: int, executor: str,
            options: SlurmOptions | None = None, keep_checkpoints: bool = False,
@@ -146,8 +139,6 @@ def submit(todo, work_root: Path, nproc: int, threads: int, executor: str,
 
     Returns ``(job ids, failures)`` where failures are ``(key, error)``.
     """
-    import submitit
-
     folder = work_root / "submitit"
     ex = submitit.AutoExecutor(folder=folder, cluster="slurm" if executor == "slurm" else "local")
     options = options or SlurmOptions()

@@ -97,4 +97,4 @@ def test_ledger_json_holds_every_row_with_its_link(tmp_path):
     assert data["verdicts"] == list(ledger.VERDICTS)
     assert [r["claim"] for r in data["rows"]] == [r.claim for r in rows]
     assert data["rows"][0]["link"] == rows[0].link and data["rows"][0]["verdict"] == rows[0].verdict
-    assert not list(tmp_path.glob(".*tmp*"))
+    assert not list(tmp_path.glob("*.tmp-*"))

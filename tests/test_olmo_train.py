@@ -258,7 +258,7 @@ def test_wsd_learning_rate_is_stable_then_falls_to_final_at_each_budget():
     assert lr_factor(47, config, budget=48) == pytest.approx(config.final_lr)
     assert lr_factor(35, config, budget=48) == 1.0 and lr_factor(36, config, budget=48) < 1.0
     # the branches add their decays' steps to the run's
-    assert config.steps_with_branches == 96 + 6 + 12
+    assert config.tokens_with_branches == (96 + 6 + 12) * 32 * 8
 
 
 def test_wsd_fields_leave_other_configs_keys_alone():

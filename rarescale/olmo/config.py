@@ -17,7 +17,8 @@ from numbers import Integral, Real
 from pathlib import Path
 
 from rarescale.counts import eval_steps
-from rarescale.olmo.model import ladder_batch, ladder_lr, model_size
+from rarescale.files import write_atomically
+from rarescale.olmo.model import ladder_batch, ladder_lr, model_size, padded_vocab
 from rarescale.olmo.injection import SLOT_TOKENS
 from rarescale.olmo.tasks import TaskSpec, tokens_needed
 from rarescale.validation import (Boolean, ConfigError, Interval, ListOf, Options, Text, check,
@@ -183,10 +184,8 @@ class RunConfig:
 
     @property
     def padded_vocab(self) -> int:
-        """The model's vocabulary: ``vocab_size`` rounded up to a multiple of 128, so that the
-        embedding and output matrices tile on GPU tensor cores (the extra rows are never a
-        target and learn to score low)."""
-        return -(-self.vocab_size // 128) * 128
+        """The model's vocabulary (:func:`rarescale.olmo.model.padded_vocab`)."""
+        return padded_vocab(self.vocab_size)
 
     @property
     def global_batch(self) -> int:
@@ -213,9 +212,10 @@ class RunConfig:
         return budget - max(1, round(self.decay * budget))
 
     @property
-    def steps_with_branches(self) -> int:
-        """Optimizer steps taken in all: the run's and its decay branches'."""
-        return self.steps + sum(b - self.decay_start(b) for b in self.budget_steps()[:-1])
+    def tokens_with_branches(self) -> int:
+        """Tokens trained on in all: the run's steps and its decay branches'."""
+        steps = self.steps + sum(b - self.decay_start(b) for b in self.budget_steps()[:-1])
+        return steps * self.global_batch * self.seq_len
 
     def eval_steps(self) -> list[int]:
         """Log-spaced steps at which to evaluate (after that many updates), 0 and the last included."""
@@ -268,19 +268,10 @@ class RunConfig:
         return from_fields(cls, d, where)
 
     def to_file(self, path) -> Path:
-        """Write the config as JSON (which YAML reads too), atomically: under a unique
-        temporary name, then renamed, so that a reader never sees half a file."""
-        import os
-        import uuid
-
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        try:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        """Write the config as JSON (which YAML reads too), atomically
+        (:func:`rarescale.files.write_atomically`): a reader never sees half a file."""
+        text = json.dumps(self.to_dict(), indent=1)
+        return write_atomically(path, lambda tmp: tmp.write_text(text))
 
     @classmethod
     def from_file(cls, path) -> "RunConfig":

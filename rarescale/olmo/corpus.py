@@ -20,13 +20,13 @@ from __future__ import annotations
 import glob
 import math
 import os
-import uuid
 from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
+from rarescale.files import write_atomically
 from rarescale.validation import ConfigError, Interval, Options, check
 
 DTYPES = {"uint16": np.uint16, "uint32": np.uint32}
@@ -39,21 +39,17 @@ def write_tokens(path, chunks, dtype: str = "uint16") -> Path:
     renamed into place: a reader sees the old file, the new one, or none.
     """
     check("write_tokens", "dtype", dtype, Options(frozenset(DTYPES)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     limit = np.iinfo(DTYPES[dtype]).max
-    try:
+
+    def write(tmp):
         with open(tmp, "wb") as f:
             for chunk in chunks:
                 chunk = np.asarray(chunk)
                 if chunk.size and (chunk.min() < 0 or chunk.max() > limit):
                     raise ConfigError(f"write_tokens: a token does not fit in {dtype}.")
                 f.write(chunk.astype(DTYPES[dtype]).tobytes())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+
+    return write_atomically(path, write)
 
 
 def write_once(path, make) -> Path:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from rarescale import artifacts
 from rarescale.olmo.config import InjectedTask, RunConfig
-from rarescale.olmo.model import model_size
+from rarescale.olmo.model import model_size, padded_vocab
 from rarescale.olmo.tasks import TaskSpec
 from rarescale.validation import (Boolean, ConfigError, Interval, ListOf, MappingOf, Text, check,
                                   from_fields, read_yaml)
@@ -166,7 +166,7 @@ class Sweep:
         for size, seed, group in self.cell_groups():
             run = dict(self.run)
             if self.tokens_per_param is not None:
-                vocab = -(-run.get("vocab_size", RunConfig.vocab_size) // 128) * 128  # padded
+                vocab = padded_vocab(run.get("vocab_size", RunConfig.vocab_size))
                 run["tokens"] = int(round(self.tokens_per_param * model_size(size).total_params(vocab)))
             tasks = tuple(self.copy(i, j) for i, j in group)
             if self.steps is not None:  # the batch may follow the size (the ladder's rule)
@@ -187,8 +187,7 @@ class Sweep:
         rate = (tokens_per_s or MEASURED_TOKENS_PER_S.get(min(threads, 2), {})).get(config.size)
         if rate is None or (tokens_per_s is None and config.device != "cpu"):  # measured on CPU only
             return float("nan")
-        steps = config.steps_with_branches  # the decay branches of smaller budgets too
-        return steps * config.global_batch * config.seq_len / rate * 1.1  # + evaluation
+        return config.tokens_with_branches / rate * 1.1  # + evaluation
 
 
 def artifact_config(config: RunConfig) -> dict:

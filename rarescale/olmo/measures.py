@@ -316,8 +316,7 @@ def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
         "distinct_injected": [len(seen) for seen in state.seen],
         "final": {k: evals[-1][k] for k in ("val_loss",) + per_eval},
         "data_share": state.data_seconds / max(state.step_seconds, 1e-9),
-        "tokens_per_s": (config.steps_with_branches * config.global_batch * config.seq_len
-                         / max(state.step_seconds, 1e-9)),
+        "tokens_per_s": config.tokens_with_branches / max(state.step_seconds, 1e-9),
         "budget_steps": config.budget_steps(),
         "probe_targets": list(PROBE_TARGETS),
         "probe_kinds": probes["kinds"],

@@ -80,6 +80,12 @@ _RUNGS = [
 LADDER: dict[str, ModelSize] = {s.name: s for s in _RUNGS}
 
 
+def padded_vocab(vocab_size: int) -> int:
+    """``vocab_size`` rounded up to a multiple of 128, so that the embedding and output matrices
+    tile on GPU tensor cores (the extra rows are never a target and learn to score low)."""
+    return -(-vocab_size // 128) * 128
+
+
 def model_size(name: str) -> ModelSize:
     """The ladder rung called ``name``; a one-line error lists the names."""
     if name not in LADDER:

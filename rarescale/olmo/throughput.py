@@ -53,8 +53,8 @@ def gpu_hours(config, gpu: str = "H100", utilisation: float = DEFAULT_MFU) -> fl
     """GPU-hours of a run (its decay branches included) at ``utilisation`` of ``gpu``'s peak."""
     if gpu not in PEAK_BF16_FLOPS:
         raise ValueError(f"gpu must be one of {', '.join(PEAK_BF16_FLOPS)}. Got {gpu!r} instead.")
-    tokens = config.steps_with_branches * config.global_batch * config.seq_len
-    return model_flops_per_token(config) * tokens / (PEAK_BF16_FLOPS[gpu] * utilisation) / 3600
+    return (model_flops_per_token(config) * config.tokens_with_branches
+            / (PEAK_BF16_FLOPS[gpu] * utilisation) / 3600)
 
 
 def run_speed(config, tokens_per_s: float, device_name: str, n_devices: int) -> dict:

@@ -28,10 +28,10 @@ import copy
 import os
 import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rarescale.files import write_atomically
 from rarescale.locks import wait_for_lock
 from rarescale.olmo import measures, sharding, throughput
 from rarescale.olmo.config import RunConfig
@@ -89,17 +89,6 @@ def _distributed(config: RunConfig):
     if backend and not dist.is_initialized():
         dist.init_process_group(backend)
     return device, rank, world
-
-
-def _save_atomic(obj, path: Path):
-    import torch
-
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _load_checkpoint(path: Path, device, config: RunConfig) -> dict:
@@ -169,16 +158,26 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
         return _loop(config, work_dir, device, rank, world, micro, progress, max_steps, compile)
 
 
+@dataclass
 class _Stepper:
     """Takes the optimizer steps of a run: each step's batch, its learning rate, the update,
     and the count of what was injected (on the main run or on a decay branch)."""
 
-    def __init__(self, config, net, optimizer, corpus, plan, tasks, rank, world, micro, autocast,
-                 device):
-        self.__dict__.update(config=config, net=net, optimizer=optimizer, corpus=corpus, plan=plan,
-                             tasks=tasks, rank=rank, world=world, micro=micro, autocast=autocast,
-                             device=device)
-        self.per_rank = config.global_batch // world
+    config: RunConfig
+    net: object
+    optimizer: object
+    corpus: object
+    plan: list
+    tasks: list
+    rank: int
+    world: int
+    micro: int
+    autocast: object
+    device: object
+
+    @property
+    def per_rank(self) -> int:
+        return self.config.global_batch // self.world
 
     def __call__(self, step: int, state: RunState, seen_sets, budget: int | None = None) -> float:
         """Train on ``step``'s batch at its learning rate (of ``budget``); record it in ``state``."""
@@ -283,8 +282,8 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
             sharding.save_sharded(work_dir, model, optimizer, extra, rank)
             return
         if rank == 0:
-            _save_atomic({**extra, "model": model.state_dict(), "optimizer": optimizer.state_dict()},
-                         checkpoint)
+            state_now = {**extra, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+            write_atomically(checkpoint, lambda tmp: torch.save(state_now, tmp))
         if world > 1:
             torch.distributed.barrier()
 
@@ -304,8 +303,10 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         return sharding.full_copy(model, optimizer, build, lambda m: make_optimizer(m, config),
                                   rank, with_optimizer)
 
-    def evaluate(step, at):  # every process calls it; rank 0 measures
-        target, _ = unsharded()
+    def evaluate(step, at, full=None):
+        """Every process calls it; rank 0 measures. ``full``: :func:`unsharded`'s answer, when
+        already gathered (a pair on every rank, (None, None) on ranks other than 0)."""
+        target = (full or unsharded())[0]
         if rank != 0:
             return {"step": step}
         return measures.evaluate(target, tasks, config, validation, step, autocast, at.seen,
@@ -340,10 +341,11 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
     if state.step < config.steps:
         return None
 
-    # after training: the last evaluation, forgetting and probes (rank 0)
+    # after training: the last evaluation, forgetting and probes (rank 0), on one full copy
+    full = unsharded(with_optimizer=True)
     if not any(e["step"] == config.steps for e in state.evals):
-        state.evals.append(evaluate(config.steps, state))
-    model, optimizer = unsharded(with_optimizer=True)
+        state.evals.append(evaluate(config.steps, state, full))
+    model, optimizer = full
     if rank != 0:
         return None
     own_lr = measures.last_step_lr(config)
