@@ -11,7 +11,7 @@ registers its inline configuration script twice, and the second copy throws
 one copy of every script.
 
 ``claim_ledger``: the front page's ledger of claims is written as ``ledger.json`` at the
-top of the HTML, computed by the same :mod:`rarescale.ledger` functions as the page.
+top of the HTML, computed by the same :mod:`rarescale.book.ledger` functions as the page.
 
 ``record_artifacts``: every artifact a chapter reads while the book executes is listed,
 with a checksum of its files, in ``_build/artifacts-read.log``; before the next build,
@@ -50,7 +50,7 @@ def claim_ledger(app, exception):
 
     if exception is not None or app.builder.name != "html":
         return
-    from rarescale import ledger
+    from rarescale.book import ledger
 
     if not {f"book/{chapter}" for chapter in ledger.CHAPTERS} <= set(app.env.found_docs):
         return  # a copy of the book without the chapters the ledger reads

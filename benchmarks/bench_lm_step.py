@@ -1,20 +1,23 @@
-"""Benchmark: the pretraining step of :func:`rarescale.olmo.train.train` against a plain loop.
+"""Benchmark: the pretraining step of :func:`rarescale.olmo.train.train` against plain loops.
 
-    python -m benchmarks.bench_lm_step [--size 250K] [--steps 40]
+    python -m benchmarks.bench_lm_step [--size 250K] [--steps 40] [--rounds 3]
 
 1. Tokens/s of our training step (memory-mapped corpus, injection, gradient
-   clipping, schedule, bookkeeping; evaluation excluded) against a plain loop
-   over the same model and batch size (a fixed random batch, forward, backward,
-   AdamW step), in one run; prints the ratio (target ≥ 0.97) and the share of
-   our step time spent loading data and injecting (target < 3%). Both rates
-   are from the median step time (each loop times its every step), so a
-   step slowed by the machine's other work moves neither; the loops alternate,
-   ``--rounds`` times each.
+   clipping, schedule, bookkeeping; evaluation excluded), compiled as a ladder
+   cell compiles it, against two plain loops over the same model and batch (a
+   fixed random batch, forward, backward, AdamW step): eager, and with
+   ``torch.compile`` of the loss. Prints each rate, ``ratio (ours / plain eager)``
+   (target ≥ 1.8), ``ratio (ours / plain compiled)`` (target ≥ 0.95), the share of
+   our step spent loading data and injecting (target < 3%), and our step's
+   achieved GFLOP/s against this machine's fp32 and bf16 matrix-product peaks,
+   measured in the same run. Rates are from median step times (each loop times its
+   every step, so compilation and a step slowed by other work move neither); the
+   loops alternate ``--rounds`` times.
 2. Peak resident memory of a short run on a 1 GB token file against a 10 MB
    one, each in a fresh process (target: within 10%).
 
-``--ladder 30K,250K,1M,4M`` instead prints both loops' tokens/s for each size,
-to budget a ladder of runs on this machine.
+``--ladder 30K,250K,1M`` instead prints every loop's tokens/s for each size, eager and
+compiled, fp32 and bf16, to budget a ladder of runs on this machine.
 """
 
 from __future__ import annotations
@@ -31,9 +34,12 @@ from pathlib import Path
 import numpy as np
 
 
-def plain_loop(size: str, batch: int, seq_len: int, vocab: int, steps: int) -> list[float]:
+def plain_loop(size: str, batch: int, seq_len: int, vocab: int, steps: int,
+               compiled: bool = False, bf16: bool = False) -> list[float]:
     """Seconds of each step of the simplest loop over the same model: no data, no injection,
-    no evaluation."""
+    no evaluation; ``compiled``: the loss (and so its backward) through ``torch.compile``."""
+    import contextlib
+
     import torch
 
     from rarescale.olmo.model import build_model, model_size
@@ -42,32 +48,61 @@ def plain_loop(size: str, batch: int, seq_len: int, vocab: int, steps: int) -> l
     model = build_model(model_size(size), vocab, seq_len, eos=0, seed=0)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), foreach=True)
     x = torch.randint(1, vocab, (batch, seq_len))
+    if compiled:
+        torch.use_deterministic_algorithms(True, warn_only=True)  # as our compiled step runs
+    loss_fn = torch.compile(lambda t: lm_loss(model, t), dynamic=False) if compiled else \
+        (lambda t: lm_loss(model, t))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        lm_loss(model, x).backward()
+        with autocast:
+            loss = loss_fn(x)
+        loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - start)
+    torch.use_deterministic_algorithms(False)
     return times
 
 
+def matmul_peak(dtype: str, m: int = 4096, k: int = 256, n: int = 1024, repeats: int = 30) -> float:
+    """GFLOP/s of a (m × k) @ (k × n) product in ``dtype`` on this machine, best of ``repeats``."""
+    import torch
+
+    dt = getattr(torch, dtype)
+    a, b = torch.randn(m, k, dtype=dt), torch.randn(k, n, dtype=dt)
+    for _ in range(3):
+        a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * m * k * n / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def median_rates(size: str, batch: int, seq_len: int, steps: int, rounds: int, work: Path):
-    """Tokens/s of our loop and of the plain loop from their median step times, the two loops
-    alternating ``rounds`` times; and our last run's result."""
-    ours, plain = [], []
+    """Tokens/s of our loop, the plain eager loop and the plain compiled loop from their median
+    step times, the three alternating ``rounds`` times; and our last run's result."""
+    ours, plain, plain_compiled = [], [], []
     for k in range(rounds):
         result, arrays = our_loop(size, batch, seq_len, steps, work / f"ours-{k}")
         ours += list(arrays["step_seconds"])
         plain += plain_loop(size, batch, seq_len, 4096, steps)
+        plain_compiled += plain_loop(size, batch, seq_len, 4096, steps, compiled=True)
     tokens = batch * seq_len
-    result = {**result, "mean_ratio": float(np.mean(plain) / np.mean(ours)),
-              "slowest_step_s": (float(np.max(ours)), float(np.max(plain)))}
-    return tokens / np.median(ours), tokens / np.median(plain), result
+    result = {**result, "slowest_step_s": (float(np.max(ours)), float(np.max(plain)))}
+    return (tokens / np.median(ours), tokens / np.median(plain), tokens / np.median(plain_compiled),
+            result)
 
 
-def our_loop(size: str, batch: int, seq_len: int, steps: int, work: Path, corpus=()):
-    """Our training loop for ``steps`` steps; its ``(result, arrays)``."""
+def our_loop(size: str, batch: int, seq_len: int, steps: int, work: Path, corpus=(),
+             compile: bool = True):
+    """Our training loop for ``steps`` steps, compiled as a ladder cell's (which trains on
+    millions of tokens) is; its ``(result, arrays)``."""
     from rarescale.olmo.tasks import TaskSpec
     from rarescale.olmo.config import InjectedTask, RunConfig
     from rarescale.olmo.train import train
@@ -77,14 +112,14 @@ def our_loop(size: str, batch: int, seq_len: int, steps: int, work: Path, corpus
     config = RunConfig(size=size, batch=batch, seq_len=seq_len, tokens=steps * batch * seq_len,
                        tasks=tasks, eval_points=2, eval_instances=16, forgetting_steps=0,
                        checkpoint_every=10 ** 6, corpus=tuple(str(c) for c in corpus))
-    return train(config, work, progress=False)
+    return train(config, work, progress=False, compile=compile)
 
 
 def rss_child(corpus: str, work: str, size: str, steps: int) -> None:
     """Run a short training on ``corpus`` and print the peak RSS (MiB) as JSON."""
     import resource
 
-    our_loop(size, 32, 64, steps, Path(work), corpus=[corpus])
+    our_loop(size, 32, 64, steps, Path(work), corpus=[corpus], compile=False)
     print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -102,9 +137,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="250K")
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--batch", type=int, default=48)
+    parser.add_argument("--batch", type=int, default=32, help="sequences a step (the ladder's: 32)")
     parser.add_argument("--seq-len", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two loops")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the three loops")
     parser.add_argument("--ladder", default=None, help="comma-separated sizes: tokens/s of each")
     parser.add_argument("--rss-child", nargs=2, metavar=("CORPUS", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -114,28 +149,46 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ.setdefault("RARESCALE_DATA", str(tmp / "data"))
+        from rarescale.olmo.config import RunConfig
+        from rarescale.olmo.model import model_size
+        from rarescale.olmo.throughput import model_flops_per_token
+
         if args.ladder:
-            print(f"tokens/s by size, batch {args.batch} x {args.seq_len}, vocab 4096, {args.steps} steps "
-                  f"({os.environ.get('OMP_NUM_THREADS', 'all')} threads):")
-            print(f"  {'size':>6} {'non-emb params':>15} {'ours':>8} {'plain':>8} {'ratio':>6}")
-            from rarescale.olmo.model import model_size
+            print(f"tokens/s by size, batch {args.batch} x {args.seq_len}, vocab 4096, {args.steps} "
+                  f"steps ({os.environ.get('OMP_NUM_THREADS', 'all')} threads), median step:")
+            print(f"  {'size':>6} {'non-emb':>9} {'eager':>8} {'compiled':>9} {'eager bf16':>11} "
+                  f"{'compiled bf16':>14}")
+            from rarescale.olmo.step import cpu_has_amx
+
+            variants = [(False, False), (True, False)] + ([(False, True), (True, True)]
+                                                          if cpu_has_amx() else [])
             for size in args.ladder.split(","):
-                ours, plain, _ = median_rates(size, args.batch, args.seq_len, args.steps, 1,
-                                              tmp / f"l-{size}")
-                print(f"  {size:>6} {model_size(size).non_embedding_params():>15,} "
-                      f"{ours:>8.0f} {plain:>8.0f} {ours / plain:>6.3f}", flush=True)
+                rates = [args.batch * args.seq_len / np.median(
+                    plain_loop(size, args.batch, args.seq_len, 4096, args.steps, c, b)[3:])
+                    for c, b in variants] + [float("nan")] * (4 - len(variants))
+                print(f"  {size:>6} {model_size(size).non_embedding_params():>9,} {rates[0]:>8.0f} "
+                      f"{rates[1]:>9.0f} {rates[2]:>11.0f} {rates[3]:>14.0f}", flush=True)
+            if not cpu_has_amx():
+                print("  (bf16 columns: not measured, this CPU has no AMX and emulates bf16 products)")
             return 0
-        ours, plain, result = median_rates(args.size, args.batch, args.seq_len, args.steps,
-                                           args.rounds, tmp / "ours")
+        ours, plain, plain_compiled, result = median_rates(args.size, args.batch, args.seq_len,
+                                                           args.steps, args.rounds, tmp / "ours")
+        peaks = {dtype: matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
+        flops = model_flops_per_token(RunConfig(size=args.size, seq_len=args.seq_len, vocab_size=4096))
         print(f"training step, {args.size}, batch {args.batch} x {args.seq_len}, {args.steps} steps, "
-              f"{args.rounds} rounds (median step):")
-        print(f"  plain loop           {plain:10.0f} tokens/s")
-        print(f"  rarescale.olmo.train {ours:10.0f} tokens/s")
-        ratio = ours / plain
-        print(f"  ratio (ours / plain) {ratio:10.3f} (target ≥ 0.97: {'met' if ratio >= 0.97 else 'NOT met'})")
-        print(f"  ratio of mean step times {result['mean_ratio']:6.3f} (slowest step: ours "
-              f"{result['slowest_step_s'][0]:.2f} s, plain {result['slowest_step_s'][1]:.2f} s)")
+              f"{args.rounds} rounds (median step), {os.environ.get('OMP_NUM_THREADS', 'all')} threads:")
+        print(f"  plain eager loop          {plain:10.0f} tokens/s")
+        print(f"  plain compiled loop       {plain_compiled:10.0f} tokens/s")
+        print(f"  rarescale.olmo.train      {ours:10.0f} tokens/s (compiled: {result['compiled']}, "
+              f"autocast: {result['autocast']})")
+        for name, base, target in (("plain eager", plain, 1.8), ("plain compiled", plain_compiled, 0.95)):
+            ratio = ours / base
+            print(f"  ratio (ours / {name}) {ratio:{24 - len(name)}.3f} (target ≥ {target}: "
+                  f"{'met' if ratio >= target else 'NOT met'})")
         print(f"  data + injection share of step time: {100 * result['data_share']:.2f}% (target < 3%)")
+        print(f"  our step: {ours * flops / 1e9:.0f} GFLOP/s of model FLOPs; this machine's matrix-"
+              f"product peak {peaks['float32']:.0f} GFLOP/s in fp32, {peaks['bfloat16']:.0f} in bf16 "
+              f"({100 * ours * flops / 1e9 / peaks['float32']:.0f}% of the fp32 peak)")
 
         rss = {}
         for name, n_bytes in (("10 MB", 10 * 2 ** 20), ("1 GB", 2 ** 30)):

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from rarescale import scaling
-from rarescale.artifacts import REPO_ROOT
+from rarescale.store.artifacts import REPO_ROOT
 
 
 def main(argv=None) -> int:

@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from rarescale import experiments
-from rarescale.student import train_students
+from rarescale.book import experiments
+from rarescale.linear.student import train_students
 
 
 def main(argv=None) -> None:

@@ -66,8 +66,9 @@ seed = 0  # seed of the random covariance and encoders
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rarescale import plots, stiefel
-from rarescale.report import glue
+from rarescale.book import plots
+from rarescale.linear import stiefel
+from rarescale.book.report import glue
 
 # %% [markdown]
 # The check runs once per config and is cached under `artifacts/`; a rebuild with the same

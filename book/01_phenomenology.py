@@ -62,8 +62,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import ledger, plots, scaling
-from rarescale.report import glue, html_table, sci
+from rarescale import scaling
+from rarescale.book import ledger, plots
+from rarescale.book.report import glue, html_table, sci
 
 law = scaling.get_fit(fit)
 law
@@ -190,7 +191,7 @@ for law_ in (scaling.CHINCHILLA, scaling.BESIROGLU):
 # what chapter 1 reads off them.
 
 # %%
-from rarescale.artifacts import REPO_ROOT
+from rarescale.store.artifacts import REPO_ROOT
 
 runs_path = REPO_ROOT / runs_file
 N_r, D_r, L_r = scaling.chinchilla_runs(runs_path, exclude_highest)
@@ -300,7 +301,7 @@ glue("fit_err_B_pct", 100 * abs(errors["B"]), display=False)
 # ## In the claim ledger
 #
 # This chapter's rows of the front page's ledger, computed here at this chapter's parameters
-# by the same function as the front page (`rarescale.ledger.chapter_rows`):
+# by the same function as the front page (`rarescale.book.ledger.chapter_rows`):
 
 # %% tags=["remove-input"]
 HTML(ledger.html(ledger.chapter_rows("01_phenomenology", globals())))

@@ -75,10 +75,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import experiments, ledger, plots, theory
-from rarescale.mixture import TaskMixture
-from rarescale.report import glue, html_table
-from rarescale.student import StudentConfig
+from rarescale.book import experiments, ledger, plots
+from rarescale.linear import theory
+from rarescale.linear.mixture import TaskMixture
+from rarescale.book.report import glue, html_table
+from rarescale.linear.student import StudentConfig
 
 mixture = TaskMixture.power_law(K=K, m=m, a=a, b=b, d=d, seed=mixture_seed)
 config = StudentConfig(widths=tuple(widths), seeds=tuple(seeds), steps=steps, batch=batch, lr=lr)
@@ -283,7 +284,7 @@ glue("budget_max_diff", float(np.abs(short - long).max()), display=False)
 # ## In the claim ledger
 #
 # This chapter's rows of the front page's ledger, computed here at this chapter's parameters
-# by the same function as the front page (`rarescale.ledger.chapter_rows`):
+# by the same function as the front page (`rarescale.book.ledger.chapter_rows`):
 
 # %% tags=["remove-input"]
 HTML(ledger.html(ledger.chapter_rows("02_utility_ranking", globals())))

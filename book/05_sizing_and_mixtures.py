@@ -30,7 +30,10 @@
 #    advisor's threshold and beyond, train, and compare with simply widening the model.
 #
 # Everything here is computed on chapter 2's mixture; its parameters are repeated so the
-# chapter can be re-executed on its own.
+# chapter can be re-executed on its own. The first cell builds the mixture and asks the
+# advisor about it: the mixture and the students come from `rarescale.linear` (section 3's
+# model), the tables and figures from `rarescale.book`; the science never imports the
+# book's machinery, so redrawing a figure retrains nothing.
 
 # %% tags=["parameters"]
 K = 8  # number of tasks
@@ -55,10 +58,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import advisor, experiments, plots, theory
-from rarescale.mixture import TaskMixture
-from rarescale.report import glue, html_table
-from rarescale.student import StudentConfig
+from rarescale import advisor
+from rarescale.book import experiments, plots
+from rarescale.linear import theory
+from rarescale.linear.mixture import TaskMixture
+from rarescale.book.report import glue, html_table
+from rarescale.linear.student import StudentConfig
 
 mixture = TaskMixture.power_law(K=K, m=m, a=a, b=b, d=d, seed=mixture_seed)
 config = StudentConfig(widths=tuple(widths), seeds=tuple(seeds), steps=steps, batch=batch, lr=lr)

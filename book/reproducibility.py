@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import inventory
-from rarescale.artifacts import REPO_ROOT
-from rarescale.report import glue, html_table
+from rarescale.book import inventory
+from rarescale.store.artifacts import REPO_ROOT
+from rarescale.book.report import glue, html_table
 
 log = artifact_log or os.environ.get("RARESCALE_ARTIFACT_LOG")
 rows = inventory.inventory(inventory.read_paths(Path(log) if log else None))

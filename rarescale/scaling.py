@@ -325,7 +325,7 @@ def refit_with_intervals(path, exclude_highest: int = 5, n_boot: int = 1000, see
     import hashlib
     from pathlib import Path
 
-    from rarescale.artifacts import cached, code_digest
+    from rarescale.store.artifacts import cached, code_digest
 
     N, D, L = chinchilla_runs(path, exclude_highest)
     config = {"data_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),

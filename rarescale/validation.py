@@ -9,8 +9,10 @@ and the value received, in one line::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,6 +20,11 @@ import numpy as np
 
 class ConfigError(ValueError):
     """A parameter outside its accepted range; the message names the field."""
+
+
+class MissingFile(ConfigError):
+    """An input file that is not there (a corpus not yet downloaded): a dry run reports it as a
+    failed check and still prints the plan."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +76,15 @@ class Options:
 
 @dataclass(frozen=True)
 class Boolean:
-    """``True`` or ``False`` (not ``"false"``, not 0)."""
+    """``True`` or ``False`` (not ``"false"``, not 0); also ``None`` where ``none``."""
+
+    none: bool = False
 
     def __contains__(self, value) -> bool:
-        return isinstance(value, (bool, np.bool_))
+        return isinstance(value, (bool, np.bool_)) or (self.none and value is None)
 
     def __str__(self) -> str:
-        return "a boolean (true or false)"
+        return "a boolean (true or false)" + (" or null" if self.none else "")
 
 
 @dataclass(frozen=True)
@@ -206,3 +215,75 @@ def read_yaml(path, what: str):
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def _plain_value(value):
+    """A config's field value as plain data: nested configs by their own :meth:`Config.to_dict`."""
+    if isinstance(value, Config):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    return value
+
+
+def _default_of(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+class Config:
+    """The base of every config dataclass: :meth:`from_dict`, :meth:`to_dict`, :meth:`replace`.
+
+    Errors are one line naming the class and the field. :meth:`to_dict` is what a config's key
+    hashes: the fields in :attr:`KEYED_ALWAYS` are always written, any other field only when it
+    differs from its default, so a field added later with a default keeps every key made before
+    it. ``KEYED_ALWAYS = None`` writes every field.
+    """
+
+    KEYED_ALWAYS: ClassVar[frozenset | None] = None
+
+    @classmethod
+    def from_dict(cls, d, where: str | None = None):
+        """Build from plain values (as :meth:`to_dict` writes them, or a YAML file holds them)."""
+        where = where or cls.__name__
+        if isinstance(d, cls):
+            return d
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where} must be a mapping of {cls.__name__} fields. "
+                              f"Got {shown(d)} instead.")
+        return from_fields(cls, cls._nested(dict(d), where), where)
+
+    @classmethod
+    def _nested(cls, d: dict, where: str) -> dict:
+        """Build the nested configs of ``d`` (a subclass's hook); plain values pass through."""
+        return d
+
+    def to_dict(self) -> dict:
+        """Plain values; :meth:`from_dict` inverts it."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if (self.KEYED_ALWAYS is not None and f.name not in self.KEYED_ALWAYS
+                    and _same(value, _default_of(f))):
+                continue
+            out[f.name] = _plain_value(value)
+        return out
+
+    def replace(self, **changes):
+        """A copy with ``changes``; an unknown field is a one-line error."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ConfigError(f"{type(self).__name__}: unknown field {unknown[0]!r}.")
+        return dataclasses.replace(self, **changes)
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False

@@ -24,7 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from rarescale.artifacts import REPO_ROOT, artifact_digest
+from rarescale.store.artifacts import REPO_ROOT, artifact_digest
 
 WATCHED = ("rarescale", "requirements.txt")
 ARTIFACT_LOG = "artifacts-read.log"

@@ -4,7 +4,7 @@
 
 Each ``-p NAME VALUE`` overrides one variable of the notebook's cell tagged
 ``parameters``; VALUE is read as YAML (``3``, ``0.5``, ``[4, 8]``, ``chinchilla``).
-Every value is checked before the kernel starts (:mod:`rarescale.parameters`).
+Every value is checked before the kernel starts (:mod:`rarescale.book.parameters`).
 The notebook runs in the folder the command was run from, so relative paths in
 its parameters mean what they mean there. The executed notebook is written to
 ``OUT/<name>.ipynb`` and any artifact the run makes lands in ``OUT/artifacts/``
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from rarescale.artifacts import REPO_ROOT, ROOT_ENV
-from rarescale.parameters import cell_defaults, check_parameters
+from rarescale.store.artifacts import REPO_ROOT, ROOT_ENV
+from rarescale.book.parameters import cell_defaults, check_parameters
 from rarescale.validation import ConfigError, writable_dir
 
 EXIT_BAD_INPUT = 2

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from rarescale.artifacts import REPO_ROOT
+from rarescale.store.artifacts import REPO_ROOT
 
 SETTINGS = Path(__file__).resolve().parent / "lab_settings"
 """``overrides.json``: a ``.py`` file opens as a notebook (jupytext's viewer) on a double click."""

@@ -42,7 +42,7 @@ nproc = 1  # > 1: data parallel through torchrun in a subprocess
 nnodes = 1  # > 1: torchrun across nodes (a Slurm job: runners.cluster sets the next two)
 node_rank = 0  # this node's index
 rdzv_endpoint = ""  # host:port of the first node, for the rendezvous
-compile_model = False  # torch.compile the model (helps on GPU; slower on CPU)
+compile_model = None  # compile the loss and backward: True, False, or None (where it pays)
 work_dir = ""  # checkpoints; "": runs/olmo_pretrain/<run key> in the repository (git-ignored)
 artifact_root = ""  # where the artifact goes; "": the repository's artifacts/
 
@@ -58,12 +58,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale import artifacts
+from rarescale.store import artifacts
 from rarescale.olmo import grid
 from rarescale.olmo.config import RunConfig
 from rarescale.olmo.train import train
 from rarescale.olmo.figures import fig_olmo_run
-from rarescale.report import html_table
+from rarescale.book.report import html_table
 from runners.cluster import torchrun_command
 
 if artifact_root:

@@ -26,38 +26,21 @@ import argparse
 import contextlib
 import dataclasses
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from rarescale import artifacts
-from rarescale.artifacts import REPO_ROOT
-from rarescale.locks import wait_for_lock
+from rarescale.store import artifacts
+from rarescale.store.artifacts import REPO_ROOT
 from rarescale.olmo import grid, throughput
 from rarescale.olmo.data import check_corpus
-from rarescale.validation import ConfigError, writable_dir
+from rarescale.validation import ConfigError, MissingFile, read_yaml, writable_dir
 from runners import cluster
-
-BUSY_WAIT_S = 30.0
-"""How long a cell waits for its work folder when another sweep holds it (a killed sweep's
-cells take a second or two to stop) before it is skipped as busy."""
-_children: set[subprocess.Popen] = set()
-_children_lock = threading.Lock()
-
-
-def describe(config) -> str:
-    tasks = sorted({t.spec.kind for t in config.tasks})
-    rates = sorted({t.rate for t in config.tasks}, reverse=True)
-    return (f"{config.size} seed {config.seed} [{'+'.join(tasks)} at "
-            f"{', '.join(f'{r:.1g}' for r in rates)}]")
+from runners.cells import GpuSlots, describe, run_cell, stop_children
 
 
 def plan(sweep: grid.Sweep) -> list[tuple]:
@@ -65,12 +48,13 @@ def plan(sweep: grid.Sweep) -> list[tuple]:
     return [(c, grid.cell_key(c), grid.find_run(c) is not None) for c in sweep.cells()]
 
 
-def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sys.stdout,
+def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=None,
                gpu: str = "H100", utilisation: float = throughput.DEFAULT_MFU) -> float:
     """Print every cell with its steps, tokens and state; return the CPU seconds left.
 
     A GPU cell's estimate is in GPU-hours, from its model FLOPs at ``utilisation`` of
     ``gpu``'s bf16 peak (:mod:`rarescale.olmo.throughput`)."""
+    out = out or sys.stdout
     total, gpu_total = 0.0, 0.0
     print(f"sweep {sweep.name}: {len(cells)} cells, {sum(d for *_, d in cells)} done", file=out)
     for config, key, done in cells:
@@ -98,73 +82,6 @@ def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=sy
     return total
 
 
-def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
-             keep_checkpoints: bool, compile_model: bool = False,
-             place: dict | None = None) -> tuple[str, Path, float]:
-    """Execute one cell through papermill; return (status, log path, seconds).
-
-    The status is ``"done"``, ``"failed"`` or ``"busy"`` (another sweep is running it).
-    ``place`` is the node's share of a multi-node run (:func:`runners.cluster.rendezvous`).
-    """
-    work = work_root / key
-    work.mkdir(parents=True, exist_ok=True)
-    log = work / "log.txt"
-    with wait_for_lock(work / ".sweep.lock", BUSY_WAIT_S) as taken:
-        if not taken:
-            return "busy", log, 0.0
-        params = {"config": config.to_dict(), "work_dir": str(work), "nproc": nproc,
-                  "compile_model": compile_model, "artifact_root": str(artifacts.artifact_root()),
-                  **(place or {})}
-        cmd = [sys.executable, "-m", "runners.execute", "runners/olmo_pretrain.py", "-o", str(work)]
-        for name, value in params.items():
-            # as YAML, which runners.execute reads (JSON would write 3e-05, a string to YAML)
-            cmd += ["-p", name, yaml.safe_dump(value, default_flow_style=True, width=10 ** 9).strip()
-                    .removesuffix("\n...")]
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "RARESCALE_PARENT_PID": str(os.getpid())}
-        start = time.perf_counter()
-        with open(log, "a") as f:
-            f.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {describe(config)}\n")
-            f.flush()
-            # its own process group, so that stopping the sweep stops the kernel it starts too
-            child = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-            with _children_lock:
-                _children.add(child)
-            try:
-                code = child.wait()
-            finally:
-                with _children_lock:
-                    _children.discard(child)
-        seconds = time.perf_counter() - start
-        path = grid.find_run(config)
-        if code != 0 or path is None:
-            return "failed", log, seconds
-        shutil.copy2(work / "olmo_pretrain.ipynb", path / "run.ipynb")  # the run's record
-        if not keep_checkpoints:
-            (work / "checkpoint.pt").unlink(missing_ok=True)
-        return "done", log, seconds
-
-
-def stop_children(signum=None, frame=None):
-    """Stop every running cell's process group (SIGTERM, then SIGKILL after 10 s); exit on a signal."""
-    with _children_lock:
-        children = list(_children)
-    for child in children:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for child in children:
-        try:
-            child.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGKILL)
-    if signum is not None:
-        print(f"stopped by signal {signum}: {len(children)} running cells stopped; "
-              "run the sweep again to resume them", file=sys.stderr)
-        os._exit(128 + signum)
-
-
 def check_inputs(sweep: grid.Sweep, todo, work_dir: Path) -> Path:
     """What a run would trip over, checked before it starts: the corpus files of the cells to
     run (present, of the right width for the vocabulary), the work folder and the artifact
@@ -176,10 +93,79 @@ def check_inputs(sweep: grid.Sweep, todo, work_dir: Path) -> Path:
     return work_root
 
 
-def main(argv=None) -> int:
+def would_write(path: Path, field: str) -> None:
+    """That ``path`` could be created and written, without creating it (a dry run writes nothing)."""
+    path = path.resolve()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{field}: {existing} is not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{field}: {existing} is not writable.")
+
+
+def placement_checks(sweep: grid.Sweep, cells, processes_per_node: int, nodes: int,
+                     gpu: str) -> tuple[list[str], list[str]]:
+    """What each size needs of the processes a cell runs on: (lines of the per-size plan,
+    failures). A size's batch must divide among ``nodes × processes_per_node`` processes; the
+    plan names the node counts that divide it, and, on a GPU, the micro-batch the memory model
+    gives on ``gpu`` (:mod:`rarescale.olmo.memory`)."""
+    from rarescale.olmo import memory
+
+    lines, failures = [], []
+    first = {}
+    for config, *_ in cells:
+        first.setdefault(config.size, config)
+    world = nodes * processes_per_node
+    for size, config in first.items():
+        batch = config.global_batch
+        ok_nodes = [n for n in range(1, 65) if batch % (n * processes_per_node) == 0]
+        line = (f"  {size:>5}: batch {batch:5d}, nodes that divide it ({processes_per_node} "
+                f"process(es) each): {', '.join(map(str, ok_nodes[:8])) or 'none'}")
+        if config.device != "cpu" and batch % world == 0:
+            mem = memory.GPU_MEMORY[gpu]
+            sharded = world > 1 and (config.shard or memory.state_bytes(config) > 0.6 * mem)
+            micro = memory.micro_batch(config, world, mem, sharded)
+            state = memory.state_bytes(config, world, sharded) / 2 ** 30
+            line += (f"; on {world} {gpu}: {batch // world} sequences a process, micro-batch "
+                     f"{micro}, state {state:,.1f} GiB{' (sharded)' if sharded else ''}")
+            if not memory.fits(config, world, mem, sharded):
+                failures.append(f"{size}: one sequence of {config.seq_len} tokens beside its "
+                                f"training state does not fit a {gpu}")
+        lines.append(line)
+        if batch % world:
+            failures.append(f"{size}: batch {batch} does not divide among {world} processes "
+                            f"({nodes} node(s) × {processes_per_node}); nodes that do: "
+                            f"{', '.join(map(str, ok_nodes[:8])) or 'none'}")
+    return lines, failures
+
+
+def dry_run(sweep: grid.Sweep, cells, work_dir: Path, processes_per_node: int, nodes: int,
+            gpu: str) -> int:
+    """Every check a run would trip over, after the plan: each failure one line, exit 1 if any."""
+    lines, failures = placement_checks(sweep, cells, processes_per_node, nodes, gpu)
+    print(f"per size, on {nodes} node(s) of {processes_per_node} process(es):")
+    print("\n".join(lines))
+    todo = [c for c, _, done in cells if not done]
+    for config in {c.corpus: c for c in todo}.values():
+        try:
+            check_corpus(config)
+        except MissingFile as exc:  # not here yet: the plan stands; other corpus errors are input errors
+            failures.append(f"corpus: {exc}")
+    would_write(work_dir / sweep.name, "--work-dir")
+    would_write(artifacts.artifact_root() / grid.KIND, "artifacts")
+    for failure in failures:
+        print(f"check failed: {failure}")
+    print(f"{len(failures)} check(s) failed" if failures else "every check passed")
+    return 1 if failures else 0
+
+
+def arguments() -> argparse.ArgumentParser:
+    """The sweep's command line."""
     parser = argparse.ArgumentParser(prog="python -m runners.sweep", description=__doc__.split("\n")[0])
     parser.add_argument("config", type=Path, help="a sweep YAML (runners/configs/*.yaml)")
-    parser.add_argument("--jobs", type=int, default=1, help="cells run at once (default 1)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="cells run at once (default: on a CPU one a core, each on one thread, "
+                             "the faster layout measured here; on GPUs one)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None,
                         help="override the sweep's device")
     parser.add_argument("--launcher", choices=["none", "torchrun"], default="none")
@@ -189,7 +175,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "runs",
                         help="checkpoints and logs (default runs/ in the repository)")
     parser.add_argument("--keep-checkpoints", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile each model (GPU)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="compile each run's loss and backward (default: where it pays, on a CPU)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     parser.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
                         help="local: cells in this process's thread pool (default); slurm: one "
@@ -201,59 +188,75 @@ def main(argv=None) -> int:
     parser.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node (Slurm)")
     parser.add_argument("--time-min", type=int, default=24 * 60,
                         help="time limit of a job, minutes; a cell past it is requeued and resumes")
+    parser.add_argument("--qos", default=None, help="Slurm quality of service")
+    parser.add_argument("--mem", default=None, help="Slurm memory per node (500G; 0: all of it)")
+    parser.add_argument("--constraint", default=None, help="Slurm node features (h100&ib)")
+    parser.add_argument("--exclusive", action="store_true", help="Slurm: whole nodes only")
+    parser.add_argument("--cpus-per-task", type=int, default=None,
+                        help="Slurm CPUs of each node's task (default 8 per GPU)")
+    parser.add_argument("--setup", action="append", default=[],
+                        help="a shell line the job runs first (repeatable): 'module load cuda'")
+    parser.add_argument("--sbatch", action="append", default=[], metavar="NAME=VALUE",
+                        help="any other #SBATCH parameter (repeatable): --sbatch reservation=llm")
     parser.add_argument("--gpu", choices=sorted(throughput.PEAK_BF16_FLOPS), default="H100",
                         help="GPU of the dry run's GPU-hours (default H100)")
     parser.add_argument("--mfu", type=float, default=throughput.DEFAULT_MFU,
                         help=f"model FLOPs utilisation the GPU-hours assume (default "
                              f"{throughput.DEFAULT_MFU})")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def sweep_device(args) -> str:
+    """The device a sweep's cells train on: ``--device``, else the YAML's ``run.device``."""
+    if args.device:
+        return args.device
     try:
-        if args.jobs < 1 or args.nproc < 1 or (args.threads is not None and args.threads < 1):
-            raise ConfigError("--jobs, --nproc and --threads must be at least 1.")
-        if not 0 < args.mfu <= 1:
-            raise ConfigError(f"--mfu must be in (0, 1]. Got {args.mfu} instead.")
-        slurm = cluster.SlurmOptions(args.partition, args.nodes, args.gpus_per_node,
-                                     time_min=args.time_min, account=args.account)
-        sweep = grid.Sweep.from_yaml(args.config)
-        if args.device:
-            sweep = dataclasses.replace(sweep, run={**sweep.run, "device": args.device})
-        cells = plan(sweep)
-        nproc = args.nproc if args.launcher == "torchrun" else 1
-        if args.executor == "slurm":  # torchrun on each node, a process per GPU
-            nproc = args.gpus_per_node if sweep.run.get("device", "cpu") != "cpu" else nproc
-        threads = args.threads or max(1, (os.cpu_count() or 1) // (args.jobs * nproc))
-        if args.dry_run:  # the plan first, then what would stop a real run
-            estimate = print_plan(sweep, cells, args.jobs, threads, gpu=args.gpu,
-                                  utilisation=args.mfu)
-        work_root = check_inputs(sweep, [c for c, _, done in cells if not done], args.work_dir)
-        if args.dry_run:
-            return 0
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    estimate = print_plan(sweep, cells, args.jobs, threads)
-    # longest first, so that parallel jobs finish together
-    todo = sorted(((c, k) for c, k, d in cells if not d),
-                  key=lambda ck: -np.nan_to_num(sweep.estimate_seconds(ck[0], threads=threads)))
-    if not todo:
-        print("every cell is done: nothing to run")
-        return 0
-    if args.executor != "local":
-        jobs, failures = cluster.submit(todo, work_root, nproc, threads, args.executor, slurm,
-                                        args.keep_checkpoints, args.compile)
-        print(f"submitted {len(jobs)} cells ({args.executor}): jobs {', '.join(map(str, jobs))}; "
-              f"submitit's logs under {work_root / 'submitit'}/", flush=True)
-        for key, error in failures:
-            print(f"cell {key[:10]} FAILED: {error}", file=sys.stderr)
-        return 1 if failures else 0
+        return (read_yaml(args.config, "sweep file") or {}).get("run", {}).get("device", "cpu")
+    except (ConfigError, AttributeError):  # read again, and reported, by the sweep's own load
+        return "cpu"
+
+
+def slurm_options(args) -> cluster.SlurmOptions:
+    """The Slurm request from the command line (``--sbatch NAME=VALUE`` pairs checked here)."""
+    extra = []
+    for item in args.sbatch:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--sbatch {item!r} must be NAME=VALUE.")
+        extra.append((name.strip().removeprefix("--"), value.strip()))
+    return cluster.SlurmOptions(args.partition, args.nodes, args.gpus_per_node,
+                                cpus_per_task=args.cpus_per_task, time_min=args.time_min,
+                                account=args.account, qos=args.qos, mem=args.mem,
+                                constraint=args.constraint, exclusive=args.exclusive,
+                                setup=tuple(args.setup), extra=tuple(extra))
+
+
+def run_locally(sweep: grid.Sweep, todo, work_root: Path, args, threads: int, nproc: int,
+                estimate: float) -> int:
+    """Run the cells ``todo`` in this process's thread pool, ``--jobs`` at a time, each on its
+    own GPUs where they use GPUs; report each as it ends. Exit code 1 if any failed or was busy."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop_children)
     failed, busy, start, done_s = [], [], time.perf_counter(), 0.0
     print(f"running {len(todo)} cells, {args.jobs} at a time; logs under {work_root}/", flush=True)
+    slots = None
+    if args.jobs > 1 and any(c.device != "cpu" for c, _ in todo):  # each cell its own GPUs
+        import torch
+
+        slots = GpuSlots(torch.cuda.device_count(), nproc)
+        if slots.jobs < args.jobs:
+            print(f"error: --jobs {args.jobs} cells of {nproc} GPU(s) each need "
+                  f"{args.jobs * nproc} GPUs; this machine has {torch.cuda.device_count()}",
+                  file=sys.stderr)
+            return 2
+
+    def one_cell(config, key):
+        with (slots.take() if slots else contextlib.nullcontext()) as gpus:
+            return run_cell(config, key, work_root, threads, nproc, args.keep_checkpoints,
+                            args.compile, gpus=gpus)
+
     with ThreadPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(run_cell, c, k, work_root, threads, nproc, args.keep_checkpoints,
-                               args.compile): (c, k)
-                   for c, k in todo}
+        futures = {pool.submit(one_cell, c, k): (c, k) for c, k in todo}
         for n, future in enumerate(as_completed(futures), 1):
             config, key = futures[future]
             status, log, seconds = future.result()
@@ -274,6 +277,54 @@ def main(argv=None) -> int:
         print(f"{len(busy)} cells are being run by another sweep; run this one again when it is done",
               file=sys.stderr)
     return 1 if failed or busy else 0
+
+
+def main(argv=None) -> int:
+    args = arguments().parse_args(argv)
+    try:
+        if args.jobs is None:  # two runs on one core each trained 1.03x-1.33x faster in all
+            on_cpu = sweep_device(args) == "cpu"  # than one run on both (bench_lm_step --ladder)
+            args.jobs = max(1, os.cpu_count() or 1) if on_cpu and args.launcher == "none" else 1
+        if args.jobs < 1 or args.nproc < 1 or (args.threads is not None and args.threads < 1):
+            raise ConfigError("--jobs, --nproc and --threads must be at least 1.")
+        if not 0 < args.mfu <= 1:
+            raise ConfigError(f"--mfu must be in (0, 1]. Got {args.mfu} instead.")
+        slurm = slurm_options(args)
+        sweep = grid.Sweep.from_yaml(args.config)
+        if args.device:
+            sweep = dataclasses.replace(sweep, run={**sweep.run, "device": args.device})
+        cells = plan(sweep)
+        nproc = args.nproc if args.launcher == "torchrun" else 1
+        if args.executor == "slurm":  # torchrun on each node, a process per GPU
+            nproc = args.gpus_per_node if sweep.run.get("device", "cpu") != "cpu" else nproc
+        threads = args.threads or max(1, (os.cpu_count() or 1) // (args.jobs * nproc))
+        nodes = args.nodes if args.executor == "slurm" else 1
+        if args.dry_run:  # the plan first, then what would stop a real run
+            print_plan(sweep, cells, args.jobs, threads, gpu=args.gpu, utilisation=args.mfu)
+            return dry_run(sweep, cells, args.work_dir, nproc, nodes, args.gpu)
+        _, failures = placement_checks(sweep, cells, nproc, nodes, args.gpu)
+        if failures:
+            raise ConfigError(failures[0])
+        work_root = check_inputs(sweep, [c for c, _, done in cells if not done], args.work_dir)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    estimate = print_plan(sweep, cells, args.jobs, threads, gpu=args.gpu, utilisation=args.mfu)
+    # longest first, so that parallel jobs finish together
+    todo = sorted(((c, k) for c, k, d in cells if not d),
+                  key=lambda ck: -np.nan_to_num(sweep.estimate_seconds(ck[0], threads=threads)))
+    if not todo:
+        print("every cell is done: nothing to run")
+        return 0
+    if args.executor != "local":
+        jobs, failures = cluster.submit(todo, work_root, nproc, threads, args.executor, slurm,
+                                        args.keep_checkpoints, args.compile)
+        print(f"submitted {len(jobs)} cells ({args.executor}): jobs {', '.join(map(str, jobs))}; "
+              f"submitit's logs under {work_root / 'submitit'}/", flush=True)
+        for key, error in failures:
+            print(f"cell {key[:10]} FAILED: {error}", file=sys.stderr)
+        return 1 if failures else 0
+    return run_locally(sweep, todo, work_root, args, threads, nproc, estimate)
 
 
 if __name__ == "__main__":

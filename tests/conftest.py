@@ -24,3 +24,13 @@ def subprocess_env():
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["MPLBACKEND"] = "Agg"
     return env
+
+
+@pytest.fixture(autouse=True)
+def torch_determinism_restored():
+    """A compiled run switches its process to deterministic algorithms; a test's run must not
+    change how the next test computes."""
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(False)

@@ -6,9 +6,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from rarescale import advisor, theory
+from rarescale import advisor
+from rarescale.linear import theory
 from rarescale.advisor import Advice, parse_spec
-from rarescale.mixture import TaskMixture
+from rarescale.linear.mixture import TaskMixture
 from rarescale.validation import ConfigError
 
 from conftest import PYTHON, REPO

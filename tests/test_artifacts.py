@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from rarescale import artifacts
-from rarescale.artifacts import ArtifactError, cached, config_key, load_artifact, save_artifact
+from rarescale.store import artifacts
+from rarescale.store.artifacts import ArtifactError, cached, config_key, load_artifact, save_artifact
 
 from conftest import PYTHON, REPO
 
@@ -94,7 +94,7 @@ def test_killed_process_mid_write_leaves_nothing_loadable(artifact_dir, subproce
     script = textwrap.dedent(f"""
         import os, json
         import numpy as np
-        from rarescale import artifacts
+        from rarescale.store import artifacts
         real = artifacts._sha256
         def die(path):
             os._exit(9)  # the process dies: no except, no finally

@@ -14,6 +14,7 @@ import yaml
 
 from conftest import PYTHON, REPO
 from rarescale import advisor
+from rarescale.advisor import cli as advisor_cli
 from runners import execute, sweep
 
 BAD_BY_TYPE = {
@@ -25,6 +26,8 @@ BAD_BY_TYPE = {
     dict: ["abc", [1], 5, None],
 }
 NOTEBOOKS = sorted(REPO.glob("book/0*.py")) + [REPO / "runners" / "olmo_pretrain.py"]
+OPTIONAL = {"compile_model": bool}
+"""Parameters whose default is None (null: the library chooses), with the type they take else."""
 
 
 def _bad_parameters():
@@ -32,8 +35,11 @@ def _bad_parameters():
     for path in NOTEBOOKS:
         defaults = execute.parameter_defaults(execute.read_notebook(path))
         for name, default in defaults.items():
-            kind = next(t for t in (bool, int, float, str, list, dict) if isinstance(default, t))
+            kind = OPTIONAL.get(name) or next(t for t in (bool, int, float, str, list, dict)
+                                              if isinstance(default, t))
             for value in BAD_BY_TYPE[kind]:
+                if name in OPTIONAL and value is None:
+                    continue
                 if kind is str and name in ("work_dir", "artifact_root") and value == []:
                     continue
                 cases.append((path.relative_to(REPO), name, value))
@@ -121,7 +127,7 @@ BAD_SWEEPS = [
     ({"run": [1, 2]}, "run"), ({"run": "x"}, "run"), ({"run": {"tokenz": 5}}, "tokenz"),
     ({"run": {"seq_len": 2}}, "seq_len"), ({"run": {"seq_len": "64"}}, "seq_len"),
     ({"run": {"batch": 2.5}}, "batch"), ({"run": {"corpus": "x.bin"}}, "corpus"),
-    ({"run": {"corpus": ["/no/such/file.bin"]}}, "corpus"), ({"run": {"vocab_size": 10}}, "vocab_size"),
+    ({"run": {"vocab_size": 10}}, "vocab_size"),
     ({"run": {"device": "tpu"}}, "device"), ({"run": {"eval_points": True}}, "eval_points"),
     ({"run": {"seed": 1}}, "seed"), ({"run": {"lr": "fast"}}, "lr"), ({"name": 5}, "name"),
     ({"name": ""}, "name"), ({"colour": "red"}, "colour"), ({"tokens_per_param": -1}, "tokens_per_param"),
@@ -146,6 +152,21 @@ def test_a_sweep_file_that_is_not_a_mapping(text, field, tmp_path, capsys):
     path = tmp_path / "tiny.yaml"
     path.write_text(text)
     _one_line_error(sweep.main([str(path), "--dry-run"]), capsys.readouterr().err, field)
+
+
+def test_a_missing_corpus_is_a_failed_check_after_the_plan(tmp_path, capsys, monkeypatch):
+    """Not bad input: the data is not here yet. The dry run prints the plan, names the file as a
+    failed check and exits 1; a real run refuses to start (exit 2); neither writes anything."""
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "run": {**TINY["run"], "corpus": ["/no/such/file.bin"]}}))
+    code = sweep.main([str(path), "--dry-run", "--work-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 1 and "cells, 0 done" in out
+    assert "check failed: corpus: RunConfig.corpus: token file not found: /no/such/file.bin" in out
+    _one_line_error(sweep.main([str(path), "--work-dir", str(tmp_path / "runs")]),
+                    capsys.readouterr().err, "/no/such/file.bin")
+    assert not (tmp_path / "artifacts").exists() and not (tmp_path / "runs").exists()
 
 
 def test_a_dry_run_finds_a_corpus_of_the_wrong_width(tmp_path, capsys, monkeypatch):
@@ -195,7 +216,7 @@ BAD_MIXTURES = [
 def test_a_bad_mixture_is_one_line_naming_the_field(data, field, tmp_path, capsys):
     path = tmp_path / "mixture.yaml"
     path.write_text(yaml.safe_dump(data))
-    _one_line_error(advisor.main([str(path), "--json", str(tmp_path / "a.json")]),
+    _one_line_error(advisor_cli.main([str(path), "--json", str(tmp_path / "a.json")]),
                     capsys.readouterr().err, field)
     assert not (tmp_path / "a.json").exists()
 
@@ -209,7 +230,7 @@ def test_unwritable_outputs_are_refused_before_any_compute(tmp_path, capsys):
     blocker.write_text("not a folder")
     mixture = tmp_path / "mixture.yaml"
     mixture.write_text(yaml.safe_dump(MIXTURE))
-    _one_line_error(advisor.main([str(mixture), "--json", str(blocker / "advice.json")]),
+    _one_line_error(advisor_cli.main([str(mixture), "--json", str(blocker / "advice.json")]),
                     capsys.readouterr().err, "--json")
     _one_line_error(execute.main([str(REPO / "book/00_how_to_use.py"), "-o", str(blocker / "out")]),
                     capsys.readouterr().err, "-o")

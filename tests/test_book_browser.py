@@ -184,7 +184,7 @@ def test_front_page_ledger_is_every_chapters_own_and_ledger_json(html_dir):
     kernels, and ledger.json (written by the build) holds the same."""
     import json
 
-    from rarescale.ledger import CHAPTERS
+    from rarescale.book.ledger import CHAPTERS
 
     front = ledger_rows((html_dir / "book" / "intro.html").read_text())
     own = [row for ch in CHAPTERS for row in ledger_rows((html_dir / "book" / f"{ch}.html").read_text())]

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from rarescale import interference as itf
-from rarescale.mixture import TaskMixture
-from rarescale.stiefel import random_stiefel
-from rarescale.student import InjectionStream
+from rarescale.linear import interference as itf
+from rarescale.linear.mixture import TaskMixture
+from rarescale.linear.stiefel import random_stiefel
+from rarescale.linear.student import InjectionStream
 from rarescale.validation import ConfigError
 
 
@@ -163,7 +163,7 @@ def test_c14_competing_utility_vanishes_when_everything_fits():
 
 
 def test_c13_rare_crossings_and_their_order():
-    from rarescale import experiments
+    from rarescale.book import experiments
 
     widths = [2, 4, 6, 8]
     signal = np.zeros((4, 2, 3))  # (widths, seeds, K); tasks 1 and 2 are rare
@@ -179,7 +179,7 @@ def test_c13_rare_crossings_and_their_order():
 
 
 def test_c14_falls_at_every_gap():
-    from rarescale import experiments
+    from rarescale.book import experiments
 
     final = np.array([[[0.9, 0.8], [0.5, 0.6], [0.2, 0.2]],    # falls: 0.85, 0.55, 0.2
                       [[0.9, 0.9], [0.95, 0.95], [0.5, 0.5]]])  # rises at the second gap

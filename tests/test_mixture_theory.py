@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from rarescale import theory
-from rarescale.mixture import TaskMixture
-from rarescale.stiefel import random_stiefel
+from rarescale.linear import theory
+from rarescale.linear.mixture import TaskMixture
+from rarescale.linear.stiefel import random_stiefel
 from rarescale.validation import ConfigError
 
 

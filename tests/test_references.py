@@ -6,7 +6,8 @@ import re
 import numpy as np
 
 from conftest import REPO
-from rarescale import artifacts, inventory
+from rarescale.book import inventory
+from rarescale.store import artifacts
 
 
 def bib_keys() -> set:
@@ -35,7 +36,7 @@ def test_the_inventory_lists_what_was_read_and_flags_a_stale_key(tmp_path, monke
     log = tmp_path / "artifacts-read.log"
     monkeypatch.setenv("RARESCALE_ARTIFACT_LOG", str(log))
     current = artifacts.save_artifact("c13_random_baseline",
-                                      {"d": 4, "code": artifacts.code_digest("rarescale.stiefel")},
+                                      {"d": 4, "code": artifacts.code_digest("rarescale.linear.stiefel")},
                                       {}, {"x": np.ones(3)})
     stale = artifacts.save_artifact("c13_random_baseline", {"d": 4, "code": "000000000000"},
                                     {}, {"x": np.ones(3)})

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from conftest import PYTHON, REPO
-from rarescale import artifacts
-from rarescale.artifacts import code_digest
+from rarescale.store import artifacts
+from rarescale.store.artifacts import code_digest
 from rarescale.validation import ConfigError
 
 
@@ -28,26 +28,27 @@ def _package_copy(tmp_path):
 
 
 @pytest.mark.parametrize("module, old, new", [
-    ("advisor.py", "new[k] = frequency", "new[k] = 0.5 * frequency"),
-    ("experiments.py", "grad[c] = np.linalg.norm(", "grad[c] = 2 * np.linalg.norm("),
+    ("advisor/__init__.py", "new[k] = frequency", "new[k] = 0.5 * frequency"),
+    ("book/experiments.py", "grad[c] = np.linalg.norm(", "grad[c] = 2 * np.linalg.norm("),
     ("counts.py", "np.geomspace(1, steps, evals - 1)", "np.geomspace(1, steps, evals)"),
 ])
 def test_1_an_edit_anywhere_in_the_code_a_sweep_runs_gives_it_a_new_key(tmp_path, module, old, new):
     root = _package_copy(tmp_path)
-    before = code_digest("rarescale.experiments", package_dir=root)
+    before = code_digest("rarescale.book.experiments", package_dir=root)
     source = (root / module).read_text()
     assert old in source, f"{module} no longer holds {old!r}"
     (root / module).write_text(source.replace(old, new))
-    assert code_digest("rarescale.experiments", package_dir=root) != before
+    assert code_digest("rarescale.book.experiments", package_dir=root) != before
 
 
 def test_1_the_sweeps_are_keyed_by_the_closure_of_their_imports():
-    from rarescale import experiments
+    from rarescale.book import experiments
 
-    files = {p.name for p in artifacts.code_files("rarescale.experiments")}
-    assert {"advisor.py", "counts.py", "interference.py", "student.py", "theory.py"} <= files
-    assert "olmo" not in {p.parent.name for p in artifacts.code_files("rarescale.experiments")}
-    assert experiments._code() == code_digest("rarescale.experiments")
+    files = {p.name for p in artifacts.code_files("rarescale.book.experiments")}
+    assert {"__init__.py", "counts.py", "interference.py", "student.py", "theory.py"} <= files
+    assert "plots.py" not in files and "figures.py" not in files  # no drawing in a sweep's key
+    assert "olmo" not in {p.parent.name for p in artifacts.code_files("rarescale.book.experiments")}
+    assert experiments._code() == code_digest("rarescale.book.experiments")
 
 
 # --------------------------------------------------------------------------- 2. the book cache
@@ -159,7 +160,7 @@ def test_4_a_foreign_checkpoint_names_its_absolute_path(tmp_path, monkeypatch):
 WRITER = """
 import sys
 import numpy as np
-from rarescale import artifacts
+from rarescale.store import artifacts
 errors = 0
 for i in range({n}):
     try:
@@ -171,7 +172,7 @@ print(errors)
 """
 READER = """
 import sys
-from rarescale import artifacts
+from rarescale.store import artifacts
 errors = 0
 for i in range({n}):
     try:
@@ -252,14 +253,14 @@ def test_7_a_truncated_checkpoint_is_one_line(tmp_path, monkeypatch):
 
 
 def test_7_a_work_folder_in_use_is_skipped_not_shared(tmp_path, monkeypatch):
-    from rarescale.locks import exclusive
+    from rarescale.store.locks import exclusive
     from rarescale.olmo.config import RunConfig
-    from runners import sweep
+    from runners import cells
 
-    monkeypatch.setattr(sweep, "BUSY_WAIT_S", 0.5)
+    monkeypatch.setattr(cells, "BUSY_WAIT_S", 0.5)
     (tmp_path / "key").mkdir()
     with exclusive(tmp_path / "key" / ".sweep.lock"):
-        status, _, _ = sweep.run_cell(RunConfig(size="30K"), "key", tmp_path, 1, 1, False)
+        status, _, _ = cells.run_cell(RunConfig(size="30K"), "key", tmp_path, 1, 1, False)
     assert status == "busy"
 
 

@@ -119,7 +119,7 @@ def test_integer_constants_accepted():
 
 def test_figure_draws_both_regimes():
     import matplotlib.pyplot as plt
-    from rarescale.plots import fig_scaling_regimes
+    from rarescale.book.plots import fig_scaling_regimes
 
     fig, ax = plt.subplots()
     fig_scaling_regimes(ax, CHINCHILLA, 4e9)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rarescale.interference import signal_captured
-from rarescale.stiefel import random_baseline_check, random_stiefel
+from rarescale.linear.interference import signal_captured
+from rarescale.linear.stiefel import random_baseline_check, random_stiefel
 from rarescale.validation import ConfigError
 
 

@@ -1,26 +1,51 @@
 """The package's shape: no import circle, a task kind in one class, chapters that read as prose."""
 
+import ast
+
 import jupytext
 import numpy as np
 import pytest
 import yaml
 
 from conftest import REPO
-from rarescale.artifacts import PACKAGE_DIR, _imports, _module_file
 
 HIDDEN = {"remove-input", "remove-cell", "hide-input"}
 
 
-def import_graph() -> dict:
-    """Module -> the rarescale modules it imports anywhere in its code (lazy imports too)."""
-    graph = {}
-    for path in PACKAGE_DIR.rglob("*.py"):
-        name = ".".join(("rarescale",) + path.relative_to(PACKAGE_DIR).with_suffix("").parts)
-        name = name.removesuffix(".__init__")
-        graph[name] = {m for m in _imports(path, PACKAGE_DIR)
-                       if _module_file(m, PACKAGE_DIR) and m != name
-                       and _module_file(m, PACKAGE_DIR).name != "__init__.py"}
-    return graph
+WALKED = ("rarescale", "runners", "benchmarks")
+"""The folders whose modules may import each other."""
+
+
+def module_name(path) -> str:
+    return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+
+
+def imported(path, name: str | None = None) -> set[str]:
+    """Every module of :data:`WALKED` that ``path`` (the module ``name``, by default its place in
+    the repository) imports anywhere in its code, lazy imports too; each package above a module
+    is included, as importing ``a.b.c`` runs ``a`` and ``a.b``."""
+    name = name or module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    ours = {n for n in found if n.split(".")[0] in WALKED}
+    return ours | {".".join(n.split(".")[:k]) for n in ours for k in range(1, n.count(".") + 1)}
+
+
+def import_graph(folders=WALKED) -> dict:
+    """Module -> the modules of ``folders`` it imports anywhere in its code (lazy imports too);
+    a package's ``__init__`` counts as a module when it holds code."""
+    files = {module_name(p): p for f in folders for p in (REPO / f).rglob("*.py")}
+    return {name: {m for m in imported(path) if m in files and m != name} for name, path in files.items()}
 
 
 def find_cycle(graph):
@@ -48,10 +73,42 @@ def find_cycle(graph):
     return None
 
 
-def test_no_import_circle_in_the_package():
+def test_no_import_circle_in_the_package_the_runners_or_the_benchmarks():
     graph = import_graph()
     assert "rarescale.olmo.step" in graph["rarescale.olmo.measures"]  # the walk sees imports
+    assert "runners.cells" in graph["runners.cluster"]  # lazy ones, and runners/, too
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_walk_sees_a_lazy_import_circle_between_two_runners(tmp_path):
+    (tmp_path / "a.py").write_text("def f():\n    from runners import b\n")
+    (tmp_path / "b.py").write_text("from runners.a import f\n")
+    graph = {n: {m for m in imported(tmp_path / f"{n[-1]}.py", n) if m in ("runners.a", "runners.b")}
+             for n in ("runners.a", "runners.b")}
+    assert find_cycle(graph) == ["runners.a", "runners.b", "runners.a"]
+
+
+SCIENCE = ("rarescale.scaling", "rarescale.verdicts", "rarescale.linear", "rarescale.advisor",
+           "rarescale.olmo")
+DRAWING = {"rarescale.olmo.figures", "rarescale.advisor.cli", "rarescale.advisor.__main__"}
+"""Modules of the science packages whose job is to draw or print for a reader."""
+
+
+def test_the_science_never_imports_the_books_machinery():
+    graph = import_graph(("rarescale",))
+    for name, deps in graph.items():
+        if name.startswith(SCIENCE) and name not in DRAWING:
+            bad = sorted(d for d in deps if d.startswith("rarescale.book"))
+            assert not bad, f"{name} imports {bad}"
+
+
+def test_the_package_is_cut_into_subpackages():
+    top = sorted(p.name for p in (REPO / "rarescale").glob("*.py"))
+    subpackages = sorted(p.parent.name for p in (REPO / "rarescale").glob("*/__init__.py"))
+    assert len(top) <= 6, top
+    assert len(subpackages) >= 3 and {"linear", "olmo", "book", "store"} <= set(subpackages)
+    for sub in subpackages:  # each subpackage holds modules, not one file under a folder's name
+        assert len(list((REPO / "rarescale" / sub).glob("*.py"))) >= 2, sub
 
 
 def test_the_walk_finds_a_planted_circle():

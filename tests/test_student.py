@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rarescale import theory
-from rarescale.mixture import TaskMixture
-from rarescale.student import StudentConfig, Stream, _WidthGroup, train_students, width_groups
+from rarescale.linear import theory
+from rarescale.linear.mixture import TaskMixture
+from rarescale.linear.student import StudentConfig, Stream, _WidthGroup, train_students, width_groups
 from rarescale.validation import ConfigError
 
 MIX = TaskMixture.power_law(K=4, m=[3, 2, 3, 2], a=1.2, b=0.8, d=14, seed=0)
@@ -101,7 +101,7 @@ def test_bad_configs():
 
 
 def test_measured_learn_widths():
-    from rarescale.experiments import measured_learn_widths
+    from rarescale.book.experiments import measured_learn_widths
 
     widths = [1, 2, 4, 8]
     learned = np.zeros((4, 2, 3), dtype=bool)
@@ -120,7 +120,7 @@ def test_chapter2_parameters_match_the_default_sweep():
     import ast
 
     from conftest import REPO
-    from rarescale import experiments
+    from rarescale.book import experiments
     from runners.execute import read_notebook
 
     nb = read_notebook(REPO / "book" / "02_utility_ranking.py")
@@ -134,7 +134,7 @@ def test_chapter2_parameters_match_the_default_sweep():
 
 
 def test_sweep_steps_apart_and_relative_decay():
-    from rarescale.experiments import relative_decay, sweep_steps_apart
+    from rarescale.book.experiments import relative_decay, sweep_steps_apart
 
     widths = [1, 2, 4, 8, 16]
     # predicted 3 -> first grid width 4 (index 2); measured 8 (index 3): one step

@@ -23,7 +23,8 @@ def main(argv=None) -> int:
     parser.add_argument("work_dir", type=Path)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="compile the loss and backward (default: where it pays, on a CPU)")
     args = parser.parse_args(argv)
     from rarescale.olmo.config import RunConfig
     from rarescale.olmo.train import train

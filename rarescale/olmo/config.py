@@ -17,17 +17,19 @@ from numbers import Integral, Real
 from pathlib import Path
 
 from rarescale.counts import eval_steps
-from rarescale.files import write_atomically
+from rarescale.store.files import write_atomically
 from rarescale.olmo.model import ladder_batch, ladder_lr, model_size, padded_vocab
 from rarescale.olmo.injection import SLOT_TOKENS
 from rarescale.olmo.tasks import TaskSpec, tokens_needed
-from rarescale.validation import (Boolean, ConfigError, Interval, ListOf, Options, Text, check,
-                                  check_all, from_fields, read_yaml, shown)
+from rarescale.validation import (Boolean, Config, ConfigError, Interval, ListOf, MissingFile,
+                                  Options, Text, check, check_all, from_fields, read_yaml, shown)
 
 
 @dataclass(frozen=True)
-class InjectedTask:
+class InjectedTask(Config):
     """One task injected at one frequency (instances per training token)."""
+
+    KEYED_ALWAYS = frozenset({"spec", "rate"})
 
     spec: TaskSpec
     rate: float
@@ -41,9 +43,6 @@ class InjectedTask:
 
 
 _POSITIVE_INT = Interval(Integral, 1, None)
-WRITTEN_WHEN_SET = {"schedule": "cosine", "decay": 0.2, "budgets": 1, "per_sequence": 1,
-                    "shard": False}
-"""Fields left out of :meth:`RunConfig.to_dict` at these values (see there)."""
 CONSTRAINTS = {
     "tokens": _POSITIVE_INT,
     "seq_len": Interval(Integral, 4, None),
@@ -72,8 +71,15 @@ OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Config):
     """Everything that defines one pretraining run; its hash keys the run's artifact."""
+
+    KEYED_ALWAYS = frozenset({
+        "size", "tasks", "tokens", "seq_len", "batch", "micro_batch", "lr", "warmup", "final_lr",
+        "weight_decay", "clip", "vocab_size", "eos", "corpus", "corpus_dtype", "corpus_tokens",
+        "holdout", "seed", "eval_points", "eval_instances", "forgetting_steps", "forgetting_lr",
+        "checkpoint_every", "device"})
+    """The fields of the CPU ladder's runs, always in the key; any other only when set."""
 
     size: str = "250K"
     """A rung of the ladder (:data:`rarescale.olmo.model.LADDER`)."""
@@ -82,6 +88,7 @@ class RunConfig:
     tokens: int = 1_000_000
     """Training tokens."""
     seq_len: int = 128
+    """Tokens per training sequence."""
     batch: int | None = None
     """Sequences per step over all processes; None: the ladder's rule."""
     micro_batch: int | None = None
@@ -102,9 +109,13 @@ class RunConfig:
     Each smaller budget branches off the stable phase, decays over its own last ``decay``,
     is evaluated, and the run goes on from the branch point (:func:`~rarescale.olmo.train.train`)."""
     weight_decay: float = 0.1
+    """AdamW's decoupled weight decay."""
     clip: float = 1.0
+    """Gradients are clipped to this global L2 norm."""
     vocab_size: int = 4096
+    """Token ids of the corpus and the tasks, before padding (:attr:`padded_vocab`)."""
     eos: int = 0
+    """The end-of-document token id (it separates documents and injected instances)."""
     per_sequence: int = 1
     """Most injected instances in one sequence; above 1, evenly spaced slots, each instance past
     the first its own document (:mod:`rarescale.olmo.injection`)."""
@@ -128,7 +139,9 @@ class RunConfig:
     """Learning rate of the second forgetting curve, the same for every size; None: the run's
     final learning rate (the first curve's) again."""
     checkpoint_every: int = 100
+    """Steps between checkpoints (a killed run resumes from the last)."""
     device: str = "cpu"
+    """``"cpu"``, ``"cuda"`` or ``"cuda:N"``; under torchrun each process takes its own GPU."""
     shard: bool = False
     """Under torchrun, shard the model across the processes (FSDP2, per decoder layer) instead of
     replicating it (DDP). A CUDA run whose replicated training state would not fit one GPU is
@@ -227,28 +240,13 @@ class RunConfig:
         for pattern in self.corpus:  # a path or a glob, as Dolma ships many files
             found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
             if not found or not Path(found[0]).is_file():
-                raise ConfigError(f"RunConfig.corpus: token file not found: {pattern}")
+                raise MissingFile(f"RunConfig.corpus: token file not found: {pattern}")
             paths += [Path(p) for p in found]
         return paths
 
-    def to_dict(self) -> dict:
-        """Plain values (tasks as ``{"spec": {...}, "rate": r}``); :meth:`from_dict` inverts it.
-
-        Fields added after the CPU ladder ran (:data:`WRITTEN_WHEN_SET`) are written only when
-        they differ from their default, so a config that does not use them keeps its hash.
-        """
-        d = asdict(self)
-        for name, default in WRITTEN_WHEN_SET.items():
-            if d[name] == default:
-                del d[name]
-        return d
-
     @classmethod
-    def from_dict(cls, d, where: str = "RunConfig") -> "RunConfig":
-        """Build from plain values, as :meth:`to_dict` writes them or a YAML file holds them."""
-        if not isinstance(d, dict):
-            raise ConfigError(f"{where} must be a mapping of RunConfig fields. Got {shown(d)} instead.")
-        d = dict(d)
+    def _nested(cls, d: dict, where: str) -> dict:
+        """Tasks from ``{"spec": {...}, "rate": r}`` mappings (or :class:`InjectedTask` already)."""
         tasks = d.get("tasks", ())
         if not isinstance(tasks, (list, tuple)):
             raise ConfigError(f"{where}.tasks must be a list of {{spec: ..., rate: ...}}. "
@@ -260,16 +258,15 @@ class RunConfig:
                     raise ConfigError(f"{where}.tasks[{i}] must be a mapping {{spec: ..., rate: ...}}. "
                                       f"Got {shown(t)} instead.")
                 t = {"spec": {}, "rate": None, **t}  # a missing rate is named by InjectedTask's check
-                if not isinstance(t["spec"], TaskSpec):
-                    t["spec"] = from_fields(TaskSpec, t["spec"], f"{where}.tasks[{i}].spec")
+                t["spec"] = TaskSpec.from_dict(t["spec"], f"{where}.tasks[{i}].spec")
                 t = from_fields(InjectedTask, t, f"{where}.tasks[{i}]")
             built.append(t)
         d["tasks"] = tuple(built)
-        return from_fields(cls, d, where)
+        return d
 
     def to_file(self, path) -> Path:
         """Write the config as JSON (which YAML reads too), atomically
-        (:func:`rarescale.files.write_atomically`): a reader never sees half a file."""
+        (:func:`rarescale.store.files.write_atomically`): a reader never sees half a file."""
         text = json.dumps(self.to_dict(), indent=1)
         return write_atomically(path, lambda tmp: tmp.write_text(text))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rarescale.files import write_atomically
+from rarescale.store.files import write_atomically
 from rarescale.validation import ConfigError, Interval, Options, check
 
 DTYPES = {"uint16": np.uint16, "uint32": np.uint32}
@@ -58,7 +58,7 @@ def write_once(path, make) -> Path:
     An exclusive lock on ``<path>.lock`` serialises the writers; under it, any
     temporary file left by a killed writer is removed before writing.
     """
-    from rarescale.locks import exclusive
+    from rarescale.store.locks import exclusive
 
     path = Path(path)
     if path.exists():  # written atomically, so a file that exists is whole

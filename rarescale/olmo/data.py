@@ -19,7 +19,7 @@ from rarescale.validation import ConfigError
 
 def data_root() -> Path:
     """Where generated corpora live (``$RARESCALE_DATA``, default ``data/`` in the repo)."""
-    from rarescale.artifacts import REPO_ROOT
+    from rarescale.store.artifacts import REPO_ROOT
 
     return Path(os.environ.get("RARESCALE_DATA", REPO_ROOT / "data"))
 

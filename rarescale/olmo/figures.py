@@ -1,7 +1,7 @@
 """Chapter 4's figures (C18-C20), one function per figure, drawn from a
 :class:`~rarescale.olmo.ladder.LadderResults` (or, for one run, its artifact).
 
-Kept apart from :mod:`rarescale.plots` so that the pretraining figures can change without
+Kept apart from :mod:`rarescale.book.plots` so that the pretraining figures can change without
 changing the code the student sweeps of chapters 2, 3 and 5 are keyed by.
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rarescale.plots import PALETTE, _major_log_ticks_only, _task_colours
+from rarescale.book.plots import PALETTE, _major_log_ticks_only, _task_colours
+from rarescale.book.report import sci
+from rarescale.olmo import ladder
 
 
 def fig_olmo_run(artifact):
@@ -184,3 +186,16 @@ def fig_capacity(axes, cap, task: int, margin: float = 0.5):
                 title=f"{cap.titles[task]} at {cap.frequencies[task]:.0e} per token")
     axes[1].set(xlabel="instances injected", title="the same against exposures")
     return axes
+
+
+def threshold_rows(res, margin: float = 0.5) -> list[list[str]]:
+    """The threshold table: per task and size, the mean threshold, the seeds' range and each seed."""
+    summary, rows = ladder.threshold_summary(res, margin), []
+    for t, name in enumerate(res.titles):
+        for s, size in enumerate(res.sizes):
+            th = summary[size, t]
+            seeds = ", ".join("not learned" if not np.isfinite(x) else sci(x) for x in th["seeds"])
+            rows.append([name, size, f"{res.params[s]:,}",
+                         sci(th["mean"]) if th["n_learned"] else "not learned",
+                         f"{sci(th['low'])} – {sci(th['high'])}" if th["n_learned"] else "–", seeds])
+    return rows

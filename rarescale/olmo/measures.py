@@ -51,6 +51,13 @@ PROBE_DIM = 16
 """Principal components of the hidden state every probe reads, at every size (the CPU
 ladder's smallest width is 32)."""
 IO_PARAMETERS = ("embed_tokens", "lm_head")
+VALIDATION_CHUNK = 16
+"""Validation sequences per forward at most (fewer where the run's micro-batch is smaller)."""
+INSTANCES_PER_FORWARD = 1024
+"""Test instances (two tokens each) per forward at most; fewer where the run's micro-batch holds
+fewer tokens, so no forward of a measure holds more tokens than a training micro-batch."""
+BACKGROUND_SEQUENCES = 32
+"""Validation sequences of the background gradient: a fixed batch, comparable across steps."""
 """Names of the embedding and output weights, reported apart from the blocks'."""
 
 
@@ -66,6 +73,13 @@ def _instance_logits(model, instances, autocast, hidden: bool = False):
     if hidden:
         return logits, [h[:, 1].float() for h in out.hidden_states]
     return logits
+
+
+def instance_chunk(config, micro: int | None = None) -> int:
+    """Instances per forward: at most :data:`INSTANCES_PER_FORWARD`, and at most as many tokens
+    as one micro-batch of training holds."""
+    micro = micro or config.micro_batch or config.global_batch
+    return max(1, min(INSTANCES_PER_FORWARD, micro * config.seq_len // 2))
 
 
 def _label_loss(logits, instances):
@@ -101,10 +115,30 @@ def shuffled_labels(instances: np.ndarray, seed) -> np.ndarray:
     return out
 
 
-def evaluate(model, tasks, config, validation, step: int, autocast, seen, injected) -> dict:
+def background_gradient(model, params, validation, autocast, micro: int):
+    """The gradient of the mean language-model loss over the first :data:`BACKGROUND_SEQUENCES`
+    validation sequences, accumulated over forwards of at most ``micro`` sequences (equal
+    chunks, so their mean is the whole batch's)."""
+    import torch
+
+    batch = validation[:BACKGROUND_SEQUENCES]
+    chunk = max(d for d in range(1, min(micro, len(batch)) + 1) if len(batch) % d == 0)
+    total = None
+    for i in range(0, len(batch), chunk):
+        with autocast:
+            loss = lm_loss(model, batch[i:i + chunk]) * (chunk / len(batch))
+        grads = torch.autograd.grad(loss, params)
+        total = grads if total is None else tuple(a + b for a, b in zip(total, grads))
+    return total
+
+
+def evaluate(model, tasks, config, validation, step: int, autocast, seen, injected,
+             micro: int | None = None) -> dict:
     """Every step-wise measure at ``step``; the model is left as it was (train mode, no grads).
 
     ``seen`` per task the distinct instances injected so far, ``injected`` the count of injections.
+    No forward holds more than ``micro`` sequences of the run's length (default: the run's
+    micro-batch, or its whole batch).
     """
     import torch
 
@@ -112,13 +146,12 @@ def evaluate(model, tasks, config, validation, step: int, autocast, seen, inject
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
     io_mask = [any(k in n for k in IO_PARAMETERS) for n, _ in named]
-    with torch.no_grad():
-        val = float(np.mean([lm_loss(model, validation[i:i + 16]).item()
-                             for i in range(0, len(validation), 16)]))
-    # background gradient on the validation sequences (a fixed batch: comparable across steps)
-    with autocast:
-        background = lm_loss(model, validation[:32])
-    g_background = torch.autograd.grad(background, params)
+    micro = micro or config.micro_batch or config.global_batch
+    chunk = min(VALIDATION_CHUNK, micro)
+    with torch.no_grad(), autocast:
+        val = float(np.mean([lm_loss(model, validation[i:i + chunk]).item()
+                             for i in range(0, len(validation), chunk)]))
+    g_background = background_gradient(model, params, validation, autocast, micro)
     keys = ("train_label_loss", "injected_label_loss", "test_label_loss", "test_acc_vocab",
             "test_acc_labels", "test_acc_hard", "grad_cosine", "grad_cosine_body", "grad_cosine_io",
             "grad_cosine_null_body", "injected", "distinct")
@@ -143,8 +176,9 @@ def evaluate(model, tasks, config, validation, step: int, autocast, seen, inject
         out["injected"].append(int(injected[i]))
         out["distinct"].append(len(task_seen))
         with torch.no_grad():
-            logits = torch.cat([_instance_logits(model, task.test[j:j + 1024], autocast)
-                                for j in range(0, len(task.test), 1024)])
+            n = instance_chunk(config, micro)
+            logits = torch.cat([_instance_logits(model, task.test[j:j + n], autocast)
+                                for j in range(0, len(task.test), n)])
             label = torch.as_tensor(task.test[:, 2], device=logits.device)
             answers = torch.as_tensor(task.answer_tokens, device=logits.device)
             out["test_label_loss"].append(_label_loss(logits, task.test).item())
@@ -157,7 +191,8 @@ def evaluate(model, tasks, config, validation, step: int, autocast, seen, inject
     return out
 
 
-def forgetting_curve(model, optimizer, tasks, corpus, config, autocast, seen, lr: float) -> dict:
+def forgetting_curve(model, optimizer, tasks, corpus, config, autocast, seen, lr: float,
+                     micro: int | None = None) -> dict:
     """Task label loss on injected instances over background-only steps at ``lr`` after training (C20).
 
     A copy of the model and its optimizer state take ``forgetting_steps`` more
@@ -187,8 +222,8 @@ def forgetting_curve(model, optimizer, tasks, corpus, config, autocast, seen, lr
     for j, target in enumerate(steps[1:], start=1):
         while done < target:
             x = torch.from_numpy(corpus.batch(config.steps + done, config.global_batch)).to(device)
-            optimizer_step(clone, opt, x, config.micro_batch or config.global_batch, config.clip,
-                           autocast)
+            optimizer_step(clone, opt, x, micro or config.micro_batch or config.global_batch,
+                           config.clip, autocast)
             done += 1
         measure(j)
     return {"steps": steps, "loss": losses}
@@ -251,7 +286,7 @@ def probe_score(features: np.ndarray, target: np.ndarray, kind: str, n_classes: 
     return ridge_probe_accuracy(features, np.asarray(target), n_classes)
 
 
-def probes(model, tasks, config, autocast) -> dict:
+def probes(model, tasks, config, autocast, micro: int | None = None) -> dict:
     """Probe scores and their controls (tasks × targets × layers), and majority-class chance (C19)."""
     import torch
 
@@ -265,10 +300,11 @@ def probes(model, tasks, config, autocast) -> dict:
         rng = np.random.default_rng([config.seed, i, 19])
         test = task.test[rng.permutation(len(task.test))]
         relabel = rng.permutation(task.spec.n_values)  # the control task's values
+        n = instance_chunk(config, micro)
         with torch.no_grad():
             hidden = [np.concatenate(h) for h in zip(*(
-                [s.cpu().numpy() for s in _instance_logits(model, test[j:j + 1024], autocast, True)[1]]
-                for j in range(0, len(test), 1024)))]
+                [s.cpu().numpy() for s in _instance_logits(model, test[j:j + n], autocast, True)[1]]
+                for j in range(0, len(test), n)))]
         v1, v2 = task.values(test[:, 0]), task.values(test[:, 1])
         real = task.spec.task_kind.probe_targets(task.spec, v1, v2)
         fake = task.spec.task_kind.probe_targets(task.spec, relabel[v1], relabel[v2])

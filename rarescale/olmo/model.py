@@ -27,10 +27,15 @@ class ModelSize:
     """One rung of the ladder."""
 
     name: str
+    """The rung's name (the DataDecide ladder's, where it has one)."""
     d_model: int
+    """Width of the residual stream."""
     n_heads: int
+    """Attention heads per layer (each ``d_model / n_heads`` wide)."""
     n_layers: int
+    """Decoder layers."""
     mlp_ratio: int = 8
+    """The SwiGLU hidden width is ``mlp_ratio · d_model / 2``."""
 
     def __post_init__(self):
         for name in ("d_model", "n_heads", "n_layers", "mlp_ratio"):
@@ -58,24 +63,24 @@ class ModelSize:
 
 _RUNGS = [
     # CPU sizes, below the DataDecide ladder
-    ModelSize("12K", 16, 2, 3),
-    ModelSize("30K", 32, 4, 2),
-    ModelSize("100K", 48, 4, 3),
-    ModelSize("250K", 64, 4, 4),
-    ModelSize("600K", 80, 4, 6),
-    ModelSize("1M", 96, 6, 8),
+    ModelSize("12K", d_model=16, n_heads=2, n_layers=3),
+    ModelSize("30K", d_model=32, n_heads=4, n_layers=2),
+    ModelSize("100K", d_model=48, n_heads=4, n_layers=3),
+    ModelSize("250K", d_model=64, n_heads=4, n_layers=4),
+    ModelSize("600K", d_model=80, n_heads=4, n_layers=6),
+    ModelSize("1M", d_model=96, n_heads=6, n_layers=8),
     # DataDecide's ladder (names are theirs)
-    ModelSize("4M", 64, 8, 8),
-    ModelSize("20M", 192, 8, 16),
-    ModelSize("60M", 384, 12, 16),
-    ModelSize("90M", 528, 12, 16),
-    ModelSize("150M", 768, 12, 12),
-    ModelSize("300M", 1024, 16, 16),
-    ModelSize("530M", 1344, 16, 16),
-    ModelSize("750M", 1536, 16, 16),
-    ModelSize("1B", 2048, 16, 16),
+    ModelSize("4M", d_model=64, n_heads=8, n_layers=8),
+    ModelSize("20M", d_model=192, n_heads=8, n_layers=16),
+    ModelSize("60M", d_model=384, n_heads=12, n_layers=16),
+    ModelSize("90M", d_model=528, n_heads=12, n_layers=16),
+    ModelSize("150M", d_model=768, n_heads=12, n_layers=12),
+    ModelSize("300M", d_model=1024, n_heads=16, n_layers=16),
+    ModelSize("530M", d_model=1344, n_heads=16, n_layers=16),
+    ModelSize("750M", d_model=1536, n_heads=16, n_layers=16),
+    ModelSize("1B", d_model=2048, n_heads=16, n_layers=16),
     # beyond DataDecide, to the paper's largest: OLMo-2's shape at d_model 3072 (3.9B non-embedding)
-    ModelSize("4B", 3072, 24, 26),
+    ModelSize("4B", d_model=3072, n_heads=24, n_layers=26),
 ]
 LADDER: dict[str, ModelSize] = {s.name: s for s in _RUNGS}
 
@@ -117,7 +122,8 @@ def build_model(size: ModelSize, vocab_size: int, seq_len: int, eos: int, seed: 
         num_attention_heads=size.n_heads, num_key_value_heads=size.n_heads,
         intermediate_size=size.intermediate, max_position_embeddings=max(seq_len, 4),
         pad_token_id=eos, bos_token_id=None, eos_token_id=eos, tie_word_embeddings=False,
-        initializer_range=0.02, rope_theta=10_000.0)
+        initializer_range=0.02, rope_theta=10_000.0,
+        use_cache=False)  # no key/value cache: nothing here generates, and eval forwards built one
     config._attn_implementation = "sdpa"
     torch.manual_seed(seed)
     model = Olmo2ForCausalLM(config)

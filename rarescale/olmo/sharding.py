@@ -35,13 +35,20 @@ def state_fits(n_parameters: int, device_memory: int) -> bool:
     return n_parameters * BYTES_PER_PARAMETER <= FITS_SHARE * device_memory
 
 
+PRECISION = ("fp32 parameters, gradients, optimizer state and gradient reductions; on a GPU, "
+             "matrix products in bf16 under autocast; the loss in fp32. The same for every "
+             "size, replicated (DDP) or sharded (FSDP2).")
+"""One precision policy for the whole ladder: a size that shards trains with the same numerics."""
+
+
 def shard_model(model, device) -> None:
     """Shard ``model`` (an ``Olmo2ForCausalLM``) in place: each decoder layer, then the root."""
     import torch
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-    policy = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-              if device.type == "cuda" else MixedPrecisionPolicy())
+    # the precision of every run, sharded or not (PRECISION): fp32 parameters and gradient
+    # reductions; bf16 comes from the loop's autocast alone, as under DDP
+    policy = MixedPrecisionPolicy(param_dtype=torch.float32, reduce_dtype=torch.float32)
     for layer in model.model.layers:
         fully_shard(layer, mp_policy=policy)
     fully_shard(model, mp_policy=policy)
@@ -85,6 +92,23 @@ def load_sharded(work_dir: Path, model, optimizer) -> dict:
     set_state_dict(model, optimizer, model_state_dict=loaded["model"],
                    optim_state_dict=loaded["optim"])
     return torch.load(folder / STATE_FILE, weights_only=False)
+
+
+def load_full_optimizer(model, optimizer, full_model: dict, full_optimizer: dict, build,
+                        make_optimizer) -> None:
+    """Load a replicated checkpoint's optimizer state (keyed by parameter index, whole tensors)
+    into the optimizer of the sharded ``model``: through a whole copy that turns it into state
+    keyed by parameter name, which each process then cuts to its shards."""
+    from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_optimizer_state_dict,
+                                                         set_optimizer_state_dict)
+
+    whole = build().to("cpu")
+    whole.load_state_dict(full_model)
+    whole_optimizer = make_optimizer(whole)
+    whole_optimizer.load_state_dict(full_optimizer)
+    named = get_optimizer_state_dict(whole, whole_optimizer)
+    set_optimizer_state_dict(model, optimizer, optim_state_dict=named,
+                             options=StateDictOptions(full_state_dict=True))
 
 
 def clear_stale(work_dir: Path) -> None:

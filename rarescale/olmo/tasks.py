@@ -24,7 +24,7 @@ from numbers import Integral
 
 import numpy as np
 
-from rarescale.validation import ConfigError, Interval, Options, check
+from rarescale.validation import Config, ConfigError, Interval, Options, check
 
 KINDS: dict[str, "TaskKind"] = {}
 """Every task kind by its YAML name."""
@@ -118,8 +118,11 @@ class ModularAddition(TaskKind):
 
 
 @dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(Config):
     """One injected task (C15)."""
+
+    KEYED_ALWAYS = frozenset({"kind", "n_values", "modulus", "n_instances", "seed"})
+    """The fields of the committed runs' tasks; a field added later is keyed only when set."""
 
     kind: str = "cmp"
     """A registered task kind: ``"cmp"`` (comparison, TCMP) or ``"add"`` (modular addition, TADD)."""

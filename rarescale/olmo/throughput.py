@@ -32,10 +32,14 @@ def model_flops_per_token(config) -> float:
     return 6.0 * matmul + 12.0 * size.n_layers * size.d_model * config.seq_len
 
 
+VARIANT_PEAK_BF16_FLOPS = {"H100 PCIE": 756e12, "H100 NVL": 835e12, "A100-PCIE": 312e12}
+"""Variants whose peak differs from their family's (matched before it)."""
+
+
 def peak_flops(device_name: str) -> float | None:
     """The bf16 peak of a GPU named like ``torch.cuda.get_device_name()`` (None if not listed)."""
     name = device_name.upper()
-    for gpu, flops in PEAK_BF16_FLOPS.items():
+    for gpu, flops in [*VARIANT_PEAK_BF16_FLOPS.items(), *PEAK_BF16_FLOPS.items()]:
         if gpu in name:
             return flops
     return None

@@ -25,19 +25,21 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rarescale.files import write_atomically
-from rarescale.locks import wait_for_lock
-from rarescale.olmo import measures, sharding, throughput
+from rarescale.store.files import write_atomically
+from rarescale.store.locks import wait_for_lock
+from rarescale.olmo import measures, memory, sharding, throughput
 from rarescale.olmo.config import RunConfig
 from rarescale.olmo.data import open_corpus, run_tasks, schedules, training_batch
 from rarescale.olmo.model import build_model
-from rarescale.olmo.step import make_optimizer, optimizer_step, set_lr
+from rarescale.olmo.step import (autocast_for, compiled_loss, make_optimizer, optimizer_step,
+                                 set_lr, uses_bf16, uses_compile)
 from rarescale.validation import ConfigError
 
 CHECKPOINT = "checkpoint.pt"
@@ -64,38 +66,114 @@ class RunState:
 def process_placement(device: str, env) -> tuple[str, str | None, int, int]:
     """(device, process-group backend, rank, world size) of this process.
 
-    Under ``torchrun`` (``WORLD_SIZE`` > 1) each rank trains on ``cuda:LOCAL_RANK``
-    over nccl when the run's device is CUDA, on the CPU over gloo otherwise;
-    alone, the backend is None and the device is the run's.
+    A CUDA device always comes with its index, as ``torch.cuda.set_device`` requires: under
+    ``torchrun`` (``WORLD_SIZE`` > 1) rank r trains on ``cuda:LOCAL_RANK`` over nccl; alone,
+    on the run's ``cuda:N``, or on ``cuda:LOCAL_RANK`` (0 by default) for a bare ``"cuda"``.
+    On the CPU the backend is gloo under torchrun and None alone.
     """
     world = int(env.get("WORLD_SIZE", "1"))
     rank = int(env.get("RANK", "0"))
+    local = int(env.get("LOCAL_RANK", "0"))
+    is_cuda = device.split(":")[0] == "cuda"
     if world == 1:
-        return device, None, 0, 1
-    if device.split(":")[0] == "cuda":
-        return f"cuda:{int(env.get('LOCAL_RANK', '0'))}", "nccl", rank, world
+        return (device if not is_cuda or ":" in device else f"cuda:{local}"), None, 0, 1
+    if is_cuda:
+        return f"cuda:{local}", "nccl", rank, world
     return device, "gloo", rank, world
+
+
+PROCESS_GROUP_TIMEOUT_S = 4 * 3600
+"""How long a process waits for the others at a collective (rank 0's evaluations included)."""
+CHECKPOINT_REQUEST = "checkpoint-now"
+"""A file in a run's work folder that asks the run to checkpoint at its next step (a cluster
+job's signal before its time limit); the run removes it once the checkpoint is written."""
+
+
+def request_checkpoint(work_dir, wait_s: float = 90.0) -> bool:
+    """Ask the run in ``work_dir`` to checkpoint at its next step; True once it has (within
+    ``wait_s``), False if no run answered (none running, or still starting)."""
+    flag = Path(work_dir) / CHECKPOINT_REQUEST
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    flag.touch()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not flag.exists():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _checkpoint_requested(work_dir: Path, world: int) -> bool:
+    """Whether a checkpoint was asked for (:func:`request_checkpoint`): rank 0 looks, and every
+    process learns its answer, so that they all save at the same step."""
+    import torch
+
+    asked = (work_dir / CHECKPOINT_REQUEST).exists()
+    if world > 1:
+        flag = torch.tensor([float(asked)])
+        if torch.distributed.get_backend() == "nccl":
+            flag = flag.cuda()
+        torch.distributed.broadcast(flag, src=0)
+        asked = bool(flag.item())
+    return asked
+
+
+def select_device(device):
+    """``torch.cuda.set_device(device)`` for a CUDA device, refusing one without an index as
+    CUDA does ("Expected a torch.device with a specified index"), so that the refusal is
+    tested on a CPU too."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        if device.index is None:
+            raise ConfigError(f"device {str(device)!r} has no index; use cuda:N "
+                              "(rarescale.olmo.train.process_placement gives one)")
+        torch.cuda.set_device(device)
+    return device
 
 
 def _distributed(config: RunConfig):
     """(torch device, rank, world), joining the process group under torchrun."""
-    import torch
     import torch.distributed as dist
 
     device, backend, rank, world = process_placement(config.device, os.environ)
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
+    device = select_device(device)
     if backend and not dist.is_initialized():
-        dist.init_process_group(backend)
+        # rank 0 alone evaluates while the others wait at a barrier: a timeout far above the
+        # default 10 minutes, as a large model's evaluation and forgetting take longer
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=PROCESS_GROUP_TIMEOUT_S))
     return device, rank, world
 
 
-def _load_checkpoint(path: Path, device, config: RunConfig) -> dict:
+def rng_state_bytes() -> bytes:
+    """The CPU generator's state as bytes: a checkpoint's RNG state, which ``torch.load``'s
+    ``map_location`` cannot move to a GPU (``torch.set_rng_state`` takes CPU bytes only)."""
+    import torch
+
+    return torch.get_rng_state().numpy().tobytes()
+
+
+def restore_rng_state(saved) -> None:
+    """Restore the CPU generator from :func:`rng_state_bytes` (or, from an older checkpoint, the
+    state tensor, wherever ``map_location`` put it)."""
+    import torch
+
+    if isinstance(saved, torch.Tensor):
+        if saved.device.type == "meta":
+            raise ConfigError("the checkpoint's RNG state was loaded to the meta device and holds "
+                              "no values; load it with map_location='cpu'")
+        saved = saved.to("cpu", torch.uint8).numpy().tobytes()
+    torch.set_rng_state(torch.frombuffer(bytearray(saved), dtype=torch.uint8))
+
+
+def _load_checkpoint(path: Path, config: RunConfig) -> dict:
     import torch
 
     try:
-        saved = torch.load(path, map_location=device, weights_only=False)
+        # to the CPU: load_state_dict copies weights and optimizer state to their devices, and the
+        # RNG state must stay a CPU byte tensor
+        saved = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # truncated or not a checkpoint: torch raises many kinds
         raise ConfigError(f"{path.resolve()} is unreadable ({type(exc).__name__}); delete it to "
                           "start the run over.") from None
@@ -137,12 +215,14 @@ def _owned(work_dir: Path, rank: int, wait_s: float = 60.0):
 
 
 def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int | None = None,
-          compile: bool = False):
+          compile: bool | None = None):
     """Run (or resume) ``config`` in ``work_dir``; return ``(result, arrays)`` for the artifact.
 
     ``max_steps`` stops after that many steps in all, as a kill would (tests use it).
-    Returns ``None`` then, and on ranks other than 0. ``compile`` wraps the training
-    forward in ``torch.compile`` (for GPUs; on this CPU it made training slower).
+    Returns ``None`` then, and on ranks other than 0. ``compile`` compiles the loss and its
+    backward as one graph (:func:`~rarescale.olmo.step.compiled_loss`); by default a CPU run
+    does where it pays (:func:`~rarescale.olmo.step.uses_compile`). The choice, and whether the
+    forward ran in bf16 (:func:`~rarescale.olmo.step.uses_bf16`), go in the run's artifact.
     """
     device, rank, world = _distributed(config)
     work_dir = Path(work_dir)
@@ -150,12 +230,14 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
     if config.global_batch % world:
         raise ConfigError(f"RunConfig.batch {config.global_batch} must divide among {world} processes.")
     per_rank = config.global_batch // world
-    micro = config.micro_batch or per_rank
+    sharded = world > 1 and (config.shard or not _replica_fits(config, device, rank))
+    micro = memory.micro_batch(config, world, _device_memory(device), sharded)
     if per_rank % micro:
         raise ConfigError(f"RunConfig.micro_batch {micro} must divide the {per_rank} sequences "
                           "of each process.")
     with _owned(work_dir, rank):
-        return _loop(config, work_dir, device, rank, world, micro, progress, max_steps, compile)
+        return _loop(config, work_dir, device, rank, world, micro, sharded, progress, max_steps,
+                     compile)
 
 
 @dataclass
@@ -174,6 +256,8 @@ class _Stepper:
     micro: int
     autocast: object
     device: object
+    loss_fn: object = None
+    """The micro-batch loss (compiled, or None: eager)."""
 
     @property
     def per_rank(self) -> int:
@@ -191,7 +275,7 @@ class _Stepper:
         local = local.to(self.device)
         t1 = time.perf_counter()
         loss = optimizer_step(self.net, self.optimizer, local, self.micro, c.clip, self.autocast,
-                              self.world)
+                              self.world, self.loss_fn)
         seconds = time.perf_counter() - t0
         state.data_seconds += t1 - t0
         state.step_seconds += seconds
@@ -239,61 +323,94 @@ def _replica_fits(config: RunConfig, device, rank: int) -> bool:
     return fits
 
 
-def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, compile):
-    """The loop of :func:`train`, in a work folder it owns."""
-    import torch
+def _restore(config, work_dir: Path, build, device, rank: int, world: int, sharded: bool,
+             n_tasks: int):
+    """The run's model, its wrapper, optimizer and state: fresh, or from the work folder's
+    checkpoint in either layout, whichever this run uses now. A run started replicated resumes
+    sharded and the reverse (another world size, or another GPU), as the layout depends on
+    them; the other layout's file is then ``stale``, removed at the next checkpoint."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    corpus = open_corpus(config)
-    tasks = run_tasks(config)
-    sharded = world > 1 and (config.shard or not _replica_fits(config, device, rank))
-
-    def build():
-        return build_model(config.model, config.padded_vocab, config.seq_len, config.eos,
-                           config.seed).to(device)
-
-    model = build()
-    state = RunState(injected=[0] * len(tasks), seen=[[] for _ in tasks])
-    checkpoint = work_dir / (sharding.SHARDED_CHECKPOINT if sharded else CHECKPOINT)
-    saved = _load_checkpoint(checkpoint, device, config) if checkpoint.exists() and not sharded \
-        else None
-    if saved:
-        model.load_state_dict(saved["model"])
+    replicated, shards = work_dir / CHECKPOINT, work_dir / sharding.SHARDED_CHECKPOINT
+    model, saved = build(), None
+    state = RunState(injected=[0] * n_tasks, seen=[[] for _ in range(n_tasks)])
+    if replicated.exists() and not (sharded and shards.exists()):
+        saved, found = _load_checkpoint(replicated, config), replicated
+        model.load_state_dict(saved["model"])  # the whole model, before any sharding
     if sharded:  # FSDP2: each decoder layer's parameters split across the processes
         sharding.shard_model(model, device)
         net = model
     else:
         net = DDP(model) if world > 1 else model
     optimizer = make_optimizer(model, config)
-    if saved:
+    if saved and sharded:
+        sharding.load_full_optimizer(model, optimizer, saved["model"], saved["optimizer"],
+                                     build, lambda m: make_optimizer(m, config))
+    elif saved:
         optimizer.load_state_dict(saved["optimizer"])
-    elif sharded and checkpoint.exists():
-        saved = sharding.load_sharded(work_dir, model, optimizer)
-        _check_config(saved, checkpoint, config)
+    elif shards.exists():  # into shards, or into a whole model on one process or each of DDP's
+        saved, found = sharding.load_sharded(work_dir, model, optimizer), shards
+        _check_config(saved, shards, config)
+    stale = None
     if saved:
         state = RunState(**saved["state"])
-        torch.set_rng_state(saved["rng"])
+        restore_rng_state(saved["rng"])
+        stale = found if found != (shards if sharded else replicated) else None
         if rank == 0:
-            print(f"resuming from step {state.step} of {config.steps} ({checkpoint})", flush=True)
+            layout = f", {'sharded' if sharded else 'replicated'} now" if stale else ""
+            print(f"resuming from step {state.step} of {config.steps} ({found}{layout})", flush=True)
+    return model, net, optimizer, state, stale
+
+
+def _remove_stale(stale: Path | None, rank: int) -> None:
+    """Remove the checkpoint of the layout a resumed run left, once its new one is written."""
+    import shutil
+
+    if stale is not None and rank == 0 and stale.exists():
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+
+def _device_memory(device) -> int | None:
+    """Bytes of memory of a CUDA device (None on a CPU: no micro-batch limit)."""
+    import torch
+
+    return torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
+
+
+def _loop(config, work_dir, device, rank, world, micro, sharded, progress, max_steps, compile):
+    """The loop of :func:`train`, in a work folder it owns."""
+    import torch
+
+    corpus = open_corpus(config)
+    tasks = run_tasks(config)
+
+    def build():
+        return build_model(config.model, config.padded_vocab, config.seq_len, config.eos,
+                           config.seed).to(device)
+
+    model, net, optimizer, state, stale = _restore(config, work_dir, build, device, rank, world,
+                                                   sharded, len(tasks))
+    checkpoint = work_dir / (sharding.SHARDED_CHECKPOINT if sharded else CHECKPOINT)
 
     def save_checkpoint():  # rank 0 writes (each rank its shard when sharded), the others wait
-        extra = {"config": config.to_dict(), "state": asdict(state), "rng": torch.get_rng_state()}
+        extra = {"config": config.to_dict(), "state": asdict(state), "rng": rng_state_bytes()}
         if sharded:
             sharding.save_sharded(work_dir, model, optimizer, extra, rank)
+            _remove_stale(stale, rank)
             return
         if rank == 0:
             state_now = {**extra, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
             write_atomically(checkpoint, lambda tmp: torch.save(state_now, tmp))
         if world > 1:
             torch.distributed.barrier()
+        _remove_stale(stale, rank)
 
-    if compile:
-        net = torch.compile(net)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else contextlib.nullcontext())
+    compiled = uses_compile(config, world, compile)
+    loss_fn = compiled_loss(net) if compiled else None
+    autocast = autocast_for(config, device)
     validation = torch.from_numpy(corpus.validation()).to(device)
     take_step = _Stepper(config, net, optimizer, corpus, schedules(config), tasks, rank, world,
-                         micro, autocast, device)
+                         micro, autocast, device, loss_fn)
 
     def unsharded(with_optimizer=False):
         """(model, optimizer) the measures read: the run's own, or rank 0's full copy of a sharded
@@ -310,7 +427,7 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         if rank != 0:
             return {"step": step}
         return measures.evaluate(target, tasks, config, validation, step, autocast, at.seen,
-                                 at.injected)
+                                 at.injected, micro)
 
     seen_sets = [set(seen) for seen in state.seen]
     eval_steps = set(config.eval_steps())
@@ -335,8 +452,11 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         if rank == 0 and bar.format_dict.get("rate"):
             tokens_per_s = bar.format_dict["rate"] * config.global_batch * config.seq_len
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:.0f}")
-        if state.step % config.checkpoint_every == 0 or state.step == config.steps:
+        asked = _checkpoint_requested(work_dir, world)
+        if asked or state.step % config.checkpoint_every == 0 or state.step == config.steps:
             save_checkpoint()
+            if asked and rank == 0:  # answered: the job that asked may requeue now
+                (work_dir / CHECKPOINT_REQUEST).unlink(missing_ok=True)
     bar.close()
     if state.step < config.steps:
         return None
@@ -350,10 +470,13 @@ def _loop(config, work_dir, device, rank, world, micro, progress, max_steps, com
         return None
     own_lr = measures.last_step_lr(config)
     own = measures.forgetting_curve(model, optimizer, tasks, corpus, config, autocast, state.seen,
-                                    own_lr)
+                                    own_lr, micro)
     matched = own if not config.forgetting_lr else measures.forgetting_curve(
-        model, optimizer, tasks, corpus, config, autocast, state.seen, config.forgetting_lr)
-    probes = measures.probes(model, tasks, config, autocast)
+        model, optimizer, tasks, corpus, config, autocast, state.seen, config.forgetting_lr, micro)
+    probes = measures.probes(model, tasks, config, autocast, micro)
     result, arrays = measures.run_artifact(config, tasks, state, own, matched, probes)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    result["compiled"] = compiled
+    result["autocast"] = "bf16" if uses_bf16(config, device.type) else "none"
+    result["micro_batch"] = micro
     return {**result, **throughput.run_speed(config, result["tokens_per_s"], name, world)}, arrays

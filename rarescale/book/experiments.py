@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rarescale import artifacts, theory
-from rarescale.mixture import TaskMixture
-from rarescale.student import StudentConfig, train_students
+from rarescale.linear import theory
+from rarescale.store import artifacts
+from rarescale.linear.mixture import TaskMixture
+from rarescale.linear.student import StudentConfig, train_students
 
 LEARNED_THRESHOLD = 0.1
 """A task counts as learned when its normalised loss is below this."""
@@ -114,7 +115,7 @@ def measured_learn_widths(widths, learned: np.ndarray) -> list:
 
 def _common_gradient_metric(common):
     """Metric for :func:`train_students`: the common-task gradient and its C10 bound per slice."""
-    from rarescale import interference
+    from rarescale.linear import interference
 
     def metric(mixture, U, widths):
         grad = np.zeros(len(widths))
@@ -131,7 +132,7 @@ def _common_gradient_metric(common):
 def signal_sweep(mixture: TaskMixture, config: StudentConfig, common_mass: float = 0.9,
                  progress: bool = True) -> artifacts.Artifact:
     """Figure 3's sweep (cached): signal per task, and the common gradient against its bound."""
-    from rarescale import interference
+    from rarescale.linear import interference
 
     common = interference.common_tasks(mixture, common_mass)
     run_config = {"mixture": mixture, "student": config, "common": common.tolist(),
@@ -148,7 +149,7 @@ def injection_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, delt
     One stream per (delta, seed); the slices of the result are width-major over
     those streams, which are listed in ``stream_delta`` and ``stream_seed``.
     """
-    from rarescale.student import InjectionStream
+    from rarescale.linear.student import InjectionStream
 
     deltas = [int(x) for x in deltas]
     run_config = {"mixture": mixture, "student": config, "rare": int(rare), "deltas": deltas,
@@ -210,7 +211,7 @@ def lr_integral(config: StudentConfig, start: int, stop) -> np.ndarray:
 def signal_by_width(mixture: TaskMixture, config: StudentConfig, arrays: dict, common) -> tuple:
     """Final normalised signal ``Ŝ`` (widths, seeds, K) and the frequent tasks'
     residual ``R_S / tr(M_S)`` (widths, seeds), from a sweep's optimal-decoder losses."""
-    from rarescale import interference
+    from rarescale.linear import interference
 
     S = 1 - arrays["encoder_loss"][:, -1]  # raw signal captured per task, (C, K)
     signal = interference.normalized_signal(S, arrays["width"][:, None], mixture.d)
@@ -223,7 +224,7 @@ def signal_by_width(mixture: TaskMixture, config: StudentConfig, arrays: dict, c
 def injection_final(mixture: TaskMixture, config: StudentConfig, arrays: dict, rare: int,
                     deltas) -> np.ndarray:
     """Final normalised rare signal (widths, deltas, seeds) of an :func:`injection_sweep`."""
-    from rarescale import interference
+    from rarescale.linear import interference
 
     S = 1 - arrays["encoder_loss"][:, -1, rare]
     signal = interference.normalized_signal(S, arrays["width"], mixture.d)
@@ -240,7 +241,7 @@ def forgetting_fit(mixture: TaskMixture, trace_config: StudentConfig, arrays: di
     per unit of learning rate), the RMS error of the prediction on the raw
     signal, and the model's segments as (steps, Ŝ) for drawing.
     """
-    from rarescale import interference
+    from rarescale.linear import interference
 
     steps = arrays["eval_steps"]
     S = 1 - arrays["encoder_loss"][:, :, rare]  # raw rare signal, (C, E)
@@ -279,7 +280,7 @@ def resampling_sweep(mixture: TaskMixture, config: StudentConfig, rare: int, wid
     The other tasks are rescaled in proportion; one stream per (frequency, seed).
     """
     from rarescale.advisor import reweighted
-    from rarescale.student import ReweightedStream
+    from rarescale.linear.student import ReweightedStream
 
     frequencies = [float(x) for x in frequencies]
     run = config.replace(widths=(int(width),))

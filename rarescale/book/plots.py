@@ -285,7 +285,7 @@ def fig_injection_trace(ax, eval_steps, signal, widths, injections, model=None):
 
 def fig_learned_by_width(ax, mixture, names=None):
     """Figure for the advisor (C8): how many features of each task a width keeps, stacked."""
-    from rarescale import theory
+    from rarescale.linear import theory
 
     widths = np.arange(0, sum(mixture.m) + 1)
     kept = np.array([theory.features_learned(mixture, int(n)) for n in widths])  # (W, K)

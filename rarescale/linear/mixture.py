@@ -8,19 +8,19 @@ covariance is ``C_k = F_k Λ_k F_kᵀ`` and its teacher ``y = T_k x`` with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from numbers import Integral, Real
 
 import numpy as np
 
-from rarescale.validation import ConfigError, Interval, check
+from rarescale.validation import Config, ConfigError, Interval, check
 
 _PI_TOL = 1e-9
 
 
 @dataclass(frozen=True)
-class TaskMixture:
+class TaskMixture(Config):
     """A validated mixture of ``K`` regression tasks (C6).
 
     Build one with :meth:`power_law` or :meth:`from_arrays`; change one with
@@ -105,9 +105,6 @@ class TaskMixture:
         spectra = tuple(tuple(np.ravel(s)) for s in spectra)
         d = int(d if d is not None else sum(len(s) for s in spectra))
         return cls(d=d, pi=tuple(pi), spectra=spectra, seed=seed, description="explicit")
-
-    def replace(self, **changes) -> "TaskMixture":
-        return replace(self, **changes)
 
     # --- derived quantities -----------------------------------------------------------
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rarescale.artifacts import DEFAULT_ROOT, code_digest
+from rarescale.store.artifacts import DEFAULT_ROOT, code_digest
 
 MADE_BY = {
-    "c8_width_sweep": "rarescale.experiments", "c8_budget_check": "rarescale.experiments",
-    "c8_resampling": "rarescale.experiments", "c13_signal_sweep": "rarescale.experiments",
-    "c14_injection": "rarescale.experiments", "c14_injection_trace": "rarescale.experiments",
-    "c13_random_baseline": "rarescale.stiefel", "c1_chinchilla_refit": "rarescale.scaling",
+    "c8_width_sweep": "rarescale.book.experiments", "c8_budget_check": "rarescale.book.experiments",
+    "c8_resampling": "rarescale.book.experiments", "c13_signal_sweep": "rarescale.book.experiments",
+    "c14_injection": "rarescale.book.experiments", "c14_injection_trace": "rarescale.book.experiments",
+    "c13_random_baseline": "rarescale.linear.stiefel", "c1_chinchilla_refit": "rarescale.scaling",
 }
 """The module whose code digest keys each kind of light artifact."""
 

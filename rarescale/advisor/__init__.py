@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rarescale import interference, theory
-from rarescale.mixture import TaskMixture
-from rarescale.validation import ConfigError, Interval, ListOf, check, read_yaml, writable_file
+from rarescale.linear import interference, theory
+from rarescale.linear.mixture import TaskMixture
+from rarescale.validation import ConfigError, Interval, ListOf, check, read_yaml
 
 MAX_FEATURES = 4096
 """The advisor builds d × d matrices: this many feature directions at most in all."""
@@ -283,42 +283,3 @@ def format_table(advice: Advice) -> str:
                      f"{advice.others_loss_before:.4f} to {advice.others_loss_after:.4f}")
     lines.extend(f"note: {n}" for n in advice.notes)
     return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m rarescale.advisor", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mixture", help="a mixture spec (YAML)")
-    parser.add_argument("--json", help="also write the advice as JSON to this file")
-    parser.add_argument("--plot", help="also draw what each width learns to this PNG")
-    args = parser.parse_args(argv)
-    try:
-        spec = load_spec(args.mixture)
-        for option in ("json", "plot"):
-            if getattr(args, option):
-                writable_file(getattr(args, option), f"--{option}")
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    advice = advise(spec)
-    print(format_table(advice))
-    if args.json:
-        Path(args.json).write_text(advice.to_json())
-    if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from rarescale.plots import fig_learned_by_width
-
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        fig_learned_by_width(ax, spec.mixture, spec.names)
-        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from rarescale.mixture import TaskMixture
+from rarescale.linear.mixture import TaskMixture
 from rarescale.validation import ConfigError, Interval, check
 
 
@@ -56,7 +56,7 @@ def common_residual(mixture: TaskMixture, U: np.ndarray, tasks) -> float:
     :func:`theory.task_losses`, which are sums of squares: free of the cancellation
     in ``tr(M_S) − tr(Uᵀ M_S U)`` when the residual is tiny.
     """
-    from rarescale import theory
+    from rarescale.linear import theory
 
     return float(theory.weighted_loss(mixture, theory.task_losses(mixture, U), tasks))
 

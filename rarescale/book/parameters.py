@@ -53,7 +53,7 @@ CONSTRAINTS = {
     "05_sizing_and_mixtures": {**_STUDENT, "small_width": _INT1, "rare_task": _INT1,
                                "resample_frequencies": ListOf(_SHARE),
                                "resample_seeds": ListOf(_INT0)},
-    "olmo_pretrain": {"config": MappingOf(), "nproc": _INT1, "compile_model": Boolean(),
+    "olmo_pretrain": {"config": MappingOf(), "nproc": _INT1, "compile_model": Boolean(none=True),
                       "work_dir": Text(empty=True), "artifact_root": Text(empty=True),
                       "nnodes": _INT1, "node_rank": _INT0, "rdzv_endpoint": Text(empty=True)},
 }
@@ -105,7 +105,7 @@ def _chapter5(owner, p):
 def _file_in_repo(name):
     """A check that parameter ``name`` is a file under the repository."""
     def check(owner, p):
-        from rarescale.artifacts import REPO_ROOT
+        from rarescale.store.artifacts import REPO_ROOT
 
         if not (REPO_ROOT / p[name]).is_file():
             _fail(owner, name, f"names no file under the repository: {p[name]}")

@@ -2,15 +2,43 @@
 
 ``fcntl.flock`` locks, held on a small ``.lock`` file beside what they guard: the
 kernel drops them when their process dies, so a killed run never leaves a lock
-that blocks the next one.
+that blocks the next one. On a filesystem without ``flock`` (``ENOSYS`` or ``EOPNOTSUPP``,
+as on some Lustre and NFS mounts) the same lock is taken with POSIX record locks
+(``fcntl.lockf``); where neither exists, the lock is skipped with one warning, and runs in
+one folder must then not overlap.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import sys
 from pathlib import Path
+
+UNSUPPORTED = {errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK, errno.EINVAL}
+"""What a filesystem without a kind of lock answers."""
+_warned: set[str] = set()
+
+
+def _lock(fd: int, mode: int, path: Path) -> bool:
+    """Take the lock ``mode`` on ``fd``: flock, else lockf, else none (warned once a folder).
+    True if taken (or skipped), False if another process holds it (non-blocking modes)."""
+    for take in (fcntl.flock, fcntl.lockf):
+        try:
+            take(fd, mode)
+            return True
+        except (BlockingIOError, PermissionError):  # lockf says EACCES where flock says EAGAIN
+            return False
+        except OSError as exc:
+            if exc.errno not in UNSUPPORTED:
+                raise
+    if str(path.parent) not in _warned:
+        _warned.add(str(path.parent))
+        print(f"warning: {path.parent} supports no file locks; runs there must not overlap",
+              file=sys.stderr)
+    return True
 
 
 @contextlib.contextmanager
@@ -22,10 +50,10 @@ def _locked(path, mode: int):
         yield False
         return
     try:
-        fcntl.flock(fd, mode)
-        taken = True
-    except BlockingIOError:
-        taken = False
+        taken = _lock(fd, mode, path)
+    except BaseException:
+        os.close(fd)
+        raise
     try:
         yield taken
     finally:

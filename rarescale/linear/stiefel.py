@@ -10,7 +10,7 @@ import numpy as np
 
 from numbers import Integral
 
-from rarescale.interference import signal_captured
+from rarescale.linear.interference import signal_captured
 from rarescale.validation import Interval, check
 
 
@@ -51,7 +51,7 @@ def random_baseline_check(d: int, widths, rank: int, samples: int, seed: int) ->
 
 def random_baseline(d: int, widths, rank: int, samples: int, seed: int):
     """:func:`random_baseline_check`, cached as the artifact ``c13_random_baseline``."""
-    from rarescale.artifacts import cached, code_digest
+    from rarescale.store.artifacts import cached, code_digest
 
     config = dict(d=d, widths=list(widths), rank=rank, samples=samples, seed=seed,
                   code=code_digest(__name__))

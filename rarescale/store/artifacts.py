@@ -43,9 +43,10 @@ from typing import Callable, Mapping
 import numpy as np
 
 import rarescale
-from rarescale.locks import exclusive, shared
+from rarescale.store.locks import exclusive, shared
+from rarescale.validation import Config
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_DIR.parent
 DEFAULT_ROOT = REPO_ROOT / "artifacts"
 ROOT_ENV = "RARESCALE_ARTIFACTS"
@@ -73,6 +74,8 @@ def search_roots() -> list[Path]:
 
 def _plain(obj):
     """Turn a config into plain JSON types (dataclasses, tuples, numpy, paths)."""
+    if isinstance(obj, Config):  # its own keyed fields (a field added later keeps old keys)
+        return _plain(obj.to_dict())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
@@ -351,7 +354,7 @@ def prune(used, root: Path | None = None) -> list[Path]:
 def main(argv=None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m rarescale.artifacts")
+    parser = argparse.ArgumentParser(prog="python -m rarescale.store.artifacts")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the artifacts with their creation time and wall time")
     pr = sub.add_parser("prune", help="delete artifacts a build did not read")

@@ -13,7 +13,7 @@ from numbers import Integral
 
 import numpy as np
 
-from rarescale.mixture import TaskMixture
+from rarescale.linear.mixture import TaskMixture
 from rarescale.validation import ConfigError, Interval, check
 
 

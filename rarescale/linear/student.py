@@ -31,21 +31,21 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from rarescale import theory
+from rarescale.linear import theory
 from rarescale.counts import eval_steps, running_increment
-from rarescale.mixture import TaskMixture
-from rarescale.validation import ConfigError, Interval, Options, check, check_all
+from rarescale.linear.mixture import TaskMixture
+from rarescale.validation import Config, ConfigError, Interval, Options, check, check_all
 
 
 @dataclass(frozen=True)
-class StudentConfig:
+class StudentConfig(Config):
     """Training of a sweep of students (C6, Figure 2)."""
 
     widths: tuple = (1, 2, 4, 8)
@@ -87,9 +87,6 @@ class StudentConfig:
             check("StudentConfig", f"widths[{i}]", w, Interval(Integral, 1, None))
         check_all("StudentConfig", {k: getattr(self, k) for k in self._constraints},
                   self._constraints)
-
-    def replace(self, **changes) -> "StudentConfig":
-        return replace(self, **changes)
 
     def learning_rate(self, step: int) -> float:
         if self.schedule == "constant":
