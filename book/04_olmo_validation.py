@@ -37,9 +37,7 @@
 # The scale is far below the paper's, and we say at every figure what it is.
 
 # %% tags=["parameters"]
-sweep_file = "runners/configs/cpu_ladder.yaml"  # a sweep whose artifacts exist
-margin = 0.5  # learned: accuracy closes this share of the gap from the shortcut baseline to 1
-probe_frequency = 1.0e-3  # the injection frequency whose probes figure (d) and C19 verdicts use
+sweep_file = "runners/configs/cpu_ladder.yaml"  # a sweep whose artifacts exist (and its analysis:)
 forgetting_frequency = 3.0e-3  # the frequency whose forgetting curve figure (e) shows
 capacity_file = "runners/configs/cpu_capacity.yaml"  # unpacked, long runs of a small and a large size
 packing_file = "runners/configs/cpu_packing.yaml"  # one ladder copy run alone (packed vs unpacked)
@@ -50,13 +48,15 @@ import numpy as np
 from IPython.display import HTML
 
 from rarescale.olmo import figures
-from rarescale.artifacts import REPO_ROOT
-from rarescale import ledger
+from rarescale.store.artifacts import REPO_ROOT
+from rarescale.book import ledger
 from rarescale.olmo import capacity, ladder
 from rarescale.olmo.model import model_size
-from rarescale.report import glue, glue_text, html_table, sci
+from rarescale.book.report import glue, glue_text, html_table, sci
 
 sweep, res = ladder.load_ladder(REPO_ROOT / sweep_file)
+analysis = sweep.analysis  # the learned margin, the probe frequency and layer: fixed in the YAML
+margin, probe_frequency = analysis.margin, analysis.probe_frequency
 cell = sweep.cells()[0]
 
 # %% tags=["remove-input"]
@@ -261,7 +261,7 @@ plt.close(fig)
 
 # %% tags=["remove-input"]
 HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric mean over seeds that learned)",
-                 "seeds' range", "each seed"], ladder.threshold_rows(res, margin),
+                 "seeds' range", "each seed"], figures.threshold_rows(res, margin),
                 caption="Learning threshold frequency, instances per training token"))
 
 # %% [markdown]
@@ -366,29 +366,55 @@ glue_text("cos_raw", "; ".join(f"{res.titles[t]}: {ladder.arrow(raw[:, t], '{:+.
 # ## What the CPU ladder supports
 #
 # Each row is a trend with size, computed from the figures above: the least-squares slope of
-# the seed-mean measure against log₁₀ of the non-embedding parameters (per decade), with a 95%
-# interval from resampling each size's seeds ({glue:text}`n_seeds` of them). A row is
-# *supported* only where the interval excludes no trend, in the claimed direction; otherwise
-# it is *not shown*. It is what the CPU ladder shows, at its scale, not what the paper shows at
-# its own.
+# the seed-mean measure against log₁₀ of the non-embedding parameters (per decade). Its test
+# is Welch's t of that slope, each size's seeds ({glue:text}`n_seeds` of them) giving its own
+# variance, one-sided in the claimed direction; a claim's rows are one family, their p-values
+# adjusted together (Holm), and a row is *supported* only where its adjusted p is at most
+# {glue:text}`alpha`. Beside the slope, the ordering: how many adjacent sizes step the claimed
+# way, and Jonckheere–Terpstra's test of ordered sizes, since a slope can rest on one step. The
+# choices behind every row (the learned margin, the probe frequency, the probed layer, the
+# test) are the sweep file's `analysis:` block: {glue:md}`analysis_text`. It is what the CPU
+# ladder shows, at its scale, not what the paper shows at its own.
 
 # %%
-found = ladder.verdicts(res, margin, f_probe)
+found = ladder.verdicts(res, analysis)
 HTML(html_table(["claim", "what the CPU ladder would show", "slope per decade [95% interval]",
-                 "verdict", "seed means, smallest size to largest"], ladder.verdict_rows(found),
-                caption="Verdicts computed from seed-bootstrap intervals (2,000 resamples)"))
+                 "p", "p (Holm)", "ordering", "verdict", "seed means, smallest size to largest"],
+                ladder.verdict_rows(found), caption="Welch tests of the slope, Holm within each claim"))
 
 # %% tags=["remove-input"]
+from rarescale.verdicts import ALPHA
+
 supported = [v["statement"] for v in found if v["trend"].verdict == "supported"]
 glue("n_supported", len(supported))
 glue("n_verdicts", len(found))
+glue("alpha", ALPHA)
+glue_text("analysis_text", f"margin {analysis.margin:g}, probe frequency "
+          f"{sci(analysis.probe_frequency, 1)}, layer "
+          f"{'best' if analysis.layer == 'best' else f'at relative depth {analysis.layer:g}'}, "
+          f"test: {analysis.statistic} ({analysis.registered})")
+robust = ladder.robustness(res, analysis)
+glue("n_alternatives", robust["n_alternatives"])
+for family, share in robust["agree"].items():
+    glue(f"agree_{family}", 100 * share)
 
 # %% [markdown]
 # {glue:text}`n_supported` of the {glue:text}`n_verdicts` rows are supported. "Not shown" does
 # not mean refuted: the ladder spans sizes below the paper's smallest, trains each on a few
 # million tokens of a synthetic corpus, and uses easier tasks. It means that at this scale,
-# with these seeds, the interval does not exclude no trend.
+# with these seeds, the test does not reject no trend.
 #
+# How much rests on the analysis choices? The table below recomputes every row under each of
+# {glue:text}`n_alternatives` defensible alternatives (the learned margin at 0.3, 0.5 and 0.7,
+# every probe frequency, every layer rule, and each size left out) and counts the rows each
+# supports. A row's verdict is the registered one under {glue:text}`agree_C18:.0f`% of the
+# alternatives for C18, {glue:text}`agree_C19:.0f`% for C19 and {glue:text}`agree_C20:.0f`% for
+# C20.
+
+# %%
+HTML(html_table(["analysis", "C18 supported", "C19 supported", "C20 supported"],
+                ladder.robustness_rows(robust), caption="Each verdict under each alternative analysis"))
+
 # ## Capacity or speed? (C4, C5)
 #
 # The paper's thesis is stronger than "larger models learn rare tasks faster". Its
@@ -533,6 +559,9 @@ glue_text("gpu_freqs", f"{sci(max(gpu_grids['gpu_ladder'].frequencies))} to "
                        f"{sci(min(gpu_grids['gpu_ladder'].frequencies))}")
 glue("gpu_steps", gpu_grids["gpu_ladder"].steps)
 glue("gpu_mfu_pct", 100 * throughput.DEFAULT_MFU)
+from rarescale.olmo.sharding import PRECISION
+
+glue_text("precision_policy", PRECISION)
 
 # %% [markdown]
 # The same library and runner train the grids of the paper's scale. The CPU ladder and the
@@ -544,9 +573,9 @@ glue("gpu_mfu_pct", 100 * throughput.DEFAULT_MFU)
 # `gpu_ladder_matched.yaml` is the same grid at {glue:text}`gpu_ladder_matched_tokens_b:.0f`B
 # tokens for every size, the design that separates capacity from exposure, and
 # `gpu_small.yaml` is sized for one GPU ({glue:md}`gpu_small_sizes`, the
-# synthetic web). At {glue:text}`gpu_mfu_pct:.0f`% of an H100's bf16 peak they take
-# {glue:text}`gpu_small_hours:,.1f`, {glue:text}`gpu_ladder_hours:,.0f` and
-# {glue:text}`gpu_ladder_matched_hours:,.0f` GPU-hours. On a machine with GPUs, or a Slurm
+# synthetic web). At {glue:text}`gpu_mfu_pct:.0f`% of an H100's bf16 peak they take, in that
+# order, {glue:text}`gpu_ladder_hours:,.0f`, {glue:text}`gpu_ladder_matched_hours:,.0f` and
+# {glue:text}`gpu_small_hours:,.1f` GPU-hours. On a machine with GPUs, or a Slurm
 # cluster:
 #
 # ```bash
@@ -555,9 +584,13 @@ glue("gpu_mfu_pct", 100 * throughput.DEFAULT_MFU)
 # python -m runners.sweep runners/configs/gpu_ladder.yaml --executor slurm --partition gpu --nodes 2
 # ```
 #
-# Each cell is one execution of `runners/olmo_pretrain.py` through papermill (bf16 on GPU, DDP
-# or, with `shard: true`, FSDP2 across the processes), resumable from its checkpoints, and
-# writes an artifact keyed by its config; copying `artifacts/olmo_run/` back lets this
+# Every size trains with one precision policy, replicated (DDP) or sharded (FSDP2, with
+# `shard: true` or where a size's state does not fit one GPU): {glue:md}`precision_policy` So a
+# size that shards does not train with other numerics than its neighbours. Every forward, in
+# training and in every measure, holds at most one micro-batch, which the memory model
+# (`rarescale.olmo.memory`) picks per size where the grid sets none; the dry run prints it.
+# Each cell is one execution of `runners/olmo_pretrain.py` through papermill, resumable from
+# its checkpoints in either layout, and writes an artifact keyed by its config; copying `artifacts/olmo_run/` back lets this
 # chapter, with `sweep_file` set to a packed grid such as `gpu_small.yaml`, read it like the
 # CPU ladder (unpacked grids are read run by run with `rarescale.olmo.grid.load_runs`).
 
@@ -565,7 +598,7 @@ glue("gpu_mfu_pct", 100 * throughput.DEFAULT_MFU)
 # ## In the claim ledger
 #
 # This chapter's rows of the front page's ledger, computed here at this chapter's parameters
-# by the same function as the front page (`rarescale.ledger.chapter_rows`):
+# by the same function as the front page (`rarescale.book.ledger.chapter_rows`):
 
 # %% tags=["remove-input"]
 HTML(ledger.html(ledger.chapter_rows("04_olmo_validation", globals())))

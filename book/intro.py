@@ -35,7 +35,7 @@
 # Each row is one of the paper's claims or figures: what the paper says, what this book
 # measured, the verdict, and at what scale it was checked; the claim links to the section
 # that checks it. Every verdict is computed by the same function as the chapter's own table
-# of claims at its end (`rarescale.ledger`), from the same artifacts. *Reproduced*: the check
+# of claims at its end (`rarescale.book.ledger`), from the same artifacts. *Reproduced*: the check
 # passes (a closed form against numerics within a stated tolerance, or a statistical claim's
 # 95% interval on the claimed side); *partly*: some of a claim's checks pass; *not shown*:
 # none does at this scale, which is not a refutation; *setup*: a construction of the paper's,
@@ -45,8 +45,8 @@
 # %% tags=["remove-input"]
 from IPython.display import HTML
 
-from rarescale import ledger
-from rarescale.report import glue
+from rarescale.book import ledger
+from rarescale.book.report import glue
 
 rows = ledger.ledger()
 for verdict in ledger.VERDICTS:
@@ -56,8 +56,11 @@ HTML(ledger.html(rows) + '<p>The ledger as JSON: <a href="../ledger.json">ledger
 
 # %% [markdown]
 # Of the {glue:text}`n_rows` rows, {glue:text}`n_reproduced` are reproduced,
-# {glue:text}`n_partly` partly, {glue:text}`n_not_shown` not shown, and
-# {glue:text}`n_setup` are constructions.
+# {glue:text}`n_partly` partly, {glue:text}`n_not_shown` not shown,
+# {glue:text}`n_differs` differ from the paper's number, and {glue:text}`n_setup` are
+# constructions. Each row is one test: a *check* of a closed form against numerics, a
+# *replication* of a statistical claim (its test adjusted with the others of its claim), a
+# *comparison* of our number with the paper's, or a *setup*.
 #
 # The paper's thesis at the book's smallest scale: a student of each width keeps the features
 # of highest utility, so a wider one learns rarer tasks, in the order the ranking predicts.

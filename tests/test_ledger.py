@@ -9,15 +9,20 @@ import jupytext
 import numpy as np
 import pytest
 
-from rarescale import ledger, scaling
-from rarescale.parameters import cell_defaults
+from rarescale import scaling
+from rarescale.book import ledger
+from rarescale.book.parameters import cell_defaults
 
 from conftest import REPO
 
 
-def test_verdicts_are_one_of_the_four():
+def test_verdicts_and_kinds_are_from_their_lists():
     with pytest.raises(ValueError, match="Row.verdict"):
         ledger.Row("C1", "", "", "supported", "", "", "01_phenomenology", "C2: compute-optimal training")
+    with pytest.raises(ValueError, match="Row.kind"):
+        ledger.Row("C1", "", "", "reproduced", "", "", "01_phenomenology", "x", kind="figure")
+    with pytest.raises(ValueError, match="setup"):  # a setup row has no other verdict
+        ledger.Row("C6", "", "", "reproduced", "", "", "02_utility_ranking", "x", kind="setup")
 
 
 def test_width_alone_gain_finds_the_ranking_and_not_a_width_threshold():
@@ -98,3 +103,28 @@ def test_ledger_json_holds_every_row_with_its_link(tmp_path):
     assert [r["claim"] for r in data["rows"]] == [r.claim for r in rows]
     assert data["rows"][0]["link"] == rows[0].link and data["rows"][0]["verdict"] == rows[0].verdict
     assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_every_row_has_a_kind_and_a_replication_its_family_and_p(tmp_path):
+    """ledger.json: each row says what it tests; a replication says which family its test was
+    adjusted in, and its p-values (null where its statistic has none)."""
+    rows = [r for ch in ledger.CHAPTERS for r in ledger.chapter_rows(ch)]
+    data = json.loads(ledger.write_json(rows, tmp_path / "ledger.json").read_text())
+    assert all(r["kind"] in ledger.KINDS for r in data["rows"])
+    replications = [r for r in data["rows"] if r["kind"] == "replication"]
+    assert replications and all({"family", "p", "p_adjusted"} <= set(r) and r["family"]
+                                for r in replications)
+    for r in replications:
+        if r["p"] is not None:
+            assert 0 <= r["p"] <= r["p_adjusted"] <= 1
+    claims = [r.claim for r in rows]
+    assert not any(c.startswith("Figure") for c in claims)  # a drawing is not a test
+    assert len(claims) == len(set(claims))
+
+
+def test_the_c4_c5_row_compares_the_refit_with_the_papers_value():
+    (row,) = [r for r in ledger.chapter_rows("01_phenomenology") if r.claim == "C4, C5"]
+    paper = float(scaling.largest_small_model(1.0, 0.0, scaling.CHINCHILLA))
+    assert row.kind == "comparison" and f"{paper:.3f}" in row.measured
+    low, high = (float(x) for x in re.findall(r"[-+]?\d*\.\d+", row.interval)[:2])
+    assert row.verdict == (ledger.REPRODUCED if low <= paper <= high else ledger.DIFFERS)

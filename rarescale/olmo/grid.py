@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 
-from rarescale import artifacts
+from rarescale.store import artifacts
 from rarescale.olmo.config import InjectedTask, RunConfig
 from rarescale.olmo.model import model_size, padded_vocab
 from rarescale.olmo.tasks import TaskSpec
-from rarescale.validation import (Boolean, ConfigError, Interval, ListOf, MappingOf, Text, check,
+from rarescale.validation import (Boolean, Config, ConfigError, Interval, ListOf, MappingOf, Text, check,
                                   from_fields, read_yaml)
 
 KIND = "olmo_run"
@@ -49,9 +49,12 @@ keyed by this version rather than by a digest of the code (a re-run of the CPU l
 # (`python -m benchmarks.bench_lm_step --ladder ...`), 1 thread is two runs side by side (the
 # CPU ladder's own records). The dry run's estimates use them.
 MEASURED_TOKENS_PER_S = {
-    2: {"30K": 21_400, "100K": 21_100, "250K": 16_300, "600K": 12_100, "1M": 8_300,
-        "4M": 11_500, "20M": 1_700},
-    1: {"12K": 18_800, "30K": 15_200, "100K": 12_100, "250K": 9_800, "1M": 4_400},
+    # one run on both cores of the 2-core AVX2 machine, compiled loss (benchmarks.bench_lm_step
+    # --ladder, batch 32 x 64)
+    2: {"30K": 15_900, "100K": 13_000, "250K": 10_200, "1M": 5_300},
+    # each of two runs at once on one core (the same benchmark, two processes); 12K measured
+    # earlier, eager, on a 2-core AMX machine
+    1: {"12K": 18_800, "30K": 10_500, "100K": 8_600, "250K": 5_900, "1M": 2_700},
 }
 
 FIELDS = {
@@ -67,7 +70,36 @@ FIELDS = {
 
 
 @dataclass(frozen=True)
-class Sweep:
+class Analysis(Config):
+    """How a sweep's runs are read, fixed in its YAML (``analysis:``) before they are: the
+    chapter reads its verdicts' choices from here, and shows them under the alternatives."""
+
+    margin: float = 0.5
+    """Learned: held-out accuracy closes this share of the gap from the one-operand baseline to 1."""
+    probe_frequency: float = 1e-3
+    """The injection frequency whose probes the C19 verdicts read."""
+    layer: float | str = 0.5
+    """The probed layer: a relative depth (0: the embeddings, 1: the last block's output, the
+    nearest layer), or ``"best"``: the best layer's selectivity (a maximum over layers, so deeper
+    models get more draws: an alternative, not a rule)."""
+    statistic: str = "welch slope"
+    """The trend test (:func:`rarescale.verdicts.size_trend`): Welch's t of the slope of the
+    seed means against log₁₀ parameters, one-sided, Holm within each claim."""
+    registered: str = ""
+    """When the block was written, against the runs: ``"before the runs"`` or a note saying
+    otherwise (the git history shows the order)."""
+
+    def __post_init__(self):
+        check("analysis", "margin", self.margin, Interval(Real, 0, 1, "neither"))
+        check("analysis", "probe_frequency", self.probe_frequency, Interval(Real, 0, 0.25, "right"))
+        if self.layer != "best":
+            check("analysis", "layer", self.layer, Interval(Real, 0, 1))
+        if self.statistic != "welch slope":
+            raise ConfigError(f"analysis.statistic must be 'welch slope'. Got {self.statistic!r}.")
+
+
+@dataclass(frozen=True)
+class Sweep(Config):
     """A grid of runs read from YAML."""
 
     name: str
@@ -86,6 +118,8 @@ class Sweep:
     steps: int | None = None
     """If set, each size trains this many steps at its own batch (the paper's budget: 50K
     steps, so larger sizes, with larger batches, see more tokens), instead of ``run.tokens``."""
+    analysis: Analysis = field(default_factory=Analysis)
+    """How the runs are read (:class:`Analysis`): no part of any run's key."""
 
     def __post_init__(self):
         for s in self.sizes:
@@ -139,6 +173,7 @@ class Sweep:
             task_frequencies.append(own)
             tasks.append(from_fields(TaskSpec, t, f"sweep.tasks[{i}]"))
         d["task_frequencies"] = tuple(task_frequencies)
+        d["analysis"] = Analysis.from_dict(d.get("analysis") or {}, f"{where}: analysis")
         tasks = tuple(tasks)
         as_tuple = {k: tuple(d[k]) for k in ("sizes", "frequencies", "seeds") if k in d}
         return from_fields(cls, {**d, **as_tuple, "tasks": tasks, "run": dict(d.get("run") or {})},
@@ -211,7 +246,7 @@ def find_run(config: RunConfig):
 
 
 def load_runs(sweep: Sweep, produce: str | None = None) -> list:
-    """The artifacts of every cell; a missing one is an :class:`~rarescale.artifacts.ArtifactError`."""
+    """The artifacts of every cell; a missing one is an :class:`~rarescale.store.artifacts.ArtifactError`."""
     return [artifacts.load_artifact(KIND, artifact_config(c), produce=produce) for c in sweep.cells()]
 
 

@@ -16,8 +16,7 @@ import numpy as np
 from rarescale.olmo.grid import Sweep, cell_key, load_runs
 from rarescale.olmo.model import model_size
 from rarescale.olmo.tasks import TaskSpec
-from rarescale.report import sci
-from rarescale.verdicts import size_trend
+from rarescale.verdicts import adjust_family, size_trend
 
 
 def learned_level(baseline, margin: float = 0.5):
@@ -146,11 +145,15 @@ class LadderResults:
             out[s, r, t] = threshold_frequency(self.frequencies, self.accuracy[s, r, t], level[t])
         return out
 
-    def selectivity(self, task: int, frequency: int, target: int) -> np.ndarray:
-        """[size, seed]: the best layer's probe score minus its control (C19)."""
-        return np.array([[np.max(self.probe_score[s][r][task][frequency][target]
-                                 - self.probe_control[s][r][task][frequency][target])
-                          for r in range(len(self.seeds))] for s in range(len(self.sizes))])
+    def selectivity(self, task: int, frequency: int, target: int, layer="best") -> np.ndarray:
+        """[size, seed]: probe score minus its control at ``layer`` (C19): a relative depth (the
+        nearest layer: 0 the embeddings, 1 the last block), or ``"best"``, the best layer's."""
+        def one(s, r):
+            gap = (np.asarray(self.probe_score[s][r][task][frequency][target])
+                   - np.asarray(self.probe_control[s][r][task][frequency][target]))
+            return gap.max() if layer == "best" else gap[int(round(float(layer) * (len(gap) - 1)))]
+
+        return np.array([[one(s, r) for r in range(len(self.seeds))] for s in range(len(self.sizes))])
 
     def best_probe(self, task: int, frequency: int, target: int) -> np.ndarray:
         """[size, seed]: the best layer's probe score (C19)."""
@@ -307,26 +310,22 @@ def interference(res: LadderResults) -> np.ndarray:
     return (res.cosine["body"] - res.cosine["null"]).mean(axis=3)
 
 
-def threshold_rows(res: LadderResults, margin: float = 0.5) -> list[list[str]]:
-    """The threshold table: per task and size, the mean threshold, the seeds' range and each seed."""
-    summary, rows = threshold_summary(res, margin), []
-    for t, name in enumerate(res.titles):
-        for s, size in enumerate(res.sizes):
-            th = summary[size, t]
-            seeds = ", ".join("not learned" if not np.isfinite(x) else sci(x) for x in th["seeds"])
-            rows.append([name, size, f"{res.params[s]:,}",
-                         sci(th["mean"]) if th["n_learned"] else "not learned",
-                         f"{sci(th['low'])} – {sci(th['high'])}" if th["n_learned"] else "–", seeds])
-    return rows
+FAMILIES = ("C18", "C19", "C20")
+"""Each claim's trend tests form one family, adjusted together (Holm)."""
 
 
-def verdicts(res: LadderResults, margin: float, probe_frequency: int) -> list[dict]:
-    """Chapter 4's verdicts: per claim, what the ladder would show, its trend with an interval
-    (:func:`rarescale.verdicts.size_trend`), and the seed means by size."""
-    out = []
+def verdicts(res: LadderResults, analysis, sizes=None) -> list[dict]:
+    """Chapter 4's verdicts at the sweep's ``analysis`` (:class:`~rarescale.olmo.grid.Analysis`):
+    per claim, each trend with size (:func:`rarescale.verdicts.size_trend`), its p-value adjusted
+    within its claim (Holm), and the seed means by size. ``sizes``: the indices of the sizes to
+    use (default all; the robustness table leaves each out in turn)."""
+    keep = list(range(len(res.sizes))) if sizes is None else list(sizes)
+    params, out = res.params[keep], []
+    margin = analysis.margin
+    probe_frequency = res.frequency_index(analysis.probe_frequency)
 
     def add(claim, statement, values, direction, fmt="{:.2f}", note=""):
-        trend = size_trend(values, res.params, direction)
+        trend = size_trend(np.asarray(values)[keep], params, direction)
         out.append({"claim": claim, "statement": statement, "trend": trend,
                     "means": arrow(trend.means, fmt) + note})
 
@@ -338,23 +337,73 @@ def verdicts(res: LadderResults, margin: float, probe_frequency: int) -> list[di
             fraction[:, :, t], +1)
         add("C18", f"accuracy on shortcut-hard instances rises with size ({name}; mean over "
             "frequencies)", np.nanmean(res.accuracy_hard[:, :, t], axis=-1), +1)
+    layer = "best layer" if analysis.layer == "best" else f"depth {analysis.layer:g}"
     for t, name in enumerate(res.titles):
         for k, target in enumerate(res.probe_targets):
-            rare = size_trend(res.selectivity(t, len(res.frequencies) - 1, k), res.params, +1)
             add("C19", f"probe selectivity for {target} rises with size ({name}; "
-                f"{'R²' if res.probe_kinds[t][k] == 'ordinal' else 'accuracy'} minus control)",
-                res.selectivity(t, probe_frequency, k), +1,
-                note=f"; at the rarest frequency: {rare.interval('{:+.2f}')}")
+                f"{'R²' if res.probe_kinds[t][k] == 'ordinal' else 'accuracy'} minus control, {layer})",
+                res.selectivity(t, probe_frequency, k, analysis.layer), +1)
     for t, name in enumerate(res.titles):
         add("C20", f"interference falls with size ({name}; cosine over the blocks minus the "
             "null's, rises toward 0)", interference(res)[:, :, t], +1, fmt="{:+.3f}")
         add("C20", f"forgetting falls with size, at one learning rate ({name}; nats, at the "
             "frequencies each size learned)", forgetting_where_learned(res, margin)[:, :, t], -1)
+    for family in FAMILIES:
+        mine = [v for v in out if v["claim"] == family]
+        for v, adjusted in zip(mine, adjust_family([v["trend"] for v in mine], family)):
+            v["trend"] = adjusted
     return out
+
+
+def alternatives(res: LadderResults, analysis) -> list[tuple[str, object, list]]:
+    """The defensible alternatives to ``analysis``, each as (what changed, the analysis, the
+    sizes kept): the learned margin 0.3, 0.5, 0.7; each probe frequency; each layer rule; and
+    each size left out."""
+    import dataclasses
+
+    every = list(range(len(res.sizes)))
+    out = [("as registered", analysis, every)]
+    out += [(f"margin {m:g}", dataclasses.replace(analysis, margin=m), every)
+            for m in (0.3, 0.5, 0.7) if m != analysis.margin]
+    out += [(f"probe frequency {f:.0e}", dataclasses.replace(analysis, probe_frequency=float(f)), every)
+            for f in res.frequencies if not np.isclose(f, analysis.probe_frequency)]
+    out += [(f"layer {'best' if l == 'best' else f'depth {l:g}'}", dataclasses.replace(analysis, layer=l),
+             every) for l in ("best", 0.25, 0.5, 0.75, 1.0) if l != analysis.layer]
+    out += [(f"without {size}", analysis, [j for j in every if j != i]) for i, size in enumerate(res.sizes)]
+    return out
+
+
+def robustness(res: LadderResults, analysis) -> dict:
+    """The specification curve: every verdict under every alternative (:func:`alternatives`),
+    and per family the share of alternatives under which each row's verdict is the registered
+    one. Returns ``{"rows": [(alternative, claim, statement, verdict)], "agree": {family: share}}``."""
+    registered = verdicts(res, analysis)
+    rows, agree = [], {f: [] for f in FAMILIES}
+    for label, alt, sizes in alternatives(res, analysis):
+        found = registered if label == "as registered" else verdicts(res, alt, sizes)
+        for v, base in zip(found, registered):
+            rows.append((label, v["claim"], base["statement"], v["trend"].verdict))
+            if label != "as registered":
+                agree[v["claim"]].append(v["trend"].verdict == base["trend"].verdict)
+    return {"rows": rows, "agree": {f: float(np.mean(a)) if a else float("nan")
+                                    for f, a in agree.items()},
+            "n_alternatives": len(alternatives(res, analysis)) - 1}
+
+
+def robustness_rows(robust: dict) -> list[list[str]]:
+    """The specification curve as a table: per alternative, the rows supported in each family."""
+    table = {}
+    for label, claim, _, verdict in robust["rows"]:
+        counts = table.setdefault(label, {f: [0, 0] for f in FAMILIES})
+        counts[claim][0] += verdict == "supported"
+        counts[claim][1] += 1
+    return [[label] + [f"{n} of {m}" for n, m in (counts[f] for f in FAMILIES)]
+            for label, counts in table.items()]
 
 
 def verdict_rows(found: list[dict]) -> list[list[str]]:
     """The verdict table's rows: claim, statement, slope per decade with its 95% interval,
     verdict, and the seed means from the smallest size to the largest."""
-    return [[v["claim"], v["statement"], v["trend"].interval(), v["trend"].verdict, v["means"]]
+    return [[v["claim"], v["statement"], v["trend"].interval(), f"{v['trend'].p:.3f}",
+             f"{v['trend'].p_adjusted:.3f}", v["trend"].ordering(), v["trend"].verdict, v["means"]]
             for v in found]
