@@ -5,7 +5,8 @@ compiled step, in one run.
 
 The cell is the CPU ladder's first of ``--size`` (``runners/configs/cpu_ladder.yaml``: 12
 injected copies, 10 evaluations, two forgetting curves, probes), at ``--scale`` of its tokens
-with its evaluation density kept (evaluations scaled with the tokens, at least 3). The
+with its evaluation density kept (evaluations scaled with the tokens, at least 3), compiled
+where the full cell would be. The
 baseline is the repository at ``--baseline`` (default: the last commit before the compiled
 step), checked out in a temporary worktree; each run is a fresh process on both cores, the two
 alternating ``--rounds`` times. Prints each wall time, the ratio of the medians, and what each
@@ -38,7 +39,8 @@ from rarescale.olmo.config import RunConfig
 from rarescale.olmo.train import train
 config = RunConfig.from_dict(json.load(open(sys.argv[1])))
 start = time.perf_counter()
-result, arrays = train(config, sys.argv[2], progress=False)
+kw = {"compile": True} if sys.argv[3:] == ["compile"] else {}  # as the full-length cell does
+result, arrays = train(config, sys.argv[2], progress=False, **kw)
 print(json.dumps({"wall_s": time.perf_counter() - start, "tokens_per_s": result["tokens_per_s"],
                   "compiled": result.get("compiled", False)}))
 """
@@ -55,9 +57,19 @@ def ladder_cell(size: str, scale: float) -> dict:
             "checkpoint_every": 10 ** 6}
 
 
-def run_once(code_root: Path, config_file: Path, work: Path, threads: int) -> dict:
+def full_cell_compiles(size: str) -> bool:
+    """Whether the full-length cell compiles (the reduced one may be below the threshold)."""
+    from rarescale.olmo.grid import Sweep
+    from rarescale.olmo.step import uses_compile
+
+    sweep = Sweep.from_yaml(REPO / "runners/configs/cpu_ladder.yaml")
+    return uses_compile(next(c for c in sweep.cells() if c.size == size), world=1)
+
+
+def run_once(code_root: Path, config_file: Path, work: Path, threads: int, compile: bool = False) -> dict:
     env = {**os.environ, "PYTHONPATH": str(code_root), "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-c", RUN, str(config_file), str(work)], cwd=code_root,
+    out = subprocess.run([sys.executable, "-c", RUN, str(config_file), str(work)]
+                         + (["compile"] if compile else []), cwd=code_root,
                          env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -79,12 +91,13 @@ def main(argv=None) -> int:
                        cwd=REPO, check=True)
         try:
             config = ladder_cell(args.size, args.scale)
+            full_compiles = full_cell_compiles(args.size)
             config_file = tmp / "cell.json"
             config_file.write_text(json.dumps(config))
             ours, theirs = [], []
             for k in range(args.rounds):
                 theirs.append(run_once(base, config_file, tmp / f"base-{k}", 2))
-                ours.append(run_once(REPO, config_file, tmp / f"ours-{k}", 2))
+                ours.append(run_once(REPO, config_file, tmp / f"ours-{k}", 2, compile=full_compiles))
             print(f"ladder cell {args.size} at {args.scale:g} of its tokens ({config['tokens']:,} tokens, "
                   f"{config['eval_points']} evaluations, {len(config['tasks'])} copies), one cell on "
                   f"two threads, {args.rounds} rounds (median wall time):")
