@@ -48,7 +48,7 @@ def html_dir():
     subprocess.run([PYTHON, "-m", "runners.book_cache"], cwd=REPO, check=True)
     jb = Path(PYTHON).with_name("jupyter-book")
     proc = subprocess.run([str(jb), "build", str(REPO), "-W", "--keep-going"], cwd=REPO,
-                          capture_output=True, text=True, timeout=1800)
+                          capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return REPO / "_build" / "html"
 
