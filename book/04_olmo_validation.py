@@ -415,6 +415,7 @@ for family, share in robust["agree"].items():
 HTML(html_table(["analysis", "C18 supported", "C19 supported", "C20 supported"],
                 ladder.robustness_rows(robust), caption="Each verdict under each alternative analysis"))
 
+# %% [markdown]
 # ## Capacity or speed? (C4, C5)
 #
 # The paper's thesis is stronger than "larger models learn rare tasks faster". Its
