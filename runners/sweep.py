@@ -109,7 +109,7 @@ def placement_checks(sweep: grid.Sweep, cells, processes_per_node: int, nodes: i
     failures). A size's batch must divide among ``nodes × processes_per_node`` processes; the
     plan names the node counts that divide it, and, on a GPU, the micro-batch the memory model
     gives on ``gpu`` (:mod:`rarescale.olmo.memory`)."""
-    from rarescale.olmo import memory
+    from rarescale.olmo import memory, sharding
 
     lines, failures = [], []
     first = {}
@@ -123,7 +123,8 @@ def placement_checks(sweep: grid.Sweep, cells, processes_per_node: int, nodes: i
                 f"process(es) each): {', '.join(map(str, ok_nodes[:8])) or 'none'}")
         if config.device != "cpu" and batch % world == 0:
             mem = memory.GPU_MEMORY[gpu]
-            sharded = world > 1 and (config.shard or memory.state_bytes(config) > 0.6 * mem)
+            n = config.model.total_params(config.padded_vocab)  # the rule train() applies
+            sharded = world > 1 and (config.shard or not sharding.state_fits(n, mem))
             micro = memory.micro_batch(config, world, mem, sharded)
             state = memory.state_bytes(config, world, sharded) / 2 ** 30
             line += (f"; on {world} {gpu}: {batch // world} sequences a process, micro-batch "
