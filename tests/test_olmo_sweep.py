@@ -136,8 +136,10 @@ def test_tiny_sweep_end_to_end_cached_and_resumed(tmp_path, env):
     figures.fig_olmo_interference(axes2[1:], res, 0, 0)
     plt.close(fig)
     plt.close(fig2)
-    found = ladder.verdicts(res, 0.5, 0)  # two sizes, one seed: every trend computable
+    found = ladder.verdicts(res, sweep.analysis)  # two sizes, one seed: every trend computable
     assert len(found) == 3 + 3 + 2 and {v["trend"].verdict for v in found} <= {"supported", "not shown"}
+    robust = ladder.robustness(res, sweep.analysis)  # and the chapter's specification curve
+    assert {label for label, *_ in robust["rows"]} >= {"as registered", "without 30K", "margin 0.3"}
 
     # a second run executes nothing
     again = subprocess.run(sweep_cmd(path, "--work-dir", str(tmp_path / "runs_clean")), cwd=REPO,
