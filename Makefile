@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test lab venv clean distclean prune-artifacts
+.PHONY: book test lab venv corpus clean distclean prune-artifacts
 
 # The venv is (re)installed when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -25,6 +25,11 @@ book: $(STAMP)
 # JupyterLab on 127.0.0.1 with jupytext: chapters open as notebooks and save back to .py.
 lab: $(STAMP)
 	$(BIN)/python -m runners.lab
+
+# The natural-text corpus chapter 4 trains on, from Debian's documentation packages
+# (it names the apt-get line when one is missing): python3.11-doc, debian-handbook, linux-doc-6.1.
+corpus: $(STAMP)
+	$(BIN)/python -m runners.natural_corpus
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest
