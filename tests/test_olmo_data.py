@@ -43,7 +43,42 @@ def test_c15_tasks_are_stable_and_copies_disjoint():
     assert set(a[0].answer_tokens.tolist()) == set(a[0].value_tokens[:7].tolist())
 
 
+@pytest.mark.parametrize("n_values, modulus", [(20, 10), (20, 5), (40, 10), (24, 3)])
+def test_balanced_addition_split_leaves_one_operand_rules_at_chance(n_values, modulus):
+    spec = TaskSpec("add", n_values=n_values, modulus=modulus, n_instances=n_values ** 2,
+                    split="balanced", seed=3)
+    task = draw_tasks([spec], vocab_size=512, reserved=[EOS])[0]
+    assert len(task.train) == len(task.test) == n_values ** 2 // 2
+    for part in (task.train, task.test):  # every value sees every label equally often, both sides
+        for operand in (0, 1):
+            v, y = task.values(part[:, operand]), task.values(part[:, 2])
+            counts = np.zeros((n_values, modulus), int)
+            np.add.at(counts, (v, y), 1)
+            assert (counts == n_values // modulus // 2).all()
+    assert abs(task.shortcut["accuracy"] - 1 / modulus) <= 0.03, task.shortcut
+    # the random split of every pair gives each operand complementary label counts, and a
+    # per-operand rule fitted on train falls below chance on test: what the balanced split cures
+    random = draw_tasks([TaskSpec("add", n_values=20, modulus=2, n_instances=400, seed=3)],
+                        vocab_size=512, reserved=[EOS])[0]
+    assert random.shortcut["accuracy"] < 0.5 - 0.03 or random.shortcut["rule"] == "constant"
+
+
+def test_a_balanced_task_is_the_same_task_wherever_it_sits_in_a_run():
+    spec = TaskSpec("add", n_values=20, modulus=10, n_instances=400, split="balanced")
+    alone = draw_tasks([spec], vocab_size=512, reserved=[EOS])[0]
+    second = draw_tasks([TaskSpec("cmp", n_values=10, n_instances=100), spec], vocab_size=512,
+                        reserved=[EOS])[1]
+    for a, b in ((alone, second),):  # tokens differ (disjoint sets), values and labels do not
+        for part in ("train", "test"):
+            np.testing.assert_array_equal(a.values(getattr(a, part)), b.values(getattr(b, part)))
+
+
 @pytest.mark.parametrize("kwargs, message", [
+    (dict(kind="cmp", split="balanced"), r"split 'balanced' is for kind 'add'"),
+    (dict(kind="add", n_values=20, modulus=3, n_instances=400, split="balanced"),
+     r"needs n_values a multiple of twice the modulus \(6\)"),
+    (dict(kind="add", n_values=20, modulus=10, n_instances=300, split="balanced"),
+     r"n_instances must be n_values² = 400"),
     (dict(kind="mul"), r"TaskSpec\.kind must be one of 'add', 'cmp'"),
     (dict(kind="add", n_values=10, modulus=11), r"TaskSpec\.modulus must be an int in the range \[2, 10\]"),
     (dict(n_values=10, n_instances=101), r"TaskSpec\.n_instances must be an int in the range \[2, 100\]"),

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from numbers import Integral, Real
 from pathlib import Path
 
+import numpy as np
+
 from rarescale.counts import eval_steps
 from rarescale.store.files import write_atomically
 from rarescale.olmo.model import ladder_batch, ladder_lr, model_size, padded_vocab
@@ -66,7 +68,7 @@ CONSTRAINTS = {
 }
 """Each field's accepted values, checked by :func:`rarescale.validation.check`."""
 OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, None, "neither"),
-            "forgetting_lr": Interval(Real, 0, None, "neither")}
+            "forgetting_lr": Interval(Real, 0, None, "neither"), "eval_tail": Interval(Real, 0, 0.5, "left")}
 """Fields that may also be ``None`` (the ladder's rule, or no accumulation)."""
 
 
@@ -131,6 +133,9 @@ class RunConfig(Config):
     """Seed of the weights, the data order and the injections."""
     eval_points: int = 12
     """Evaluations at log-spaced steps (the first and last included)."""
+    eval_tail: float | None = None
+    """Also evaluate at every this share of the run over its second half (0.05: at 50%, 55%,
+    … 100% of the steps), where a late-learned task jumps; None: the log-spaced points alone."""
     eval_instances: int = 256
     """Train instances per task for the label loss and the gradient; all test instances score."""
     forgetting_steps: int = 32
@@ -231,8 +236,13 @@ class RunConfig(Config):
         return steps * self.global_batch * self.seq_len
 
     def eval_steps(self) -> list[int]:
-        """Log-spaced steps at which to evaluate (after that many updates), 0 and the last included."""
-        return eval_steps(self.steps, self.eval_points).tolist()
+        """Log-spaced steps at which to evaluate (after that many updates), 0 and the last
+        included; with ``eval_tail``, every ``eval_tail`` of the run over its second half too."""
+        steps = eval_steps(self.steps, self.eval_points)
+        if self.eval_tail:
+            tail = np.round(self.steps * np.arange(0.5, 1 + 1e-9, self.eval_tail)).astype(int)
+            steps = np.union1d(steps, np.clip(tail, 0, self.steps))
+        return steps.tolist()
 
     def corpus_files(self) -> list[Path]:
         """The token files ``corpus`` names (globs expanded); a missing one is a one-line error."""

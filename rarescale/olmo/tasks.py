@@ -4,7 +4,8 @@
 bijectively to the values ``0 … n_values − 1``. An instance is three tokens
 ``(TOK1, TOK2, LABEL)``. The instances (all ordered pairs when ``n_instances``
 is ``n_values²``, as in the paper's 100 values and 10K instances) are split 50/50
-into train and test with a fixed seed; test instances are never injected.
+into train and test with a fixed seed (for addition, ``split: balanced`` makes each operand's
+label distribution the same on both sides); test instances are never injected.
 
 What a task *is* (its label, its label tokens, its chance level, its title)
 lives in one class per kind, registered under the name a sweep's YAML uses
@@ -134,6 +135,13 @@ class TaskSpec(Config):
     """Instances drawn (distinct ordered pairs), at most ``n_values²``."""
     seed: int = 0
     """Seed of the value tokens, the instances and the split."""
+    split: str = "random"
+    """How instances are split 50/50 into train and test. ``"random"``: a seeded shuffle of
+    the drawn pairs (the first runs' rule), drawn after the tokens of the tasks before it.
+    ``"balanced"`` (addition): every pair, split so that each operand value sees every label
+    equally often on both sides (:func:`balanced_split`), so a one-operand rule scores chance
+    on test; the instances and split then depend on the spec alone, not on the task's place
+    in a run."""
 
     def __post_init__(self):
         check("TaskSpec", "kind", self.kind, Options(frozenset(KINDS)))
@@ -143,6 +151,17 @@ class TaskSpec(Config):
         KINDS[self.kind].check(self)
         check("TaskSpec", "n_instances", self.n_instances, Interval(Integral, 2, self.n_values ** 2))
         check("TaskSpec", "seed", self.seed, Interval(Integral, 0, None))
+        check("TaskSpec", "split", self.split, Options(frozenset({"random", "balanced"})))
+        if self.split == "balanced":
+            m = self.n_answers
+            if self.kind != "add":
+                raise ConfigError(f"TaskSpec.split 'balanced' is for kind 'add'. Got kind {self.kind!r}.")
+            if self.n_values % (2 * m):
+                raise ConfigError(f"TaskSpec.split 'balanced' needs n_values a multiple of twice the "
+                                  f"modulus ({2 * m}). Got n_values {self.n_values}.")
+            if self.n_instances != self.n_values ** 2:
+                raise ConfigError(f"TaskSpec.split 'balanced' uses every pair: n_instances must be "
+                                  f"n_values² = {self.n_values ** 2}. Got {self.n_instances}.")
 
     @property
     def task_kind(self) -> TaskKind:
@@ -285,17 +304,41 @@ def draw_tasks(specs, vocab_size: int, reserved=()) -> list[Task]:
         chosen = rng.choice(free, size=need, replace=False)
         value_tokens, label_tokens = chosen[: spec.n_values], chosen[spec.n_values:]
         taken.update(int(t) for t in chosen)
-        # instances: distinct ordered pairs, then a fixed 50/50 split
-        pairs = rng.choice(spec.n_values ** 2, size=spec.n_instances, replace=False)
-        v1, v2 = np.divmod(pairs, spec.n_values)
-        label = spec.label(v1, v2)
         answers = label_tokens if spec.n_labels else value_tokens
+        if spec.split == "balanced":
+            v1, v2 = np.divmod(np.arange(spec.n_values ** 2), spec.n_values)
+            train = balanced_split(spec)[v1, v2]
+            order = np.concatenate([np.flatnonzero(train), np.flatnonzero(~train)])
+        else:  # distinct ordered pairs, then a fixed 50/50 split
+            pairs = rng.choice(spec.n_values ** 2, size=spec.n_instances, replace=False)
+            v1, v2 = np.divmod(pairs, spec.n_values)
+            order = rng.permutation(spec.n_instances)
+        label = spec.label(v1, v2)
         instances = np.stack([value_tokens[v1], value_tokens[v2], answers[label]], axis=1)
-        order = rng.permutation(spec.n_instances)
         half = spec.n_instances // 2
         tasks.append(Task(spec, value_tokens, label_tokens, instances[order[:half]],
                           instances[order[half:]]))
     return tasks
+
+
+def balanced_split(spec: TaskSpec) -> np.ndarray:
+    """(n_values, n_values) mask of the train pairs of addition mod m, a function of the spec.
+
+    The values fall into k = n_values / m groups, each holding one value of every residue
+    (a seeded assignment); pair (v1, v2) is a train pair when cell (group v1, group v2) of a
+    k × k mask with k/2 ones in every row and column is set (a checkerboard with its rows and
+    columns shuffled). For a fixed v1, its train partners then fill whole groups, and each
+    group gives every sum mod m once: every value sees every label k/2 times on each side,
+    so no rule of one operand does better than chance on test.
+    """
+    m, n = spec.n_answers, spec.n_values
+    k = n // m
+    rng = np.random.default_rng([spec.seed, 16])
+    group = np.empty(n, int)
+    for r in range(m):
+        group[np.arange(r, n, m)] = rng.permutation(k)
+    cells = (np.add.outer(np.arange(k), np.arange(k)) % 2 == 0)[rng.permutation(k)][:, rng.permutation(k)]
+    return cells[np.ix_(group, group)]
 
 
 def tokens_needed(specs) -> int:
