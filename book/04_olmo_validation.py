@@ -50,7 +50,7 @@ from IPython.display import HTML
 from rarescale.olmo import figures
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.book import ledger
-from rarescale.olmo import capacity, ladder
+from rarescale.olmo import capacity, ladder, natural
 from rarescale.olmo.model import model_size
 from rarescale.book.report import glue, glue_text, html_table, sci
 
@@ -99,10 +99,55 @@ HTML(html_table(["size", "d_model", "layers", "heads", "non-embedding params", "
 # {glue:text}`param_span:.0f` in non-embedding parameters. The paper's smallest model is larger
 # than our largest.
 #
-# **Corpus.** The synthetic web is a stand-in for Dolma that this machine can generate: documents
-# of a Zipf-distributed topic, each topic a sparse Markov chain over a Zipfian vocabulary of 4096
-# tokens, so the loss falls with training and there is a power-law spread of frequencies to
-# learn. The table's last column shows the validation loss a size reaches on it.
+# **Corpus.** The ladder's runs train on the synthetic web, a stand-in for Dolma that this
+# machine can generate: documents of a Zipf-distributed topic, each topic a sparse Markov chain
+# over a Zipfian vocabulary of 4096 tokens, so the loss falls with training and there is a
+# power-law spread of frequencies to learn. The table's last column shows the validation loss a
+# size reaches on it. It has none of natural text's structure, and the paper's claims are about
+# a task's interference with *natural* pretraining data, so the pilot below, and the runs it
+# designs, train instead on natural English that every machine of the project can install:
+# the documentation Debian ships for Python, for the kernel and as the Debian handbook
+# (`make corpus`; provenance and licences in `book/data/README.md`). Code blocks are dropped,
+# translations excluded, documents deduplicated and split by heading, and
+# {glue:text}`nat_valid_pct:.0f`% of them held out for validation; a byte-level BPE trained on
+# it gives the same vocabulary size as the synthetic web's.
+
+# %% tags=["remove-input"]
+nat = natural.load_statistics(vocab_size=cell.vocab_size)  # what `make corpus` measured
+web = nat["synthetic"]
+glue("nat_valid_pct", 100 * nat["validation_documents"] / nat["documents"])
+glue("nat_tokens_m", nat["tokens"] / 1e6)
+glue("nat_zipf", nat["zipf_exponent"])
+glue("web_zipf", web["zipf_exponent"])
+reference = {t: (name, nat["reference"][name]["per_token"]) for t, name in (("cmp", "Rcmp"), ("add", "Radd"))}
+for name in ("Rcmp", "Radd"):
+    glue(f"{name}_per_token", nat["reference"][name]["per_token"])
+    glue(f"{name}_count", nat["reference"][name]["total"])
+rows = [[f"{src} ({info['package']} {info['version']})", f"{info['documents']:,}",
+         f"{info['characters']:,}", f"{info['tokens']:,}", "", info["licence"]]
+        for src, info in nat["sources"].items()]
+rows.append(["natural text, all", f"{nat['documents']:,}", f"{nat['characters']:,}",
+             f"{nat['tokens']:,}", f"{nat['zipf_exponent']:.2f}", ""])
+rows.append([f"synthetic web, a {web['tokens'] / 1e6:.0f}M-token sample", f"{web['documents']:,}",
+             "", f"{web['tokens']:,}", f"{web['zipf_exponent']:.2f}", "generated"])
+HTML(html_table(["corpus", "documents", "characters", f"tokens (vocabulary {nat['vocab_size']})",
+                 "Zipf exponent", "licence"], rows,
+                caption="The two corpora. The Zipf exponent s fits token frequency ∝ rank^(−s) "
+                        "over ranks 10 to 1000 (least squares in log–log)"))
+
+# %% [markdown]
+# The natural corpus holds {glue:text}`nat_tokens_m:.1f`M tokens, more than two 3M-token runs
+# see, and its token frequencies fall off more gently (Zipf exponent {glue:text}`nat_zipf:.2f`)
+# than the synthetic web's ({glue:text}`web_zipf:.2f`). It also holds the paper's *reference
+# tasks*: comparisons and additions that occur in the pretraining text itself, Rcmp and Radd.
+# What we count (`rarescale.olmo.natural.REFERENCE_PATTERNS`, each pattern tested): an operator
+# between two operands (a number or a short identifier) with a space on each side, `a < b`,
+# `N + 2`, so that markup and names such as `C++` do not count, and the English phrasings
+# ("greater than", "less than", "plus", "the sum of"). The corpus has {glue:text}`Rcmp_count`
+# comparisons, {glue:text}`Rcmp_per_token:.1e` per token, and {glue:text}`Radd_count` additions,
+# {glue:text}`Radd_per_token:.1e` per token. Figure (a) draws them on its frequency axis: the
+# injected frequencies span the natural ones, as in the paper, though a natural comparison is
+# not our task (its operands are not our 20 values).
 #
 # **Tasks (C15).** {glue:md}`tasks`. The paper uses 100 values for both; we use small versions,
 # 20 values and addition mod 2 (the parity of the sum), our choice so that the sizes of a CPU
@@ -145,7 +190,7 @@ glue("distinct_rarest", int(np.nanmin(res.distinct[:, :, :, -1])))
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
 for t, ax in enumerate(np.atleast_1d(axes)):
-    figures.fig_olmo_accuracy(ax, res, t, margin=margin)
+    figures.fig_olmo_accuracy(ax, res, t, margin=margin, reference=reference[res.tasks[t].kind])
 np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=7)
 glue("fig_olmo_accuracy", fig, display=False)
 plt.close(fig)
@@ -175,7 +220,8 @@ for t in range(len(res.tasks)):
 #
 # (a) Held-out accuracy against injection frequency, per size (mean over seeds; dots: seeds),
 # after the same number of tokens. Dashed: chance; dotted: the best one-operand rule; grey: the
-# learned level. CPU ladder on the synthetic web.
+# learned level; dash-dot: the task's natural occurrences per token in the natural-text corpus
+# (Rcmp, Radd). CPU ladder on the synthetic web.
 # ```
 #
 # For {glue:md}`task_0` the one-operand rule scores {glue:text}`shortcut_lo_0:.2f` to

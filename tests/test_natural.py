@@ -160,6 +160,8 @@ def test_two_builds_from_the_same_packages_are_byte_identical(tmp_path):
     stats = natural.json.loads((a / f"data/{name}.json").read_text())
     tokens = np.fromfile(a / f"data/{name}.bin", dtype=np.uint16)
     assert stats["tokens"] == tokens.size and stats["documents"] == int((tokens == 0).sum())
+    assert stats["name"] == name and (a / "data").joinpath(f"{name}.json").is_file()
+    assert sum(s["tokens"] for s in stats["sources"].values()) == tokens.size
     assert stats["sources"]["python-docs"]["duplicates"] > 0  # the planted copy of a page
     # recorded, then checked: a build that differs from the record for the same versions fails
     _, rec = _build(tmp_path, "a", "--record")

@@ -54,11 +54,16 @@ def _size_lines(ax, res, values, x, label_sizes=True, **kw):
                 label=f"{size} ({res.params[s]:,})" if label_sizes else None, **kw)
 
 
-def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False, margin: float = 0.5):
+def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False, margin: float = 0.5,
+                      reference: tuple[str, float] | None = None):
     """(a) Held-out accuracy against injection frequency, a line per size; chance dashed, the
-    one-operand shortcut dotted, the learned level grey (C18)."""
+    one-operand shortcut dotted, the learned level grey (C18). ``reference``: (name, frequency)
+    of the task's natural occurrences in a corpus (Rcmp, Radd), drawn as a vertical line."""
     acc = res.accuracy_vocab if vocab else res.accuracy
     _size_lines(ax, res, acc[:, :, task], res.frequencies)
+    if reference is not None:
+        name, frequency = reference
+        ax.axvline(frequency, color=PALETTE[2], lw=1.5, ls="-.", label=f"{name} in natural text")
     if not vocab:
         ax.axhline(res.chance[task], color="0.4", ls="--", lw=1, label="chance")
         ax.plot(res.frequencies, res.shortcut[0, 0, task], color="0.4", ls=":", lw=1.2,

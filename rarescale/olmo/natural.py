@@ -430,19 +430,21 @@ def build(sources, vocab_size: int, out_dir, book_data, deb_root: Path = DEB_ROO
         raise ConfigError(f"natural corpus: unknown source {unknown[0] if unknown else '(none)'!r}; "
                           f"the sources are {', '.join(SOURCES)}.")
     sources = list(sources)
-    per_source, train, valid, duplicates = {}, [], [], 0
-    for name in sources:
-        docs = extract(SOURCES[name], deb_root)
+    per_source, train, valid, duplicates, origin = {}, [], [], 0, ([], [])
+    for source in sources:
+        docs = extract(SOURCES[source], deb_root)
         if not docs:
-            raise ConfigError(f"natural corpus: {name} gave no text (an empty extraction); "
-                              f"check {Path(deb_root) / SOURCES[name].root}.")
+            raise ConfigError(f"natural corpus: {source} gave no text (an empty extraction); "
+                              f"check {Path(deb_root) / SOURCES[source].root}.")
         t, v, d = split_documents(docs)
-        per_source[name] = {"package": SOURCES[name].package,
-                            "version": package_version(SOURCES[name].package),
-                            "licence": SOURCES[name].licence, "documents": len(t) + len(v),
-                            "characters": sum(map(len, t + v)), "duplicates": d}
+        per_source[source] = {"package": SOURCES[source].package,
+                              "version": package_version(SOURCES[source].package),
+                              "licence": SOURCES[source].licence, "documents": len(t) + len(v),
+                              "characters": sum(map(len, t + v)), "duplicates": d}
         train, valid, duplicates = train + t, valid + v, duplicates + d
-        log(f"  {name}: {len(t) + len(v):,} documents, {per_source[name]['characters']:,} characters")
+        origin[0].extend([source] * len(t))
+        origin[1].extend([source] * len(v))
+        log(f"  {source}: {len(t) + len(v):,} documents, {per_source[source]['characters']:,} characters")
     out_dir, book_data = Path(out_dir), Path(book_data)
     name = corpus_name(sources, vocab_size)
     tok_file = tokenizer_path(sources, vocab_size, book_data)
@@ -472,6 +474,8 @@ def build(sources, vocab_size: int, out_dir, book_data, deb_root: Path = DEB_ROO
     encoded = [np.array(e.ids + [eos_id], dtype=np.int64) for e in tok.encode_batch(train + valid)]
     tokens = np.concatenate(encoded) if encoded else np.zeros(0, np.int64)
     n_valid = int(sum(len(e) for e in encoded[len(train):]))
+    for source, e in zip(origin[0] + origin[1], encoded):
+        per_source[source]["tokens"] = per_source[source].get("tokens", 0) + len(e)
     if tokens.size < min_tokens:
         raise ConfigError(f"natural corpus: {tokens.size:,} tokens, fewer than the {min_tokens:,} "
                           "requested (--min-tokens); add a source.")
