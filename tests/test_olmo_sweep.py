@@ -12,6 +12,7 @@ import yaml
 
 from conftest import REPO
 from rarescale.olmo import grid, ladder
+from rarescale.validation import ConfigError
 from rarescale.olmo.config import RunConfig
 from rarescale.validation import ConfigError
 
@@ -181,3 +182,32 @@ def test_dry_run_prints_the_plan_with_an_estimate(tmp_path, env):
     assert "sweep tiny: 2 cells, 0 done" in out.stdout
     assert "estimated time for the cells to run" in out.stdout
     assert "30K seed 0 [cmp at 0.03, 0.004]" in out.stdout
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seeds": [0, 0]}, r"sweep\.seeds repeats 0: each cell would train twice"),
+    ({"sizes": ["30K", "30K"]}, r"sweep\.sizes repeats '30K'"),
+    ({"frequencies": [1 / 32, 1 / 32]}, r"sweep\.frequencies repeats 0\.03125"),
+    ({"tasks": [TINY["tasks"][0]] * 2, "pack": False, "task_seeds": "own"}, r"sweep\.tasks repeats TaskSpec"),
+    ({"name": "../../escaped"}, r"sweep\.name must be letters, digits"),
+    ({"name": "/tmp/x"}, r"sweep\.name must be letters, digits"),
+    ({"name": "a\nb"}, r"sweep\.name must be letters, digits"),
+    ({"name": "rtl\u202ename"}, r"sweep\.name must be letters, digits"),
+    ({"task_seeds": "own"}, r"task_seeds 'own' needs pack: false"),
+    ({"task_seeds": "each"}, r"sweep\.task_seeds must be one of"),
+])
+def test_repeated_cells_unsafe_names_and_bad_task_seeds_are_refused(change, message):
+    with pytest.raises(ConfigError, match=message):
+        grid.Sweep.from_dict({**TINY, **change})
+
+
+def test_own_task_seeds_make_a_task_the_same_at_every_frequency_and_in_every_sweep():
+    own = {**TINY, "pack": False, "task_seeds": "own"}
+    a = grid.Sweep.from_dict(own).cells()
+    b = grid.Sweep.from_dict({**own, "frequencies": [1 / 256], "seeds": [0, 1]}).cells()
+    assert len({c.tasks[0].spec for c in a}) == 1  # one task, at both frequencies
+    # the cell at 1/256, size and seed 0 is the same run in both sweeps: one key
+    same = [c for c in a if c.tasks[0].rate == 1 / 256]
+    assert {grid.cell_key(c) for c in same} <= {grid.cell_key(c) for c in b}
+    by_copy = grid.Sweep.from_dict({**own, "task_seeds": "by copy"}).cells()
+    assert len({c.tasks[0].spec for c in by_copy}) == 2  # the first sweeps' rule: a draw per copy

@@ -26,6 +26,7 @@ never run again. What the runs measured is read back by :mod:`rarescale.olmo.lad
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
@@ -34,7 +35,7 @@ from rarescale.store import artifacts
 from rarescale.olmo.config import InjectedTask, RunConfig
 from rarescale.olmo.model import model_size, padded_vocab
 from rarescale.olmo.tasks import TaskSpec
-from rarescale.validation import (Boolean, Config, ConfigError, Interval, ListOf, MappingOf, Text, check,
+from rarescale.validation import (Boolean, Config, ConfigError, Interval, ListOf, MappingOf, Options, Text, check,
                                   from_fields, read_yaml)
 
 KIND = "olmo_run"
@@ -57,6 +58,19 @@ MEASURED_TOKENS_PER_S = {
     1: {"12K": 18_800, "30K": 10_500, "100K": 8_600, "250K": 5_900, "1M": 2_700},
 }
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+"""What a sweep's name may be: it names a folder under ``--work-dir``, so no separator, no
+``..``, no control or invisible characters."""
+
+
+def _no_repeats(where: str, values) -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ConfigError(f"{where} repeats {v!r}: each cell would train twice.")
+        seen.add(v)
+
+
 FIELDS = {
     "name": Text(),
     "sizes": ListOf(Text()),
@@ -64,6 +78,7 @@ FIELDS = {
     "frequencies": ListOf(Interval(Real, 0, 0.25, "right")),
     "seeds": ListOf(Interval(Integral, 0, None)),
     "pack": Boolean(),
+    "task_seeds": Options(frozenset({"by copy", "own"})),
     "run": MappingOf(),
 }
 """What each field of a sweep file must be."""
@@ -120,8 +135,26 @@ class Sweep(Config):
     steps, so larger sizes, with larger batches, see more tokens), instead of ``run.tokens``."""
     analysis: Analysis = field(default_factory=Analysis)
     """How the runs are read (:class:`Analysis`): no part of any run's key."""
+    task_seeds: str = "by copy"
+    """``"by copy"``: each (task, frequency) copy draws its task with its own seed, the task's
+    seed + 1000 × task index + frequency index (the first sweeps' rule: packed copies need their
+    own values and instances). ``"own"`` (unpacked sweeps only): every copy is the task its spec
+    and seed define, so the same task at the same frequency is the same run in any sweep."""
 
     def __post_init__(self):
+        if not SAFE_NAME.fullmatch(self.name):
+            raise ConfigError(f"sweep.name must be letters, digits, '_', '-' or '.' (at most 64, not "
+                              f"starting with '.'): it names a folder. Got {self.name!r}.")
+        for name in ("sizes", "seeds", "frequencies"):
+            _no_repeats(f"sweep.{name}", getattr(self, name))
+        for i, own in enumerate(self.task_frequencies):
+            if own is not None:
+                _no_repeats(f"sweep.tasks[{i}].frequencies", own)
+        if self.task_seeds == "own":  # by copy, a repeated task is another draw of it
+            _no_repeats("sweep.tasks", self.tasks)
+        if self.task_seeds == "own" and self.pack:
+            raise ConfigError("sweep.task_seeds 'own' needs pack: false (packed copies of a task "
+                              "need their own values and instances).")
         for s in self.sizes:
             model_size(s)
         if self.tokens_per_param is not None:
@@ -180,10 +213,12 @@ class Sweep(Config):
                            where)
 
     def copy(self, i: int, j: int) -> InjectedTask:
-        """Task ``i`` at frequency ``j``, with its own seed: own tokens and instances."""
+        """Task ``i`` at frequency ``j``: with its own seed (``task_seeds: by copy``, own tokens
+        and instances), or as its spec defines it (``own``)."""
         spec = self.tasks[i]
-        return InjectedTask(TaskSpec(**{**spec.__dict__, "seed": spec.seed + 1000 * i + j}),
-                            float(self.frequencies[j]))
+        if self.task_seeds == "by copy":
+            spec = TaskSpec(**{**spec.__dict__, "seed": spec.seed + 1000 * i + j})
+        return InjectedTask(spec, float(self.frequencies[j]))
 
     def cell_groups(self):
         """``(size, seed, [(task index, frequency index), ...])`` for every cell, in order."""
