@@ -204,3 +204,24 @@ def threshold_rows(res, margin: float = 0.5) -> list[list[str]]:
                          sci(th["mean"]) if th["n_learned"] else "not learned",
                          f"{sci(th['low'])} – {sci(th['high'])}" if th["n_learned"] else "–", seeds])
     return rows
+
+
+def fig_olmo_learning_curves(ax, res, task: int, margin: float = 0.5, seed: int = 0):
+    """Held-out accuracy against training tokens, a line per (size, frequency): colour by
+    frequency, solid for the largest size and dashed for the smallest; the learned level grey."""
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(res.frequencies)))
+    tokens_per_step = res.tokens[0] / max(int(np.nanmax(
+        [c["step"][-1] for s in res.curves for r in s for t in r for c in t if c is not None])), 1)
+    for s, style in ((0, "--"), (len(res.sizes) - 1, "-")):
+        for f, frequency in enumerate(res.frequencies):
+            curve = res.curves[s][seed][task][f]
+            if curve is None:
+                continue
+            ax.plot(np.maximum(curve["step"], 1) * tokens_per_step, curve["accuracy"], ls=style,
+                    color=colours[f], lw=1.4, label=f"{res.sizes[s]}, {sci(frequency, 1)}")
+    ran = np.isfinite(res.level(margin)[task])
+    ax.axhline(np.nanmean(res.level(margin)[task][ran]), color="0.75", lw=3, zorder=0)
+    ax.axhline(res.chance[task], color="0.4", ls=":", lw=1)
+    ax.set(xscale="log", xlabel="training tokens", ylabel="held-out accuracy (argmax, labels)",
+           ylim=(-0.02, 1.02), title=res.tasks[task].title)
+    return ax

@@ -295,6 +295,20 @@ def learned_by_size(res: LadderResults, margin: float = 0.5) -> np.ndarray:
     return res.accuracy.mean(axis=1) >= res.level(margin)[None]
 
 
+def crossing_steps(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+    """[size, seed, task, frequency]: the first evaluation step at which held-out accuracy
+    reaches the learned level (C18); nan where the run never did, or was not run."""
+    level = res.level(margin)
+    out = np.full(res.accuracy.shape, np.nan)
+    for s, r, t, f in np.ndindex(*out.shape):
+        curve = res.curves[s][r][t][f]
+        if curve is not None:
+            hit = np.flatnonzero(np.asarray(curve["accuracy"]) >= level[t, f])
+            if hit.size:
+                out[s, r, t, f] = curve["step"][hit[0]]
+    return out
+
+
 def forgetting_where_learned(res: LadderResults, margin: float = 0.5, matched: bool = True):
     """[size, seed, task]: the mean rise of the label loss over the frequencies the size learned."""
     rise = res.forgetting_rise_matched if matched else res.forgetting_rise
