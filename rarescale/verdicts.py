@@ -156,3 +156,90 @@ def adjust_family(trends, family: str, alpha: float = ALPHA) -> list[Trend]:
     return [dataclasses.replace(t, p_adjusted=float(q), family=f"{family} ({m} tests)",
                                 verdict=SUPPORTED if np.isfinite(q) and q <= alpha else NOT_SHOWN)
             for t, q in zip(trends, adjusted)]
+
+
+# ---------------------------------------------------------------------- capacity (C4, C5)
+
+STAYS_BELOW, REACHES, WITHIN, UNDECIDED = ("stays below", "reaches it", "below, within the margin",
+                                           "undecided")
+
+
+@dataclass(frozen=True)
+class CapacityGap:
+    """The paper's Definition 2 (C5) against Definition 1 (C4), on one task and frequency: the
+    gap ``D = mean(large at the base budget) − mean(small at k× the budget)`` over seeds."""
+
+    gap: float
+    low: float
+    high: float
+    """Two-sided 95% interval of ``D`` (inverted permutation test)."""
+    p_below: float
+    """One-sided p of ``D > 0`` (the small model stays below the large one)."""
+    p_reaches: float
+    """One-sided p of ``D < margin`` (it comes within ``margin`` of it, or above)."""
+    margin: float
+    verdict: str
+
+
+def _one_sided_shift_p(large, small, shift, splits) -> float:
+    """Exact one-sided permutation p of ``mean(large) − mean(small + shift) > 0``, over ``splits``
+    (which pooled values play ``large``)."""
+    pooled = np.concatenate([np.asarray(large, float), np.asarray(small, float) + shift])
+    n_l, total = len(large), pooled.sum()
+    observed = pooled[:n_l].mean() - pooled[n_l:].mean()
+    in_l = pooled[splits].sum(1)
+    diffs = in_l / n_l - (total - in_l) / (len(pooled) - n_l)
+    return float(np.mean(diffs >= observed - 1e-12))
+
+
+def _splits(n_large: int, n: int, n_perm: int = 20_000, seed: int = 0) -> np.ndarray:
+    import itertools
+    import math
+
+    if math.comb(n, n_large) <= n_perm:
+        return np.array(list(itertools.combinations(range(n), n_large)))
+    rng = np.random.default_rng(seed)
+    return np.array([rng.permutation(n)[:n_large] for _ in range(n_perm)])
+
+
+def capacity_gap(large, small, margin: float = 0.05, alpha: float = ALPHA,
+                 interval: bool = True) -> CapacityGap:
+    """The capacity verdict, fixed before the runs: two one-sided exact permutation tests at
+    level ``alpha`` of the gap ``D`` between the large size at the base budget and the small
+    one trained ``k``× longer (per-seed accuracies, at one task and frequency).
+
+    - *stays below* (C5, capacity): ``D > 0`` is shown and ``D < margin`` is not;
+    - *reaches it* (C4, speed): ``D < margin`` is shown and ``D > 0`` is not;
+    - *below, within the margin*: both (a real gap smaller than the margin);
+    - *undecided*: neither.
+
+    Each test is exact under exchangeability of the seeds (a shift model), so its false-positive
+    rate at its boundary (``D = 0``, ``D = margin``) is at most ``alpha`` whatever the seed count
+    (``tests/test_verdicts.py`` simulates it). ``interval=False`` skips the interval (nan).
+    """
+    large, small = np.asarray(large, float), np.asarray(small, float)
+    large, small = large[np.isfinite(large)], small[np.isfinite(small)]
+    splits = _splits(len(large), len(large) + len(small))
+    gap = float(large.mean() - small.mean())
+    p_below = _one_sided_shift_p(large, small, 0.0, splits)
+    p_reaches = _one_sided_shift_p(-large, -small, -margin, splits)  # mean(small) + margin > mean(large)
+    span = float(np.ptp(np.concatenate([large, small])) + 1e-9) * 4
+
+    def edge(direction):
+        if not interval:
+            return float("nan")
+        inside, outside = gap, gap + direction * span
+        for _ in range(30):
+            mid = (inside + outside) / 2
+            p_up = _one_sided_shift_p(large, small, mid, splits)
+            p_down = _one_sided_shift_p(-large, -small, -mid, splits)
+            if min(p_up, p_down) > alpha:
+                inside = mid
+            else:
+                outside = mid
+        return inside
+
+    below, reaches = p_below <= alpha, p_reaches <= alpha
+    verdict = (WITHIN if below and reaches else STAYS_BELOW if below else REACHES if reaches
+               else UNDECIDED)
+    return CapacityGap(gap, edge(-1), edge(+1), p_below, p_reaches, margin, verdict)

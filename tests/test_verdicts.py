@@ -178,3 +178,41 @@ def test_chapter_4s_analysis_is_read_from_the_sweep_yaml_and_changes_the_verdict
         changed["analysis"]["margin"] = 2
         path.write_text(yaml.safe_dump(changed))
         ladder.load_ladder(path)
+
+
+# ---------------------------------------------------------------------- capacity (C4, C5)
+
+@pytest.mark.parametrize("noise", ["gaussian", "bounded"])
+def test_capacity_gap_false_positive_rates_are_at_most_alpha_at_five_seeds(noise):
+    """At each test's boundary (D = 0 for 'stays below', D = margin for 'reaches it'), the share
+    of 2,000 simulated 5-vs-5 experiments that reject is at most alpha (plus binomial error)."""
+    from rarescale.verdicts import ALPHA, capacity_gap
+
+    rng = np.random.default_rng(0)
+
+    def draw(mean, n=5):
+        if noise == "gaussian":
+            return mean + 0.05 * rng.standard_normal(n)
+        return np.clip(mean + rng.uniform(-0.08, 0.08, n), 0, 1)
+
+    n, margin = 2000, 0.05
+    below = np.mean([capacity_gap(draw(0.8), draw(0.8), margin, interval=False).p_below <= ALPHA
+                     for _ in range(n)])
+    reach = np.mean([capacity_gap(draw(0.8), draw(0.8 - margin), margin, interval=False).p_reaches
+                     <= ALPHA for _ in range(n)])
+    slack = 2 * np.sqrt(ALPHA * (1 - ALPHA) / n)
+    assert below <= ALPHA + slack and reach <= ALPHA + slack, (below, reach)
+
+
+def test_capacity_gap_finds_a_planted_gap_and_a_planted_catch_up():
+    from rarescale.verdicts import REACHES, STAYS_BELOW, capacity_gap
+
+    rng = np.random.default_rng(1)
+    found = [capacity_gap(0.9 + 0.03 * rng.standard_normal(5), 0.6 + 0.03 * rng.standard_normal(5),
+                          interval=False).verdict for _ in range(200)]
+    assert np.mean([v == STAYS_BELOW for v in found]) > 0.95
+    caught = [capacity_gap(0.9 + 0.03 * rng.standard_normal(5), 0.95 + 0.03 * rng.standard_normal(5),
+                           interval=False).verdict for _ in range(200)]
+    assert np.mean([v == REACHES for v in caught]) > 0.95
+    g = capacity_gap([0.9, 0.92, 0.88, 0.91, 0.89], [0.6, 0.62, 0.58, 0.61, 0.59])
+    assert g.gap == pytest.approx(0.3) and 0 < g.low < g.gap < g.high
