@@ -78,7 +78,7 @@ plt.close(fig)
 #
 # What each width learns (chapter 2, Figure 2): per-task loss, normalised to 1 for an
 # untrained model, against encoder width; solid: students trained from data (mean over
-# seeds), dashed: the utility ranking's prediction. Rarer tasks, lighter, are learned only
+# seeds), dashed: the utility ranking's prediction. Rarer tasks, darker, are learned only
 # by wider students.
 # ```
 #
