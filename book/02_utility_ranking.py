@@ -75,10 +75,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale.book import experiments, ledger, plots
+from rarescale.book import comparisons, experiments, ledger, plots
 from rarescale.linear import theory
 from rarescale.linear.mixture import TaskMixture
-from rarescale.book.report import glue, html_table
+from rarescale.book.report import glue, glue_text, html_table
 from rarescale.linear.student import StudentConfig
 
 mixture = TaskMixture.power_law(K=K, m=m, a=a, b=b, d=d, seed=mixture_seed)
@@ -241,6 +241,24 @@ plt.close(fig)
 # %% tags=["remove-input"]
 glue("d_overlap_min", float(fid_d["overlap"].min()), display=False)
 glue("d_agreement_pct", 100 * fid_d["agreement"], display=False)
+d_measured = experiments.measured_learn_widths(widths, fid_d["learned"])
+d_predicted = experiments.measured_learn_widths(widths, fid_d["predicted"][:, None, :])
+d_order = comparisons.order_by(b_values, d_measured)
+d_last = comparisons.last_learned(b_values, d_measured)
+learned_from = "; ".join(f"b = {v:.2f}: {'not learned' if w is None else f'N = {w}'}"
+                         for v, w in d_order["in_order"])
+glue_text("d_order_sentence", (
+    f"Complex tasks need more directions and are learned later: from the most complex to the "
+    f"simplest, the students learn them from {learned_from}." if d_order["falling"] else
+    f"Complexity does not order them, though: from the most complex to the simplest task, the "
+    f"students learn them from {learned_from} (Kendall's τ between b and width "
+    f"{d_order['tau']:+.2f}). The last one learned is b = {b_values[d_last['last']]:.2f}, "
+    + ("the most complex." if d_last["smallest_value_is_last"] else "not the most complex.")
+    + " Utility, not complexity, orders learning: with unit traces a flatter spectrum lowers the "
+    "top utilities of a task and raises its tail, so a complex task's features interleave with "
+    "the others' in the ranking."))
+glue_text("d_rule_widths", ", ".join("not learned" if w is None else f"N = {w}" for w in
+                                      [d_predicted[i] for i in np.argsort(b_values)]))
 
 # %% [markdown]
 # ```{glue:figure} figD
@@ -250,10 +268,10 @@ glue("d_agreement_pct", 100 * fid_d["agreement"], display=False)
 # width, tasks coloured by spectral decay $b_k$ (yellow: simple, purple: complex).
 # ```
 #
-# Simple tasks are learned by narrow models because one or two directions hold most of their
-# signal; complex tasks need many directions and are learned last. The students again follow
-# the rule: subspace overlap at least {glue:text}`d_overlap_min:.3f` at every width and
-# {glue:text}`d_agreement_pct:.1f`% agreement on which tasks are learned.
+# {glue:md}`d_order_sentence` The rule predicts, in the same order, {glue:md}`d_rule_widths`,
+# and the students follow it: subspace overlap at least {glue:text}`d_overlap_min:.3f` at every
+# width and {glue:text}`d_agreement_pct:.1f`% agreement with the rule on which tasks are
+# learned at each width.
 #
 # ## The training budget does not decide what is learned
 #
