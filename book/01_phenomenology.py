@@ -113,8 +113,8 @@ glue("c2_loss_large", float(scaling.compute_optimal_loss(n_large, law)), display
 #
 # ## C4 and C5: when does data suffice?
 #
-# A smaller model $N_s < N_L$ can **recover the large model's loss through data** (Definition
-# 1) if $L(N_s, \infty) \le L^*(N_L)$ although $L^*(N_s) > L^*(N_L)$: it is merely
+# A smaller model $N_s < N_L$ can **recover the large model's loss through data**
+# (Definition 1) if $L(N_s, \infty) \le L^*(N_L)$ although $L^*(N_s) > L^*(N_L)$: it is merely
 # undertrained. Solving $L(N_s, \infty) = L^*(N_L) + \varepsilon$ gives the **largest small
 # model** of Definition 2,
 #

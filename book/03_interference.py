@@ -286,6 +286,13 @@ glue("bumpy_widths", ", ".join(str(w) for w, m in zip(injection_widths, monotone
      display=False)
 glue("decay_narrow_pct", 100 * float(decay[0]), display=False)
 glue("decay_wide_pct", 100 * float(decay[-1]), display=False)
+seed_mean = final.mean(axis=-1)  # (widths, deltas)
+glue("signal_narrow_first", float(seed_mean[0, 0]), display=False)
+glue("signal_narrow_last", float(seed_mean[0, -1]), display=False)
+glue("signal_wide_first", float(seed_mean[-1, 0]), display=False)
+glue("signal_wide_last", float(seed_mean[-1, -1]), display=False)
+glue_text("narrow_below_zero", " (below 0: less of the rare task than a random encoder holds)"
+          if seed_mean[0, -1] < 0 else " (still above a random encoder's 0)")
 glue("narrowest", injection_widths[0], display=False)
 glue("widest_inj", injection_widths[-1], display=False)
 glue("delta_max", deltas[-1], display=False)
@@ -299,9 +306,11 @@ glue("delta_max", deltas[-1], display=False)
 # ```
 #
 # The same amount of rare data, delivered in rarer bursts, leaves less behind in a narrow
-# model: from $\Delta = 1$ to $\Delta =$ {glue:text}`delta_max` the final rare signal falls by
-# {glue:text}`decay_narrow_pct:.0f`% (relative) at width {glue:text}`narrowest` and by
-# {glue:text}`decay_wide_pct:.1f`% at width {glue:text}`widest_inj`. The fall is not a smooth
+# model: from $\Delta = 1$ to $\Delta =$ {glue:text}`delta_max` the final rare signal falls
+# from {glue:text}`signal_narrow_first:.3f` to {glue:text}`signal_narrow_last:.3f` at width
+# {glue:text}`narrowest`{glue:md}`narrow_below_zero`, and from
+# {glue:text}`signal_wide_first:.3f` to {glue:text}`signal_wide_last:.3f`
+# (a fall of {glue:text}`decay_wide_pct:.1f`%) at width {glue:text}`widest_inj`. The fall is not a smooth
 # one at every width: the seed-mean signal falls at every larger gap at widths
 # {glue:text}`monotone_widths`, and rises somewhere along the gaps at widths
 # {glue:text}`bumpy_widths`.

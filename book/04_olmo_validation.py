@@ -76,6 +76,14 @@ glue_text("scale", f"{len(res.sizes)} sizes from {res.sizes[0]} to {res.sizes[-1
                       f"{res.tokens.min() / 1e6:.3g}M to {res.tokens.max() / 1e6:.3g}M tokens")
                    + f" of {corpus} per run")
 glue_text("freq_range", f"{sci(res.frequencies.max(), 2)} to {sci(res.frequencies.min(), 2)}")
+dd4m = model_size("4M")
+glue("dd4m_d", dd4m.d_model)
+glue("dd4m_layers", dd4m.n_layers)
+glue("dd4m_params", dd4m.non_embedding_params())
+above = [size for size, p in zip(res.sizes, res.params) if p < dd4m.non_embedding_params()]
+glue_text("dd4m_place", "above all our sizes" if len(above) == len(res.sizes) else
+          "below all our sizes" if not above else
+          f"between our {above[-1]} and {res.sizes[len(above)]}")
 glue_text("tasks", " and ".join(res.titles))
 rows = []
 for s, size in enumerate(res.sizes):
@@ -96,8 +104,10 @@ HTML(html_table(["size", "d_model", "layers", "heads", "non-embedding params", "
 # **Scale.** {glue:md}`scale`, in sequences of {glue:text}`seq_len` tokens and batches of
 # {glue:text}`batch` sequences for every size: {glue:text}`n_runs` runs and
 # {glue:text}`wall_min:.0f` minutes of compute in all. The sizes span a factor of
-# {glue:text}`param_span:.0f` in non-embedding parameters. The paper's smallest model is larger
-# than our largest.
+# {glue:text}`param_span:.0f` in non-embedding parameters. The paper's smallest model,
+# DataDecide's 4M shape (d_model {glue:text}`dd4m_d`, {glue:text}`dd4m_layers` layers), has
+# {glue:text}`dd4m_params:,.0f` non-embedding parameters, {glue:md}`dd4m_place`; its other
+# sizes are all larger than our largest.
 #
 # **Corpus.** The ladder's runs train on the synthetic web, a stand-in for Dolma that this
 # machine can generate: documents of a Zipf-distributed topic, each topic a sparse Markov chain
@@ -164,6 +174,10 @@ HTML(html_table(["corpus", "documents", "characters", f"tokens (vocabulary {nat[
 deviation = np.abs(res.injected - res.requested).max()
 glue("inj_total", int(res.injected.sum()))
 glue("inj_deviation", int(deviation))
+glue_text("inj_deviation_sentence", "Every copy's realised count equals its requested frequency "
+          "times the tokens trained, rounded to whole instances." if deviation == 0 else
+          f"Every copy's realised count differs from its requested frequency times the tokens "
+          f"trained by at most {int(deviation)}.")
 glue("inj_rarest", int(res.injected[:, :, :, -1].min()))
 glue("inj_top", int(res.injected[:, :, :, 0].max()))
 glue("pool", int(min(t.n_instances // 2 for t in res.tasks)))
@@ -173,8 +187,7 @@ glue("distinct_rarest", int(np.nanmin(res.distinct[:, :, :, -1])))
 # %% [markdown]
 # Over all runs the schedule injected {glue:text}`inj_total` instances, from
 # {glue:text}`inj_top` of a task copy at the highest frequency to {glue:text}`inj_rarest` at
-# the lowest. Every copy's realised count differs from its requested frequency times the tokens
-# trained by at most {glue:text}`inj_deviation`.
+# the lowest. {glue:md}`inj_deviation_sentence`
 #
 # ## C18: which sizes learn which frequencies
 #
