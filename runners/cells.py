@@ -28,6 +28,8 @@ BUSY_WAIT_S = 30.0
 cells take a second or two to stop) before it is skipped as busy."""
 _children: set[subprocess.Popen] = set()
 _children_lock = threading.Lock()
+_stopping = threading.Event()
+"""Set by :func:`stop_children`: from then on no cell starts (under ``_children_lock``)."""
 
 
 def describe(config) -> str:
@@ -42,7 +44,9 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
              place: dict | None = None, gpus: str | None = None) -> tuple[str, Path, float]:
     """Execute one cell through papermill; return (status, log path, seconds).
 
-    The status is ``"done"``, ``"failed"`` or ``"busy"`` (another sweep is running it).
+    The status is ``"done"``, ``"failed"``, ``"busy"`` (another sweep is running it),
+    ``"done elsewhere"`` (another sweep finished it while this one waited: it is not run
+    again) or ``"stopped"`` (the sweep is shutting down: it was not started).
     ``place`` is the node's share of a multi-node run (:func:`runners.cluster.rendezvous`);
     ``gpus`` the GPUs this cell may use (``CUDA_VISIBLE_DEVICES``), when cells share a machine.
     """
@@ -52,6 +56,9 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
     with wait_for_lock(work / ".sweep.lock", BUSY_WAIT_S) as taken:
         if not taken:
             return "busy", log, 0.0
+        if grid.find_run(config) is not None:  # finished by another sweep while this one waited
+            repair_record(config, work)
+            return "done elsewhere", log, 0.0
         params = {"config": config.to_dict(), "work_dir": str(work), "nproc": nproc,
                   "compile_model": compile_model, "artifact_root": str(artifacts.artifact_root()),
                   **(place or {})}
@@ -66,10 +73,12 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
         with open(log, "a") as f:
             f.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {describe(config)}\n")
             f.flush()
-            # its own process group, so that stopping the sweep stops the kernel it starts too
-            child = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-            with _children_lock:
+            with _children_lock:  # never after stop_children took its snapshot
+                if _stopping.is_set():
+                    return "stopped", log, 0.0
+                # its own process group, so that stopping the sweep stops the kernel it starts too
+                child = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=f,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
                 _children.add(child)
             try:
                 code = child.wait()
@@ -80,16 +89,34 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
         path = grid.find_run(config)
         if code != 0 or path is None:
             return "failed", log, seconds
-        shutil.copy2(work / "olmo_pretrain.ipynb", path / "run.ipynb")  # the run's record
-        if not keep_checkpoints:  # a finished cell's checkpoints, replicated or sharded
-            (work / "checkpoint.pt").unlink(missing_ok=True)
-            shutil.rmtree(work / "checkpoint.dcp", ignore_errors=True)
+        repair_record(config, work, keep_checkpoints)
         return "done", log, seconds
 
 
+def repair_record(config, work: Path, keep_checkpoints: bool = False) -> bool:
+    """Finish what a cell does after its run is saved: copy the executed notebook beside the
+    artifact (the run's record, written atomically) and remove the cell's checkpoints. Also what
+    a sweep does for a done cell a kill left without its record. True if the record is there."""
+    from rarescale.store.files import write_atomically
+
+    path = grid.find_run(config)
+    if path is None:
+        return False
+    record, executed = path / "run.ipynb", work / "olmo_pretrain.ipynb"
+    if not record.is_file() and executed.is_file():
+        write_atomically(record, lambda tmp: shutil.copy2(executed, tmp))
+    if not keep_checkpoints and record.is_file():  # a finished cell's checkpoints
+        (work / "checkpoint.pt").unlink(missing_ok=True)
+        (work / "checkpoint.pt.sha256").unlink(missing_ok=True)
+        shutil.rmtree(work / "checkpoint.dcp", ignore_errors=True)
+    return record.is_file()
+
+
 def stop_children(signum=None, frame=None):
-    """Stop every running cell's process group (SIGTERM, then SIGKILL after 10 s); exit on a signal."""
+    """Stop every running cell's process group (SIGTERM, then SIGKILL after 10 s); exit on a
+    signal. No cell starts once this has begun."""
     with _children_lock:
+        _stopping.set()
         children = list(_children)
     for child in children:
         with contextlib.suppress(ProcessLookupError, PermissionError):

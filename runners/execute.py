@@ -104,12 +104,21 @@ def execute(path: str | Path, parameters: dict | None = None,
                                                              os.environ.get("PYTHONPATH")]))}
     previous = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
+    # written under a temporary name and renamed when the run ends: a reader never sees half a
+    # notebook, and a write that fails (a full disk) leaves nothing
+    tmp = out_nb.with_name(f".{out_nb.name}.tmp-{os.getpid()}")
     try:
         papermill.execute_notebook(
-            nb, str(out_nb), parameters=parameters, kernel_name=kernel, language="python",
+            nb, str(tmp), parameters=parameters, kernel_name=kernel, language="python",
             cwd=os.getcwd(), progress_bar=progress_bar,
         )
+        os.replace(tmp, out_nb)
+    except Exception as exc:
+        if type(exc).__name__ == "PapermillExecutionError" and tmp.exists():
+            os.replace(tmp, out_nb)  # the failed notebook is the record of the failure
+        raise
     finally:
+        tmp.unlink(missing_ok=True)
         for k, v in previous.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -138,6 +147,10 @@ def main(argv=None) -> int:
         out = execute(args.notebook, params, args.output_dir, args.kernel)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # the output could not be written: a full disk, a read-only folder
+        print(f"error: cannot write the executed notebook to {args.output_dir} "
+              f"({exc.strerror or exc}); nothing was written", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # a failing cell: papermill keeps the executed notebook
         if type(exc).__name__ == "PapermillExecutionError" and exc.ename == "ConfigError":

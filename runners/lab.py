@@ -44,7 +44,12 @@ def command(root: Path = REPO_ROOT, port: int | None = None, token: str | None =
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    os.execv(command()[0], command() + list(args))
+    cmd = command()
+    if not Path(cmd[0]).is_file():
+        print(f"{cmd[0]} not found: JupyterLab is not installed for {sys.executable}; run "
+              "`make lab` (it installs the environment first)", file=sys.stderr)
+        return 2
+    os.execv(cmd[0], cmd + list(args))
     return 0
 
 

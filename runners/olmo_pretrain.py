@@ -62,6 +62,7 @@ from rarescale.store import artifacts
 from rarescale.olmo import grid
 from rarescale.olmo.config import RunConfig
 from rarescale.olmo.train import train
+from rarescale.validation import ConfigError
 from rarescale.olmo.figures import fig_olmo_run
 from rarescale.book.report import html_table
 from runners.cluster import torchrun_command
@@ -69,6 +70,8 @@ from runners.cluster import torchrun_command
 if artifact_root:
     os.environ[artifacts.ROOT_ENV] = str(Path(artifact_root).resolve())
 run = RunConfig.from_dict(config, "config")
+if not run.tasks:  # what this runner measures is the injected tasks
+    raise ConfigError("config.tasks is empty: a run of this runner injects at least one task (C16).")
 work = Path(work_dir or grid.run_folder(run)).resolve()
 print(f"{run.size}: {run.model.non_embedding_params():,} non-embedding parameters, "
       f"{run.steps} steps of {run.global_batch} × {run.seq_len} tokens, "

@@ -40,7 +40,7 @@ from rarescale.olmo import grid, throughput
 from rarescale.olmo.data import check_corpus
 from rarescale.validation import ConfigError, MissingFile, read_yaml, writable_dir
 from runners import cluster
-from runners.cells import GpuSlots, describe, run_cell, stop_children
+from runners.cells import GpuSlots, describe, repair_record, run_cell, stop_children
 
 
 def plan(sweep: grid.Sweep) -> list[tuple]:
@@ -140,10 +140,26 @@ def placement_checks(sweep: grid.Sweep, cells, processes_per_node: int, nodes: i
     return lines, failures
 
 
+def device_failures(cells, executor: str) -> list[str]:
+    """A sweep run here (``--executor local``) whose cells use CUDA needs a GPU here."""
+    if executor != "local" or all(c.device == "cpu" for c, *_ in cells):
+        return []
+    import torch
+
+    if not torch.cuda.is_available():
+        return ["device: the cells use CUDA and this machine has no GPU (run them where one is, "
+                "or --device cpu)"]
+    wanted = [int(c.device.split(":")[1]) for c, *_ in cells if ":" in c.device]
+    if wanted and max(wanted) >= torch.cuda.device_count():
+        return [f"device: cuda:{max(wanted)} asked, this machine has {torch.cuda.device_count()} GPU(s)"]
+    return []
+
+
 def dry_run(sweep: grid.Sweep, cells, work_dir: Path, processes_per_node: int, nodes: int,
-            gpu: str) -> int:
+            gpu: str, executor: str = "local") -> int:
     """Every check a run would trip over, after the plan: each failure one line, exit 1 if any."""
     lines, failures = placement_checks(sweep, cells, processes_per_node, nodes, gpu)
+    failures += device_failures(cells, executor)
     print(f"per size, on {nodes} node(s) of {processes_per_node} process(es):")
     print("\n".join(lines))
     todo = [c for c, _, done in cells if not done]
@@ -269,6 +285,8 @@ def run_locally(sweep: grid.Sweep, todo, work_root: Path, args, threads: int, np
             elif status == "busy":
                 busy.append(key)
                 status = "skipped: another sweep is running it"
+            elif status == "done elsewhere":
+                status = "done by another sweep while this one waited; not run again"
             print(f"[{n}/{len(todo)}] {describe(config)}: {status} in {seconds:.0f} s; "
                   f"elapsed {(time.perf_counter() - start) / 60:.1f} min, ~{left / 60:.0f} min left",
                   flush=True)
@@ -302,14 +320,20 @@ def main(argv=None) -> int:
         nodes = args.nodes if args.executor == "slurm" else 1
         if args.dry_run:  # the plan first, then what would stop a real run
             print_plan(sweep, cells, args.jobs, threads, gpu=args.gpu, utilisation=args.mfu)
-            return dry_run(sweep, cells, args.work_dir, nproc, nodes, args.gpu)
+            return dry_run(sweep, cells, args.work_dir, nproc, nodes, args.gpu, args.executor)
         _, failures = placement_checks(sweep, cells, nproc, nodes, args.gpu)
+        failures += device_failures(cells, args.executor)
         if failures:
             raise ConfigError(failures[0])
         work_root = check_inputs(sweep, [c for c, _, done in cells if not done], args.work_dir)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # a done cell that a kill left without its record (between saving the run and copying it)
+    for config, key, done in cells:
+        if done and not (grid.find_run(config) / "run.ipynb").is_file():
+            if repair_record(config, work_root / key):
+                print(f"cell {key[:10]}: its run's record copied beside the artifact", flush=True)
     estimate = print_plan(sweep, cells, args.jobs, threads, gpu=args.gpu, utilisation=args.mfu)
     # longest first, so that parallel jobs finish together
     todo = sorted(((c, k) for c, k, d in cells if not d),

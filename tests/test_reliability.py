@@ -2,12 +2,14 @@
 the book (stale code keys, a blind execution cache, racing writers, relative paths, corpora of
 the wrong width, leaked temporaries and orphaned cells, uneven errors)."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,8 +237,10 @@ def test_7_a_run_removes_temporaries_a_killed_run_left(tmp_path, monkeypatch):
     work.mkdir()
     (work / f"{CHECKPOINT}.tmp4242").write_bytes(b"half a checkpoint")
     (work / f"{CHECKPOINT}.tmp-4243-abcd").write_bytes(b"half a checkpoint")
+    (work / f"{CHECKPOINT}.sha256.tmp-4244-abcd").write_text("half a digest")
     train(tiny(checkpoint_every=2), work, progress=False, max_steps=4)
-    assert sorted(p.name for p in work.iterdir() if not p.name.startswith(".")) == [CHECKPOINT]
+    assert sorted(p.name for p in work.iterdir() if not p.name.startswith(".")) == \
+        [CHECKPOINT, CHECKPOINT + ".sha256"]
 
 
 def test_7_a_truncated_checkpoint_is_one_line(tmp_path, monkeypatch):
@@ -247,9 +251,121 @@ def test_7_a_truncated_checkpoint_is_one_line(tmp_path, monkeypatch):
     train(tiny(), tmp_path / "w", progress=False, max_steps=4)
     data = (tmp_path / "w" / CHECKPOINT).read_bytes()
     (tmp_path / "w" / CHECKPOINT).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConfigError, match="does not match its checksum") as info:
+        train(tiny(), tmp_path / "w", progress=False, max_steps=6)
+    assert "\n" not in str(info.value)
+    (tmp_path / "w" / (CHECKPOINT + ".sha256")).unlink()  # a checkpoint without digests
     with pytest.raises(ConfigError, match="is unreadable .*; delete it to start the run over") as info:
         train(tiny(), tmp_path / "w", progress=False, max_steps=6)
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------ what still broke (issue 31)
+
+def test_31_2_a_damaged_checkpoint_is_refused_naming_it(tmp_path, monkeypatch):
+    """16 bytes XORed in the middle of a checkpoint used to resume silently."""
+    from rarescale.olmo.train import CHECKPOINT, train
+    from test_olmo_train import tiny
+
+    monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
+    train(tiny(), tmp_path / "w", progress=False, max_steps=4)
+    path = tmp_path / "w" / CHECKPOINT
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 16] = bytes(b ^ 0xFF for b in data[mid:mid + 16])
+    path.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match=rf"{CHECKPOINT} does not match its checksum") as info:
+        train(tiny(), tmp_path / "w", progress=False, max_steps=6)
+    assert str(path.resolve()) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_31_2_a_kill_while_a_checkpoint_is_swapped_leaves_one_that_resumes(tmp_path, monkeypatch):
+    """The digests list the old and the new checkpoint while the file is swapped."""
+    from rarescale.olmo import train as training
+    from test_olmo_train import tiny
+
+    monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
+    work = tmp_path / "w"
+    training.train(tiny(), work, progress=False, max_steps=4)
+    old = (work / training.CHECKPOINT).read_bytes()
+    real_replace = training.os.replace
+
+    def killed(src, dst):  # the digests are written, the checkpoint never swapped in
+        if str(dst).endswith(training.CHECKPOINT):
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(training.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        training.save_checked(work / training.CHECKPOINT, lambda tmp: Path(tmp).write_bytes(b"new"))
+    monkeypatch.setattr(training.os, "replace", real_replace)
+    assert (work / training.CHECKPOINT).read_bytes() == old
+    assert len((work / (training.CHECKPOINT + ".sha256")).read_text().split()) == 2
+    result, _ = training.train(tiny(), work, progress=False)  # resumes from the old one
+    assert result["steps"] == tiny().steps
+
+
+def _fake_finished(monkeypatch, tmp_path, cells):
+    """A run that grid.find_run finds finished (its artifact folder), and a Popen that must not run."""
+    done = tmp_path / "artifact"
+    done.mkdir()
+    monkeypatch.setattr(cells.grid, "find_run", lambda config: done)
+
+    def no_run(*a, **k):
+        raise AssertionError("the cell was started")
+
+    monkeypatch.setattr(cells.subprocess, "Popen", no_run)
+    return done
+
+
+def test_31_3_a_cell_finished_by_another_sweep_while_waiting_is_not_run_again(tmp_path, monkeypatch):
+    from rarescale.olmo.config import RunConfig
+    from runners import cells
+
+    done = _fake_finished(monkeypatch, tmp_path, cells)
+    (tmp_path / "key").mkdir()
+    (tmp_path / "key" / "olmo_pretrain.ipynb").write_text("{}")
+    (tmp_path / "key" / "checkpoint.pt").write_text("x")
+    status, _, _ = cells.run_cell(RunConfig(size="30K"), "key", tmp_path, 1, 1, False)
+    assert status == "done elsewhere"
+    assert (done / "run.ipynb").read_text() == "{}" and not (tmp_path / "key" / "checkpoint.pt").exists()
+
+
+def test_31_10_no_cell_starts_once_the_sweep_is_stopping(tmp_path, monkeypatch):
+    from rarescale.olmo.config import RunConfig
+    from runners import cells
+
+    _fake_finished(monkeypatch, tmp_path, cells)
+    monkeypatch.setattr(cells.grid, "find_run", lambda config: None)  # not done: it would start
+    monkeypatch.setattr(cells, "_stopping", cells.threading.Event())
+    cells.stop_children()  # what a signal handler calls first (no signal: it does not exit)
+    status, _, _ = cells.run_cell(RunConfig(size="30K"), "key", tmp_path, 1, 1, False)
+    assert status == "stopped"
+
+
+def test_31_11_a_done_cell_without_its_record_is_repaired_by_the_next_sweep(tmp_path, monkeypatch,
+                                                                           subprocess_env):
+    """A kill between saving a run and copying its notebook left the record missing for good."""
+    from rarescale.olmo import grid
+    from runners import cells, sweep
+    from test_olmo_sweep import TINY, write
+
+    grid_file = write(tmp_path, TINY)
+    runs = {}
+    for config in grid.Sweep.from_yaml(grid_file).cells():
+        folder = tmp_path / "artifacts" / grid.cell_key(config)
+        folder.mkdir(parents=True)
+        runs[grid.cell_key(config)] = folder
+        work = tmp_path / "runs" / "tiny" / grid.cell_key(config)
+        work.mkdir(parents=True)
+        (work / "olmo_pretrain.ipynb").write_text('{"cells": []}')
+        (work / "checkpoint.pt").write_text("x")
+    monkeypatch.setattr(grid, "find_run", lambda config: runs[grid.cell_key(config)])
+    monkeypatch.setattr(cells.grid, "find_run", lambda config: runs[grid.cell_key(config)])
+    assert sweep.main([str(grid_file), "--work-dir", str(tmp_path / "runs")]) == 0
+    for key, folder in runs.items():
+        assert (folder / "run.ipynb").read_text() == '{"cells": []}'
+        assert not (tmp_path / "runs" / "tiny" / key / "checkpoint.pt").exists()
 
 
 def test_7_a_work_folder_in_use_is_skipped_not_shared(tmp_path, monkeypatch):
@@ -301,3 +417,86 @@ def test_7_stopping_a_sweep_stops_its_cells(tmp_path, subprocess_env, how):
     while _cell_processes(proc.pid) and time.time() < deadline:
         time.sleep(0.5)
     assert not _cell_processes(proc.pid), "a cell outlived its sweep"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed": 10 ** 20}, r"RunConfig\.seed must be at most 4,294,967,295"),
+    ({"vocab_size": 10 ** 11}, r"RunConfig\.vocab_size must be at most 16,777,216"),
+    ({"corpus_tokens": 10 ** 14}, r"RunConfig\.corpus_tokens must be at most 10,000,000,000"),
+    ({"eval_points": 10 ** 12}, r"RunConfig\.eval_points must be at most 10,000"),
+    ({"micro_batch": 3}, r"RunConfig\.micro_batch 3 does not divide the batch of 8 sequences"),
+])
+def test_31_7_values_a_kernel_tripped_over_are_refused_by_the_config(change, message):
+    from test_olmo_train import tiny
+
+    with pytest.raises(ConfigError, match=message):
+        tiny(**change)
+
+
+def test_31_7_an_uncreatable_work_dir_is_one_line(tmp_path):
+    from rarescale.olmo.train import train
+    from test_olmo_train import tiny
+
+    with pytest.raises(ConfigError, match=r"work_dir: cannot create /dev/null/x \(Not a directory\)"):
+        train(tiny(), "/dev/null/x", progress=False)
+
+
+def test_31_7_a_cuda_sweep_on_a_machine_without_one_fails_its_dry_run(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from runners import sweep
+    from test_olmo_sweep import TINY, write
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    grid_file = write(tmp_path, {**TINY, "run": {**TINY["run"], "device": "cuda"}})
+    assert sweep.main([str(grid_file), "--dry-run", "--work-dir", str(tmp_path / "runs")]) == 1
+    assert "check failed: device: the cells use CUDA and this machine has no GPU" in capsys.readouterr().out
+    assert sweep.main([str(grid_file), "--work-dir", str(tmp_path / "runs")]) == 2
+    assert not (tmp_path / "runs").exists()  # refused before anything was written
+
+
+def test_31_13_every_cpu_size_has_an_estimate_and_no_venv_is_one_line(tmp_path):
+    from rarescale.olmo import grid
+    from rarescale.olmo.model import LADDER
+
+    sweep = grid.Sweep.from_dict({"name": "t", "sizes": ["12K"], "frequencies": [1e-3],
+                                  "tasks": [{"kind": "cmp", "n_values": 8, "n_instances": 64}],
+                                  "run": {"vocab_size": 256, "seq_len": 16, "batch": 8, "tokens": 12800}})
+    for size in [s for s in LADDER if LADDER[s].non_embedding_params() < 5e6]:
+        config = dataclasses.replace(sweep.cells()[0], size=size)
+        for threads in (1, 2):
+            assert np.isfinite(sweep.estimate_seconds(config, threads=threads)), (size, threads)
+    # a Python without the project's packages: one line naming the command to run instead
+    code = ("import importlib.util, runpy, sys; real = importlib.util.find_spec; "
+            "importlib.util.find_spec = lambda m, *a: None if m == 'submitit' else real(m, *a); "
+            "sys.argv = ['runners.sweep', 'x.yaml']; runpy.run_module('runners.sweep', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "submitit is not installed for" in out.stderr and "make venv" in out.stderr
+
+
+def test_31_4_a_full_disk_on_the_output_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import papermill
+
+    from runners import execute
+
+    def full(nb, out, **kw):
+        Path(out).write_text('{"cells": [')  # half a notebook, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(papermill, "execute_notebook", full)
+    out = tmp_path / "out"
+    assert execute.main(["book/00_how_to_use.py", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err
+    assert list(out.iterdir()) == []  # no notebook, no temporary
+
+
+def test_31_7_a_run_without_tasks_is_refused_by_the_runner_with_exit_2(tmp_path, subprocess_env):
+    out = subprocess.run([PYTHON, "-m", "runners.execute", "runners/olmo_pretrain.py", "-o",
+                          str(tmp_path / "out"), "-p", "config", "{size: 30K, tasks: []}"],
+                         cwd=REPO, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "config.tasks is empty" in out.stderr, out.stderr[-2000:]

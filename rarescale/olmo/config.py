@@ -174,6 +174,7 @@ class RunConfig(Config):
         if self.budgets > 1 and min(starts) < max(1, round(self.warmup * self.steps)):
             raise ConfigError(f"RunConfig.budgets {self.budgets}: the smallest budget's decay would "
                               "start inside the warmup; use fewer budgets or more tokens.")
+        self._check_relations()
         check("RunConfig", "eos", self.eos, Interval(Integral, 0, self.vocab_size - 1))
         check("RunConfig", "shard", self.shard, Boolean())
         check("RunConfig", "device", self.device, Text())
@@ -195,6 +196,19 @@ class RunConfig(Config):
             raise ConfigError(f"RunConfig.tasks: a step may inject up to {most} instances, more than "
                               f"the batch of {self.global_batch} sequences holds ({k} per sequence); "
                               "lower the rates or raise the batch.")
+
+    def _check_relations(self):
+        """What a kernel would otherwise trip over: values that do not fit, do not divide, or
+        would allocate or write more than any machine of the project has (issue-31 checks)."""
+        limits = {"seed": 2 ** 32 - 1, "vocab_size": 2 ** 24, "corpus_tokens": 10 ** 10,
+                  "eval_points": 10_000, "eval_instances": 10 ** 6, "tokens": 10 ** 13}
+        for name, top in limits.items():
+            value = getattr(self, name)
+            if value > top:
+                raise ConfigError(f"RunConfig.{name} must be at most {top:,}. Got {value:,} instead.")
+        if self.micro_batch is not None and self.global_batch % self.micro_batch:
+            raise ConfigError(f"RunConfig.micro_batch {self.micro_batch} does not divide the batch "
+                              f"of {self.global_batch} sequences.")
 
     @property
     def model(self):

@@ -253,9 +253,21 @@ class Sweep(Config):
                 for config, (*_, group) in zip(self.cells(), self.cell_groups())]
 
     def estimate_seconds(self, config: RunConfig, tokens_per_s=None, threads: int = 2) -> float:
-        """Training time of a cell from measured tokens/s (nan if its size or device was never measured)."""
-        rate = (tokens_per_s or MEASURED_TOKENS_PER_S.get(min(threads, 2), {})).get(config.size)
-        if rate is None or (tokens_per_s is None and config.device != "cpu"):  # measured on CPU only
+        """Training time of a cell from measured tokens/s; a size not measured at these threads
+        is interpolated in log tokens/s against log parameters between the measured ones (held
+        at the nearest outside them). nan on a GPU (measured on CPU only)."""
+        table = tokens_per_s or MEASURED_TOKENS_PER_S.get(min(threads, 2), {})
+        if tokens_per_s is None and config.device != "cpu":
+            return float("nan")
+        rate = table.get(config.size)
+        if rate is None and table:
+            import numpy as np
+
+            known = sorted((model_size(s).total_params(config.padded_vocab), r) for s, r in table.items())
+            p = model_size(config.size).total_params(config.padded_vocab)
+            rate = float(np.exp(np.interp(np.log(p), [np.log(k) for k, _ in known],
+                                          [np.log(r) for _, r in known])))
+        if rate is None:
             return float("nan")
         return config.tokens_with_branches / rate * 1.1  # + evaluation
 

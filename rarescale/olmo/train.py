@@ -29,6 +29,7 @@ import datetime
 import os
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from rarescale.olmo.data import open_corpus, run_tasks, schedules, training_batc
 from rarescale.olmo.model import build_model
 from rarescale.olmo.step import (autocast_for, compiled_loss, make_optimizer, optimizer_step,
                                  set_lr, uses_bf16, uses_compile)
-from rarescale.validation import ConfigError
+from rarescale.validation import ConfigError, writable_dir
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -167,9 +168,45 @@ def restore_rng_state(saved) -> None:
     torch.set_rng_state(torch.frombuffer(bytearray(saved), dtype=torch.uint8))
 
 
+def _digests_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_checked(path: Path, save) -> None:
+    """Write a checkpoint atomically with its SHA-256 beside it (``<name>.sha256``), so that a
+    resume can tell a damaged file from a whole one. The digests file lists the new digest and
+    the old one while the checkpoint is swapped, then the new one alone: a kill at any point
+    leaves a checkpoint whose digest is listed."""
+    digests = _digests_path(path)
+    old = digests.read_text().split() if digests.is_file() else []
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        save(tmp)
+        new = _file_sha256(tmp)
+        write_atomically(digests, lambda t: Path(t).write_text("\n".join([new, *old[:1]]) + "\n"))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_atomically(digests, lambda t: Path(t).write_text(new + "\n"))
+
+
 def _load_checkpoint(path: Path, config: RunConfig) -> dict:
     import torch
 
+    digests = _digests_path(path)
+    if digests.is_file() and _file_sha256(path) not in digests.read_text().split():
+        raise ConfigError(f"{path.resolve()} does not match its checksum ({digests.name}): the file "
+                          "was damaged; delete it to start the run over.")
     try:
         # to the CPU: load_state_dict copies weights and optimizer state to their devices, and the
         # RNG state must stay a CPU byte tensor
@@ -208,8 +245,9 @@ def _owned(work_dir: Path, rank: int, wait_s: float = 60.0):
         if not taken:
             raise ConfigError(f"{work_dir.resolve()} is in use by another run; wait for it or use "
                               "another work folder.")
-        for stale in work_dir.glob(CHECKPOINT + ".tmp*"):
-            stale.unlink(missing_ok=True)
+        for pattern in (CHECKPOINT + ".tmp*", CHECKPOINT + ".sha256.tmp*"):
+            for stale in work_dir.glob(pattern):
+                stale.unlink(missing_ok=True)
         sharding.clear_stale(work_dir)
         yield
 
@@ -225,8 +263,7 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
     forward ran in bf16 (:func:`~rarescale.olmo.step.uses_bf16`), go in the run's artifact.
     """
     device, rank, world = _distributed(config)
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = writable_dir(work_dir, "work_dir")
     if config.global_batch % world:
         raise ConfigError(f"RunConfig.batch {config.global_batch} must divide among {world} processes.")
     per_rank = config.global_batch // world
@@ -400,7 +437,7 @@ def _loop(config, work_dir, device, rank, world, micro, sharded, progress, max_s
             return
         if rank == 0:
             state_now = {**extra, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
-            write_atomically(checkpoint, lambda tmp: torch.save(state_now, tmp))
+            save_checked(checkpoint, lambda tmp: torch.save(state_now, tmp))
         if world > 1:
             torch.distributed.barrier()
         _remove_stale(stale, rank)
