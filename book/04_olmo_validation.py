@@ -51,6 +51,7 @@ from rarescale.olmo import figures
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.book import ledger
 from rarescale.olmo import capacity, ladder, natural
+from rarescale.verdicts import ALPHA, size_trend
 from rarescale.olmo.model import model_size
 from rarescale.book.report import glue, glue_text, html_table, sci
 
@@ -408,6 +409,17 @@ glue_text("forget_freq", sci(res.frequencies[f_forget], 2))
 raw = res.cosine["body"].mean(axis=(1, 3))  # [size, task]
 glue_text("cos_raw", "; ".join(f"{res.titles[t]}: {ladder.arrow(raw[:, t], '{:+.3f}')}"
                                for t in range(len(res.tasks))))
+rise = np.nanmean(res.forgetting_rise_matched, axis=(2, 3))  # [size, seed]: every task and frequency
+falls, rises = size_trend(rise, res.params, -1), size_trend(rise, res.params, +1)
+glue_text("forget_direction", (
+    f"Over every task and frequency, the rise of the label loss at the matched learning rate "
+    f"has a slope of {falls.interval()} (nats, against log₁₀ parameters)"
+    + (f": larger models forget *more*, not less (one-sided p = {rises.p:.3f} for a rise), "
+       "against C20's claim." if rises.verdict == "supported" else
+       f": it falls with size (p = {falls.p:.3f}), as C20 claims." if falls.verdict == "supported" else
+       (f": the estimate points against C20 (larger models forgetting more; one-sided p = "
+        f"{rises.p:.3f} for a rise), but no trend either way is shown at level {ALPHA:g}."
+        if falls.slope > 0 else ": no trend either way is shown."))))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_interference
@@ -420,7 +432,7 @@ glue_text("cos_raw", "; ".join(f"{res.titles[t]}: {ladder.arrow(raw[:, t], '{:+.
 # ```
 #
 # Before the null is subtracted, the blocks' cosine, mean over frequencies and seeds, from the
-# smallest size to the largest: {glue:md}`cos_raw`.
+# smallest size to the largest: {glue:md}`cos_raw`. {glue:md}`forget_direction`
 #
 # ## What the CPU ladder supports
 #
