@@ -70,7 +70,7 @@ def test_minimal_book_builds_glues_and_reexecutes_on_library_change(tmp_path, su
     again = (book / "_build" / "artifacts-read.log").read_text().split("\t")[0]
     assert Path(again).name == Path(read).name and Path(again).is_dir()  # found or made anew
 
-    with open(book / "rarescale" / "plots.py", "a") as f:
+    with open(book / "rarescale" / "book" / "plots.py", "a") as f:  # a module the chapter imports
         f.write("\n# an edit to the library\n")
     log = build(book, env)
     assert "cleared" in log and "00_how_to_use.py: Executed notebook" in log

@@ -28,3 +28,51 @@ def test_cache_cleared_only_when_library_changes(tmp_path):
     assert not refresh(cache, library_digest(tmp_path))
     (tmp_path / "requirements.txt").write_text("numpy==2.4.7\n")  # pin change
     assert refresh(cache, library_digest(tmp_path))
+
+
+def test_each_page_depends_on_what_it_imports_and_reads_and_no_more():
+    """Issue 31.1 and 31.12: the data file chapter 1 reads is an input of chapter 1 and of the
+    front page (its ledger recomputes chapter 1) only; chapter 4's figure code of chapter 4 only."""
+    from conftest import REPO
+    from runners.book_cache import page_inputs
+
+    pages = {p.stem: set(page_inputs(p, REPO)) for p in sorted((REPO / "book").glob("*.py"))}
+    data = (REPO / "book" / "data" / "chinchilla_svg_extracted_data.csv").resolve()
+    figures = (REPO / "rarescale" / "olmo" / "figures.py").resolve()
+    assert {name for name, inputs in pages.items() if data in inputs} == {"01_phenomenology", "intro"}
+    assert {name for name, inputs in pages.items() if figures in inputs} == {"04_olmo_validation"}
+    ladder = (REPO / "runners" / "configs" / "cpu_ladder.yaml").resolve()
+    assert {"04_olmo_validation", "intro"} <= {n for n, i in pages.items() if ladder in i}
+    requirements = (REPO / "requirements.txt").resolve()
+    assert all(requirements in inputs for inputs in pages.values())
+
+
+def test_refresh_drops_the_cache_record_of_the_changed_page_only(tmp_path):
+    import jupytext
+    import nbformat
+    from jupyter_cache import get_cache
+
+    from runners.book_cache import refresh_pages
+
+    (tmp_path / "rarescale").mkdir()
+    (tmp_path / "rarescale" / "__init__.py").write_text("")
+    (tmp_path / "rarescale" / "theory.py").write_text("x = 1\n")
+    (tmp_path / "book").mkdir()
+    header = "# %%\n"
+    (tmp_path / "book" / "a.py").write_text(header + "from rarescale import theory\nprint(theory.x)\n")
+    (tmp_path / "book" / "b.py").write_text(header + "print(2)\n")
+    cache_dir = tmp_path / "_build" / ".jupyter_cache"
+    cache = get_cache(str(cache_dir))
+    for name in ("a", "b"):
+        nb = jupytext.read(tmp_path / "book" / f"{name}.py", fmt="py:percent")
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        cache.cache_notebook_file(str(path), check_validity=False)
+    assert refresh_pages(tmp_path, cache_dir) == ["book/a.py", "book/b.py"]  # no digests yet
+    for name in ("a", "b"):  # cached again, as a build would
+        cache.cache_notebook_file(str(tmp_path / f"{name}.ipynb"), check_validity=False, overwrite=True)
+    assert refresh_pages(tmp_path, cache_dir) == []  # nothing changed: both kept
+    (tmp_path / "rarescale" / "theory.py").write_text("x = 2\n")  # what a.py imports
+    assert refresh_pages(tmp_path, cache_dir) == ["book/a.py"]
+    records = {r.uri for r in cache.list_cache_records()}
+    assert records == {str(tmp_path / "b.ipynb")}
