@@ -123,3 +123,45 @@ def test_cli_table_json_and_bad_file(tmp_path, subprocess_env):
                           env=subprocess_env, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr == "error: mixture.width must be an int in the range [1, 20]. Got 0 instead.\n"
+
+
+@pytest.mark.parametrize("case, message", [
+    ("same as input", "--json {spec} is the mixture file itself"),
+    ("plot format", "--plot {dir}/kept.xyz: matplotlib cannot write '.xyz' files"),
+    ("same outputs", "--json and --plot name the same file"),
+    ("overflow", "the advice is not finite"),
+])
+def test_31_6_advisor_outputs_are_checked_first_and_written_whole_or_not_at_all(tmp_path, case, message):
+    """Issue 31.6: a plot format matplotlib cannot write used to fail after advice.json was
+    written; --json naming the mixture overwrote it; a spectrum near float's range wrote NaN."""
+    import yaml
+
+    from rarescale.advisor.cli import main
+
+    spec = tmp_path / "mixture.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    before = spec.read_bytes()
+    out = tmp_path / "a.json"
+    args = {"same as input": [str(spec), "--json", str(spec)],
+            "plot format": [str(spec), "--json", str(out), "--plot", str(tmp_path / "kept.xyz")],
+            "same outputs": [str(spec), "--json", str(out), "--plot", str(out)]}.get(case)
+    if case == "overflow":
+        big = {**SPEC, "tasks": [{**t, "spectrum": [1e308, 1e308]} if "spectrum" in t else t
+                                 for t in SPEC["tasks"]]}
+        if big == SPEC:  # no explicit spectrum in the example: give the first task one
+            big = {**SPEC, "tasks": [{"name": SPEC["tasks"][0]["name"], "frequency":
+                                      SPEC["tasks"][0]["frequency"], "spectrum": [1e308] * 2}]
+                   + SPEC["tasks"][1:]}
+        spec.write_text(yaml.safe_dump(big))
+        before = spec.read_bytes()
+        args = [str(spec), "--json", str(out)]
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(args)
+    assert code == 2 and message.format(spec=spec, dir=tmp_path) in err.getvalue(), err.getvalue()
+    assert err.getvalue().count("\n") == 1
+    assert spec.read_bytes() == before and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixture.yaml"]

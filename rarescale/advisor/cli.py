@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rarescale.advisor import __doc__ as ADVISOR_DOC
 from rarescale.advisor import advise, format_table, load_spec
+from rarescale.store.files import write_atomically
 from rarescale.validation import ConfigError, writable_file
 
 
@@ -25,16 +26,26 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         spec = load_spec(args.mixture)
-        for option in ("json", "plot"):
-            if getattr(args, option):
-                writable_file(getattr(args, option), f"--{option}")
+        outputs = [(o, Path(getattr(args, o))) for o in ("json", "plot") if getattr(args, o)]
+        for option, path in outputs:
+            writable_file(path, f"--{option}")
+            if path.resolve() == Path(args.mixture).resolve():
+                raise ConfigError(f"--{option} {path} is the mixture file itself; choose another file.")
+        if len(outputs) == 2 and outputs[0][1].resolve() == outputs[1][1].resolve():
+            raise ConfigError("--json and --plot name the same file; choose two.")
+        if args.plot and Path(args.plot).suffix.lower().lstrip(".") not in _FORMATS:
+            raise ConfigError(f"--plot {args.plot}: matplotlib cannot write '{Path(args.plot).suffix}' "
+                              f"files; use one of {', '.join('.' + f for f in sorted(_FORMATS))}.")
+        advice = advise(spec)
+        text = advice.to_json()
+        if "NaN" in text or "Infinity" in text:  # not JSON: a spectrum beyond float range
+            raise ConfigError(f"{args.mixture}: the advice is not finite (a frequency or eigenvalue "
+                              "too large or too small for floating point); rescale the spectrum.")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    advice = advise(spec)
     print(format_table(advice))
-    if args.json:
-        Path(args.json).write_text(advice.to_json())
+    # every output written under a temporary name and renamed: all of them, or none
     if args.plot:
         import matplotlib
 
@@ -45,5 +56,13 @@ def main(argv=None) -> int:
 
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         fig_learned_by_width(ax, spec.mixture, spec.names)
-        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        fmt = Path(args.plot).suffix.lower().lstrip(".")
+        write_atomically(args.plot, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight",
+                                                             format=fmt))
+        plt.close(fig)
+    if args.json:
+        write_atomically(args.json, lambda tmp: Path(tmp).write_text(text))
     return 0
+
+
+_FORMATS = {"png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp"}
