@@ -246,3 +246,56 @@ def test_the_command_line_says_it_the_same_way(tmp_path, subprocess_env):
                           '"48"', "-o", str(tmp_path / "out")], cwd=REPO, env=subprocess_env,
                          capture_output=True, text=True, timeout=120)
     _one_line_error(out.returncode, out.stderr, "widths")
+
+
+def _bad_run_fields():
+    """Every RunConfig field a sweep's ``run:`` block may set, with values generated from its
+    default's type (and the Nones of fields that must be set), each out of type or range."""
+    import dataclasses as dc
+
+    from rarescale.olmo.config import OPTIONAL as RUN_OPTIONAL
+    from rarescale.olmo.config import RunConfig
+
+    by_type = {int: ["abc", 2.5, [1], {"x": 1}, -5, 10 ** 30, True],
+               float: ["abc", [0.5], {"x": 1}, float("nan"), float("inf"), -1.0, True],
+               str: [5, [], {"x": 1}, True, "no-such-option"],
+               bool: ["yes", 2, [True], None]}
+    cases = []
+    for f in dc.fields(RunConfig):
+        if f.name in ("size", "tasks", "seed", "corpus"):
+            continue  # set by the grid, or a path (its own cases above)
+        default = f.default
+        kind = (int if f.name in ("batch", "micro_batch") else float) if f.name in RUN_OPTIONAL \
+            else type(default)
+        for value in by_type.get(kind, []):
+            if kind is str and f.name == "device" and value == "no-such-option":
+                value = "tpu:0"
+            if kind is int and f.name == "eos" and value == 10 ** 30:
+                continue  # checked against vocab_size: the same as -5's case
+            cases.append(({"run": {f.name: value}}, f.name))
+    return cases
+
+
+ISSUE_31_SWEEPS = [
+    ({"seeds": [0, 0]}, "seeds"), ({"sizes": ["30K", "30K"]}, "sizes"),
+    ({"frequencies": [1 / 64, 1 / 64]}, "frequencies"), ({"name": "../../escaped"}, "name"),
+    ({"name": "/tmp/x"}, "name"), ({"name": "a\nb"}, "name"), ({"name": "rtl\u202ename"}, "name"),
+    ({"name": ".hidden"}, "name"), ({"name": "x" * 65}, "name"), ({"task_seeds": "own"}, "task_seeds"),
+    ({"run": {"micro_batch": 3}}, "micro_batch"), ({"run": {"seed": 1}}, "seed"),
+]
+GENERATED_SWEEPS = _bad_run_fields() + ISSUE_31_SWEEPS
+
+
+@pytest.mark.parametrize("change, field", GENERATED_SWEEPS, ids=[repr(c)[:60] for c, _ in GENERATED_SWEEPS])
+def test_a_generated_bad_run_field_is_one_line_and_writes_nothing(change, field, tmp_path, capsys,
+                                                                  monkeypatch, committed_artifacts):
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    path = tmp_path / "tiny.yaml"
+    if isinstance(change.get("run"), dict):
+        change = {"run": {**TINY["run"], **change["run"]}}
+    path.write_text(yaml.safe_dump({**TINY, **change}, allow_unicode=True))
+    for dry in (["--dry-run"], []):  # the dry run refuses it, and so does the run
+        code = sweep.main([str(path), *dry, "--work-dir", str(tmp_path / "runs")])
+        _one_line_error(code, capsys.readouterr().err, field)
+    assert not (tmp_path / "artifacts").exists() and not (tmp_path / "runs").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]

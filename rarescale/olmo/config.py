@@ -201,10 +201,13 @@ class RunConfig(Config):
         """What a kernel would otherwise trip over: values that do not fit, do not divide, or
         would allocate or write more than any machine of the project has (issue-31 checks)."""
         limits = {"seed": 2 ** 32 - 1, "vocab_size": 2 ** 24, "corpus_tokens": 10 ** 10,
-                  "eval_points": 10_000, "eval_instances": 10 ** 6, "tokens": 10 ** 13}
+                  "eval_points": 10_000, "eval_instances": 10 ** 6, "tokens": 10 ** 13,
+                  "batch": 2 ** 24, "micro_batch": 2 ** 24, "holdout": 10 ** 7,
+                  "forgetting_steps": 10 ** 6, "checkpoint_every": 10 ** 9, "per_sequence": 2 ** 16,
+                  "budgets": 64}
         for name, top in limits.items():
             value = getattr(self, name)
-            if value > top:
+            if value is not None and value > top:
                 raise ConfigError(f"RunConfig.{name} must be at most {top:,}. Got {value:,} instead.")
         if self.micro_batch is not None and self.global_batch % self.micro_batch:
             raise ConfigError(f"RunConfig.micro_batch {self.micro_batch} does not divide the batch "
