@@ -9,6 +9,7 @@ them has its own case too.
 import hashlib
 import subprocess
 
+import numpy as np
 import pytest
 import yaml
 
@@ -299,3 +300,35 @@ def test_a_generated_bad_run_field_is_one_line_and_writes_nothing(change, field,
         _one_line_error(code, capsys.readouterr().err, field)
     assert not (tmp_path / "artifacts").exists() and not (tmp_path / "runs").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]
+
+
+CORPORA = {
+    "negative int32 ids": lambda p: np.save(p, -np.arange(1, 5000, dtype=np.int32)),
+    "floats": lambda p: np.save(p, np.random.default_rng(0).random(5000)),
+    "a 2-D array": lambda p: np.save(p, np.zeros((100, 50), np.uint16)),
+    "an empty file": lambda p: p.write_bytes(b""),
+    "an odd byte count": lambda p: p.write_bytes(b"\x01\x02\x03"),
+    "ids beyond the vocabulary": lambda p: (np.arange(5000, dtype=np.uint16) + 60000).tofile(p),
+    "a truncated .npy header": lambda p: p.write_bytes(b"\x93NUMPY\x01\x00"),
+    "a folder": lambda p: p.mkdir(),
+}
+
+
+@pytest.mark.parametrize("what", sorted(CORPORA))
+def test_a_degenerate_corpus_is_refused_by_the_dry_run_in_one_line(what, tmp_path, capsys, monkeypatch):
+    import numpy as np  # noqa: F401  (the makers use it)
+
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    corpus = tmp_path / ("corpus.npy" if "npy" in what or "array" in what or "floats" in what
+                         or "int32" in what else "corpus.bin")
+    CORPORA[what](corpus)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "run": {**TINY["run"], "corpus": [str(corpus)], "holdout": 4}}))
+    code = sweep.main([str(path), "--dry-run", "--work-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr()
+    failed = [line for line in out.out.splitlines() if line.startswith("check failed")]
+    if code == 1:  # a file that is not there (a folder) is a failed check after the plan
+        assert len(failed) == 1 and "corpus" in failed[0], out.out
+    else:
+        _one_line_error(code, out.err, "corpus")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "artifacts").exists()

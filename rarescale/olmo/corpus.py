@@ -210,6 +210,9 @@ def _token_layout(path: Path, dtype: str) -> tuple[np.dtype, int, int]:
 
 def _check_width(path: Path, sample: np.ndarray, file_dtype, vocab_size: int) -> None:
     """One-line error when a sample of ``path`` does not look like tokens of ``vocab_size``."""
+    if sample.size and sample.min() < 0:
+        raise ConfigError(f"TokenCorpus: {path} holds token {sample.min()} < 0: token ids are "
+                          "non-negative (a signed array of something else?).")
     if sample.size and sample.max() >= vocab_size:
         raise ConfigError(f"TokenCorpus: {path} holds token {sample.max()} >= vocab_size {vocab_size}: "
                           f"a file of another width than {np.dtype(file_dtype).name}, or the "
