@@ -210,7 +210,6 @@ glue("n_runs_all", len(N_a), display=False)
 glue("n_runs", len(N_r), display=False)
 glue("exclude_highest", exclude_highest, display=False)
 glue("n_boot", n_boot, display=False)
-glue("boot_seconds", float(refit.manifest["wall_time_s"] or 0), display=False)
 keys = ("E", "A", "B", "alpha", "beta", "alpha_over_beta", "small_ratio", "tokens_per_param")
 formats = {"A": "{:.0f}", "B": "{:.0f}", "tokens_per_param": "{:.1f}"}
 cells = {}
@@ -259,9 +258,9 @@ HTML(html_table(["fit", "E", "A", "B", "α", "β", "α/β", "N_s*/N_L (ε = 0)",
 # {glue:text}`left_out_sizes` parameters) lie {glue:text}`left_out_above` above the refitted law.
 # Chinchilla's published constants outside the refit's 95% intervals: {glue:text}`chinchilla_outside`;
 # with its $\alpha/\beta$ the compute optimum at its own compute comes at a number of tokens
-# per parameter that the table compares with the refit's. The bootstrap took {glue:text}`boot_seconds:.0f` s
-# (each refit starts from the fit to all the runs; `benchmarks/bench_loss_fit.py` compares this
-# with a full search per refit).
+# per parameter that the table compares with the refit's. (Each bootstrap refit starts from
+# the fit to all the runs; `benchmarks/bench_loss_fit.py` compares this with a full search per
+# refit, and the reproducibility page gives the wall time.)
 #
 # ## Fitting your own runs
 #

@@ -139,7 +139,6 @@ glue("c7_rel_err_pct", 100 * abs(mc_total / closed - 1), display=False)
 run = experiments.width_sweep(mixture, config)
 sweep = run.arrays
 fid = experiments.fidelity(mixture, config, sweep, threshold)
-glue("fig2_wall_s", run.result["wall_time_s"], display=False)
 
 # %% tags=["remove-input"]
 glue("overlap_min", float(fid["overlap"].min()), display=False)
@@ -174,8 +173,7 @@ plt.close(fig)
 # eigenspace with a subspace overlap of at least {glue:text}`overlap_min:.3f` at every width
 # (mean squared cosine of the principal angles, averaged over seeds), and for
 # {glue:text}`agreement_pct:.1f`% of (width, seed, task) triples "learned" (normalised loss
-# below the threshold) agrees with the prediction. The sweep took {glue:text}`fig2_wall_s:.0f` s
-# to train.
+# below the threshold) agrees with the prediction.
 
 # %%
 predicted_n = [theory.learn_width(mixture, k) for k in range(K)]

@@ -90,14 +90,12 @@ rows = []
 for s, size in enumerate(res.sizes):
     m = model_size(size)
     rows.append([size, m.d_model, m.n_layers, m.n_heads, f"{m.non_embedding_params():,}",
-                 f"{m.total_params(cell.vocab_size):,}", f"{np.mean(res.tokens_per_s[s]):,.0f}",
-                 f"{np.mean(res.wall_time_s[s]) / 60:.1f}", f"{np.mean(res.val_loss[s]):.3f}"])
+                 f"{m.total_params(cell.vocab_size):,}", f"{np.mean(res.val_loss[s]):.3f}"])
 HTML(html_table(["size", "d_model", "layers", "heads", "non-embedding params", "total params",
-                 "tokens/s (train)", "minutes per run", "final validation loss"], rows,
+                 "final validation loss"], rows,
                 caption=f"The CPU ladder: OLMo-2 models (transformers' Olmo2ForCausalLM), fp32, "
-                        f"vocabulary {cell.vocab_size}, means over {len(res.seeds)} seeds. Tokens/s "
-                        "is each run's own record of its training steps; the committed ladder ran "
-                        "two runs at a time, one thread each"))
+                        f"vocabulary {cell.vocab_size}, means over {len(res.seeds)} seeds (run "
+                        "times: the reproducibility page)"))
 
 # %% [markdown]
 # ## The setup (C15–C17)
@@ -506,8 +504,7 @@ HTML(html_table(["analysis", "C18 supported", "C19 supported", "C20 supported"],
 # each budget's accuracy is the one a run of that many tokens (and the same warmup) would end
 # with; a cosine run's
 # mid-point would not be, its learning rate still high (a test checks that a branch ends
-# exactly where a separate run of its tokens ends). The sweep's cells took
-# {glue:text}`cap_wall_min:.0f` minutes of run time in all, two at a time.
+# exactly where a separate run of its tokens ends).
 
 # %%
 cap_sweep, cap = capacity.load_capacity(REPO_ROOT / capacity_file)
@@ -531,7 +528,6 @@ glue_text("cap_freqs", ", ".join(f"{name} at {sci(f)} per token"
                                  for name, f in zip(cap.titles, cap.frequencies)))
 glue_text("cap_budgets", ", ".join(f"{t / 1e6:.2g}M" for t in cap.tokens))
 glue("cap_decay_pct", 100 * cap_sweep.cells()[0].decay)
-glue("cap_wall_min", float(np.nansum(cap.wall_time_s)) / 60)
 cap_verdicts = [cap.verdict(t, margin) for t in range(len(cap.tasks))]
 for t, v in enumerate(cap_verdicts):
     glue_text(f"cap_task_{t}", cap.titles[t])
