@@ -200,10 +200,7 @@ glue("distinct_rarest", int(np.nanmin(res.distinct[:, :, :, -1])))
 # at the end of training against the injection frequency, a line per size (dots: seeds).
 
 # %%
-fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
-for t, ax in enumerate(np.atleast_1d(axes)):
-    figures.fig_olmo_accuracy(ax, res, t, margin=margin, reference=reference[res.tasks[t].kind])
-np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=7)
+fig = figures.accuracy_by_frequency(res, margin, reference)
 glue("fig_olmo_accuracy", fig, display=False)
 plt.close(fig)
 

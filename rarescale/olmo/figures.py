@@ -225,3 +225,14 @@ def fig_olmo_learning_curves(ax, res, task: int, margin: float = 0.5, seed: int 
     ax.set(xscale="log", xlabel="training tokens", ylabel="held-out accuracy (argmax, labels)",
            ylim=(-0.02, 1.02), title=res.tasks[task].title)
     return ax
+
+
+def accuracy_by_frequency(res, margin: float = 0.5, reference: dict | None = None):
+    """Figure (a) for every task of ``res``: one panel each (:func:`fig_olmo_accuracy`), with
+    ``reference[kind]`` = (name, frequency) of the task's natural occurrences where given."""
+    fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
+    for t, ax in enumerate(np.atleast_1d(axes)):
+        fig_olmo_accuracy(ax, res, t, margin=margin,
+                          reference=(reference or {}).get(res.tasks[t].kind))
+    np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=7)
+    return fig
