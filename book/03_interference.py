@@ -366,18 +366,28 @@ for name, i in (("mid", 1), ("wide", -1)):
     glue(f"model_w_{name}", fit["widths"][i], display=False)
     glue(f"model_pred_{name}", fit["predicted_rate"][i], display=False)
     glue(f"model_fit_{name}", fit["fitted_rate"][i], display=False)
+fitted_here = [n == trace_widths[0] for n in fit["widths"]]
+out_of_sample = [e for e, here in zip(fit["rms_error"], fitted_here) if not here]
+glue("model_rms_in", float(np.mean([e for e, here in zip(fit["rms_error"], fitted_here) if here])),
+     display=False)
+glue("model_rms_out_lo", float(min(out_of_sample)), display=False)
+glue("model_rms_out_hi", float(max(out_of_sample)), display=False)
 glue("model_order", "orders the widths as the measured decays do" if same_order
      else "does not order the widths as the measured decays do", display=False)
 HTML(html_table(
     ["width N", "competing utility μ", "predicted decay rate", "fitted decay rate",
      "RMS error of prediction (raw signal)"],
-    [(n, f"{interference.competing_utility(mixture, rare, n):.4f}", f"{p:.2f}", f"{f:.2f}",
+    [(f"{n} (gain fitted here)" if n == trace_widths[0] else n,
+      f"{interference.competing_utility(mixture, rare, n):.4f}", f"{p:.2f}", f"{f:.2f}",
       f"{e:.3f}") for n, p, f, e in zip(fit["widths"], fit["predicted_rate"],
                                           fit["fitted_rate"], fit["rms_error"])]))
 
 # %% [markdown]
 # The model has one free constant, a gain on the learning rate, fitted on the decays of width
-# {glue:text}`fit_width`: {glue:text}`fit_gain:.1f`. Plain gradient descent would give 1; Adam
+# {glue:text}`fit_width`: {glue:text}`fit_gain:.1f`, so its error there
+# ({glue:text}`model_rms_in:.3f` RMS) is in sample; at the other widths, predicted out
+# of sample, it is {glue:text}`model_rms_out_lo:.3f` to {glue:text}`model_rms_out_hi:.3f`.
+# Plain gradient descent would give 1; Adam
 # normalises its steps by the gradient's size, so it forgets much faster than gradient flow
 # on a pull this weak. With that one constant the model {glue:text}`model_order`, but its
 # rates are only roughly right: at width {glue:text}`model_w_mid` it predicts a decay rate of
