@@ -60,6 +60,7 @@ injection_widths = [12, 14, 16, 20, 24]  # widths of Figure 4
 injection_seeds = [0, 1]  # seeds of Figure 4a
 trace_delta = 256  # gap of Figure 4b
 trace_widths = [12, 16, 24]  # widths of Figure 4b (narrow to wide)
+c12_widths = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17]  # C12's test: every integer width around its predictions
 
 # %%
 import matplotlib.pyplot as plt
@@ -67,7 +68,7 @@ import numpy as np
 from IPython.display import HTML
 
 from rarescale.book import comparisons, experiments, ledger, plots
-from rarescale.linear import interference
+from rarescale.linear import interference, stability
 from rarescale.linear.mixture import TaskMixture
 from rarescale.book.report import glue, glue_text, html_table
 from rarescale.linear.student import StudentConfig
@@ -213,9 +214,9 @@ glue("crossing_order", "in the order the prediction gives" if crossing["in_order
 # Below $N_c$ the frequent tasks still have residual to explain and every rare task is at or
 # below the random level: its largest normalised signal at any width below $N_c$ is
 # {glue:text}`rare_max_below_nc:.2f`. Past $N_c$ the rare tasks come in one at a time. The width
-# from which each rare task's signal stays at or above 0.5 in every seed, against its learn
-# width $N_r^*$ predicted by C12 below: {glue:text}`rare_crossings`; they cross
-# {glue:text}`crossing_order`.
+# from which each rare task's signal stays at or above 0.5 in every seed, against the
+# common-only $N_r^*$ of the next section (a whole task's signal is not one direction's: C12's
+# own test follows it): {glue:text}`rare_crossings`; they cross {glue:text}`crossing_order`.
 #
 # ## C12: when is a rare direction stable?
 #
@@ -258,6 +259,60 @@ glue("rare_nstar", ladder[f"task {rare_task}"][1], display=False)
 # The rare task's strongest direction is stable early; its weaker directions, of lower
 # utility, need more width, which is why a rare task is learned gradually in Figure 3. For
 # task {glue:text}`rare_task`, the one we inject next, $N_r^*$ = {glue:text}`rare_nstar`.
+#
+# ### C12 as a test that can fail
+#
+# Instability of the common solution is not yet learning. Descent goes to the top-$N$
+# eigenspace of the *full* $M$ (C7), other rare tasks included, so a rare direction is in the
+# width-$N$ minimiser exactly when its utility ranks among the $N$ largest of all of $M$'s:
+# $N^*(v) = 1 + |\{u \ne v : \nu_u > \nu_v\}|$ (`rarescale.linear.stability`, tested against
+# brute force on 100 random mixtures with two to four rare tasks). With one rare task this is
+# the rule above; with several, the common-only count misses the rare directions that outrank
+# $v$. The mixture of this chapter cannot tell the two apart cleanly (neighbouring utilities
+# nearly tie), so we build one that can: three common tasks of four features and three rare
+# rank-one tasks, every rare utility at least {glue:text}`c12_separation_pct:.0f`% from every
+# other utility of $M$, placed so that the two rules disagree on two of them. We train students
+# at every integer width around the predictions and read each rare direction's signal
+# $\lVert U^\top v \rVert^2$ (1: learned, 0: absent).
+
+# %%
+c12_mixture = stability.separated_mixture()
+c12_config = config.replace(widths=tuple(c12_widths))
+c12_loss = experiments.by_width(experiments.width_sweep(c12_mixture, c12_config).arrays["task_loss"][:, -1],
+                                c12_config)  # (widths, seeds, tasks)
+c12_rare, c12_common = [3, 4, 5], [0, 1, 2]
+c12_signal = 1 - c12_loss[:, :, c12_rare]  # a rank-one task's loss is 1 − ‖Uᵀv‖²
+fig, ax = plt.subplots(figsize=(6.4, 3.8))
+plots.fig_direction_signal(ax, c12_widths, c12_signal, stability.c12_test(
+    c12_mixture, c12_widths, c12_signal, c12_common, c12_rare))
+glue("fig_c12_test", fig, display=False)
+plt.close(fig)
+
+# %% tags=["remove-input"]
+c12 = stability.c12_test(c12_mixture, c12_widths, c12_signal, c12_common, c12_rare)
+glue("c12_separation_pct", 100 * (stability.utility_separation(c12_mixture, c12_rare) - 1), display=False)
+glue_text("c12_full", ", ".join(map(str, c12["full"])))
+glue_text("c12_common_only", ", ".join(map(str, c12["common_only"])))
+glue_text("c12_measured", ", ".join("none" if w is None else str(w) for w in c12["measured"]))
+glue_text("c12_reading", (
+    "The measured widths are the full rule's, direction by direction: C12, stated over the "
+    "whole of $M$, is reproduced, and the common-only rule is not." if c12["reproduced"] else
+    "The measured widths are not all the full rule's: C12 is not reproduced on this mixture at "
+    "this training budget" + (", and neither is the common-only rule." if c12["common_only_fails"]
+                               else "; the common-only rule's are matched instead.")))
+
+# %% [markdown]
+# ```{glue:figure} fig_c12_test
+# :name: fig-c12-test
+#
+# C12's test: each rare direction's signal $\lVert U^\top v \rVert^2$ at the end of training
+# against width (mean over seeds; dots: seeds), with the full-$M$ rule's predicted width (solid
+# line) and the common-only rule's (dotted).
+# ```
+#
+# Predicted by the full-$M$ rule: {glue:md}`c12_full`; by the common-only rule:
+# {glue:md}`c12_common_only`; measured (signal at least 0.5 in every seed, from that width on):
+# {glue:md}`c12_measured`. {glue:md}`c12_reading`
 #
 # ## C14 and Figure 4: retention across gaps
 #

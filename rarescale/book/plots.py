@@ -335,3 +335,21 @@ def _major_log_ticks_only(ax, axis="x"):
     from matplotlib.ticker import NullFormatter
 
     getattr(ax, f"{axis}axis").set_minor_formatter(NullFormatter())
+
+
+def fig_direction_signal(ax, widths, signal, test):
+    """C12's test: each rare direction's signal ‖Uᵀv‖² against width, mean over seeds (dots:
+    seeds), with its full-M predicted width (solid) and the common-only rule's (dotted)."""
+    signal = np.asarray(signal)
+    colours = _task_colours(np.arange(signal.shape[-1], dtype=float) + 1)
+    for i in range(signal.shape[-1]):
+        for r in range(signal.shape[1]):
+            ax.plot(widths, signal[:, r, i], ls="none", marker="o", ms=3, alpha=0.35, color=colours[i])
+        ax.plot(widths, signal[:, :, i].mean(1), marker="o", ms=4, color=colours[i],
+                label=f"rare direction {i + 1}")
+        ax.axvline(test["full"][i], color=colours[i], lw=1.2)
+        ax.axvline(test["common_only"][i], color=colours[i], lw=1.2, ls=":")
+    ax.axhline(0.5, color="0.6", ls="--", lw=1)
+    ax.set(xlabel="encoder width N", ylabel="signal of the rare direction, ‖Uᵀv‖²", ylim=(-0.02, 1.02))
+    ax.legend(fontsize=8)
+    return ax

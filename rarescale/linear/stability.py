@@ -50,3 +50,52 @@ def direction_signal(U: np.ndarray, mixture: TaskMixture, task: int, index: int 
     encoder ``U`` (d, N, orthonormal columns) spans (1: learned, 0: absent)."""
     v = mixture.feature_block(task)[:, index]
     return float(np.sum((np.asarray(U).T @ v) ** 2))
+
+
+SEPARATED = {"common_pi": (0.48, 0.25, 0.14), "common_spectrum": (1.0, 0.6, 0.36, 0.216),
+             "rare_utilities": (0.068, 0.04, 0.022)}
+"""C12's test mixture (:func:`separated_mixture`): three common tasks of four features, and three
+rare rank-one tasks (eigenvalue 1, so their frequency is their utility)."""
+
+
+def separated_mixture(d: int = 20, seed: int = 0) -> TaskMixture:
+    """A mixture on which C12 can fail: every rare utility at least 20% from every other utility
+    of ``M``, and the rare tasks outranking each other, so that the paper's common-only rule and
+    the full-``M`` rule predict different widths for the second and third (10, 12, 13 against
+    10, 13, 15)."""
+    common = [p * np.asarray(SEPARATED["common_spectrum"]) for p in SEPARATED["common_pi"]]
+    rare = list(SEPARATED["rare_utilities"])
+    pi = list(SEPARATED["common_pi"]) + rare
+    spectra = [tuple(np.asarray(SEPARATED["common_spectrum"])) for _ in common] + [(1.0,)] * len(rare)
+    return TaskMixture.from_arrays(pi, spectra, d=d, seed=seed)
+
+
+def utility_separation(mixture: TaskMixture, tasks) -> float:
+    """The smallest ratio (≥ 1) between the utility of a direction of ``tasks`` and any other
+    utility of ``M``: 1.2 means every such direction is at least 20% from every other."""
+    nu, task, index = utility_ranking(mixture)
+    worst = np.inf
+    for k in tasks:
+        for j in range(mixture.m[k]):
+            mine = (task == k) & (index == j)
+            v = nu[mine][0]
+            others = nu[~mine]
+            worst = min(worst, float(np.min(np.maximum(others / v, v / others))))
+    return worst
+
+
+def c12_test(mixture: TaskMixture, widths, signal, common, rare, level: float = 0.5) -> dict:
+    """C12 on measured students: per rare rank-one task, the first width from which its direction
+    signal ``‖Uᵀv‖²`` is at least ``level`` in every seed (and at every larger width of the
+    sweep), against the full-``M`` rule (:func:`direction_width`) and the common-only rule.
+    ``signal`` is (widths, seeds, rare tasks). *Reproduced* only where the measured width equals
+    the full-``M`` prediction for every rare direction."""
+    order = np.argsort(widths)
+    ws = np.asarray(widths)[order]
+    ok = (np.asarray(signal)[order] >= level).all(axis=1)  # (widths ascending, rare)
+    stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]
+    measured = [int(ws[stays[:, i].argmax()]) if stays[:, i].any() else None for i in range(len(rare))]
+    full = [direction_width(mixture, k) for k in rare]
+    common_only = [common_only_width(mixture, common, k) for k in rare]
+    return {"measured": measured, "full": full, "common_only": common_only,
+            "reproduced": measured == full, "common_only_fails": measured != common_only}
