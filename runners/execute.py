@@ -106,7 +106,7 @@ def execute(path: str | Path, parameters: dict | None = None,
     os.environ.update(overrides)
     # written under a temporary name and renamed when the run ends: a reader never sees half a
     # notebook, and a write that fails (a full disk) leaves nothing
-    tmp = out_nb.with_name(f".{out_nb.name}.tmp-{os.getpid()}")
+    tmp = out_nb.with_name(f".{out_nb.stem}.tmp-{os.getpid()}.ipynb")
     try:
         papermill.execute_notebook(
             nb, str(tmp), parameters=parameters, kernel_name=kernel, language="python",
