@@ -295,8 +295,8 @@ glue_text("c12_full", ", ".join(map(str, c12["full"])))
 glue_text("c12_common_only", ", ".join(map(str, c12["common_only"])))
 glue_text("c12_measured", ", ".join("none" if w is None else str(w) for w in c12["measured"]))
 glue_text("c12_reading", (
-    "The measured widths are the full rule's, direction by direction: C12, stated over the "
-    "whole of $M$, is reproduced, and the common-only rule is not." if c12["reproduced"] else
+    "The measured widths are the full rule's, direction by direction: C12, stated over all "
+    "of M's utilities, is reproduced, and the common-only rule is not." if c12["reproduced"] else
     "The measured widths are not all the full rule's: C12 is not reproduced on this mixture at "
     "this training budget" + (", and neither is the common-only rule." if c12["common_only_fails"]
                                else "; the common-only rule's are matched instead.")))
