@@ -31,8 +31,11 @@ lab: $(STAMP)
 corpus: $(STAMP)
 	$(BIN)/python -m runners.natural_corpus
 
+# One pytest worker per core (pytest-xdist); a test file's tests stay on one worker, so its
+# module fixtures (the book build) run once. TEST_JOBS=0 runs them in this process.
+TEST_JOBS ?= auto
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest
+	MPLBACKEND=Agg $(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 # Re-executes every chapter from scratch, recording the artifacts it reads, then
 # deletes the artifacts no chapter reads any more (old configs, old code).

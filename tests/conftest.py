@@ -6,6 +6,9 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    # one worker per core: each worker's torch, and the processes it starts, on one thread
+    os.environ["OMP_NUM_THREADS"] = "1"
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
