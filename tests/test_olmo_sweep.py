@@ -211,3 +211,54 @@ def test_own_task_seeds_make_a_task_the_same_at_every_frequency_and_in_every_swe
     assert {grid.cell_key(c) for c in same} <= {grid.cell_key(c) for c in b}
     by_copy = grid.Sweep.from_dict({**own, "task_seeds": "by copy"}).cells()
     assert len({c.tasks[0].spec for c in by_copy}) == 2  # the first sweeps' rule: a draw per copy
+
+
+def _masked(res, task, frequency):
+    """``res`` as if ``task`` had not been run at ``frequency`` (the arrays nan, no curves)."""
+    import dataclasses
+
+    def nan_at(a):
+        a = np.array(a, float)
+        a[:, :, task, frequency] = np.nan
+        return a
+
+    probe = [[[list(fs) for fs in r] for r in s] for s in res.probe_score]
+    for s in probe:
+        for r in s:
+            r[task][frequency] = None
+    return dataclasses.replace(
+        res, accuracy=nan_at(res.accuracy), accuracy_hard=nan_at(res.accuracy_hard),
+        shortcut=nan_at(res.shortcut), probe_score=probe,
+        cosine={k: nan_at(v) for k, v in res.cosine.items()})
+
+
+def _dropped(res, task, keep):
+    """``res`` restricted to one task at the frequencies ``keep`` (the measures C18 and C20 read)."""
+    import dataclasses
+
+    pick = lambda a: np.asarray(a)[:, :, [task]][..., keep]  # noqa: E731
+    return dataclasses.replace(
+        res, tasks=(res.tasks[task],), frequencies=res.frequencies[keep],
+        accuracy=pick(res.accuracy), shortcut=pick(res.shortcut),
+        cosine={k: pick(v) for k, v in res.cosine.items()})
+
+
+def test_a_task_not_run_at_a_frequency_is_read_as_if_that_frequency_were_not_in_the_grid():
+    """Per-task frequencies (C18, C20): masking a task's cell gives what dropping the frequency
+    gives, for the threshold, the share learned and the interference; the probe verdict reads
+    the nearest frequency the task was run at."""
+    sweep, res = ladder.load_ladder(REPO / "runners/configs/cpu_ladder.yaml")
+    masked = _masked(_masked(res, 0, 0), 1, len(res.frequencies) - 1)
+    assert masked.ran[0].tolist() == [False] + [True] * 5
+    for t, keep in ((0, slice(1, None)), (1, slice(0, -1))):
+        alone = _dropped(res, t, keep)
+        for margin in (0.3, 0.5):
+            assert np.array_equal(ladder.log_threshold(masked, margin)[:, :, t],
+                                  ladder.log_threshold(alone, margin)[:, :, 0], equal_nan=True)
+            np.testing.assert_allclose(ladder.learned_fraction(masked, margin)[:, :, t],
+                                       ladder.learned_fraction(alone, margin)[:, :, 0])
+        np.testing.assert_allclose(ladder.interference(masked)[:, :, t], ladder.interference(alone)[:, :, 0])
+    assert masked.frequency_index(res.frequencies[0], task=0) == 1
+    assert masked.frequency_index(res.frequencies[0], task=1) == 0
+    found = ladder.verdicts(masked, sweep.analysis.__class__(probe_frequency=float(res.frequencies[0])))
+    assert all(np.isfinite(v["trend"].p) for v in found if v["claim"] in ("C18", "C19"))

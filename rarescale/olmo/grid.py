@@ -92,7 +92,8 @@ class Analysis(Config):
     margin: float = 0.5
     """Learned: held-out accuracy closes this share of the gap from the one-operand baseline to 1."""
     probe_frequency: float = 1e-3
-    """The injection frequency whose probes the C19 verdicts read."""
+    """The injection frequency whose probes the C19 verdicts read (per task, the nearest one
+    it was run at)."""
     layer: float | str = 0.5
     """The probed layer: a relative depth (0: the embeddings, 1: the last block's output, the
     nearest layer), or ``"best"``: the best layer's selectivity (a maximum over layers, so deeper

@@ -125,9 +125,19 @@ class LadderResults:
     def titles(self) -> list[str]:
         return [t.title for t in self.tasks]
 
-    def frequency_index(self, frequency: float) -> int:
-        """The index of the frequency of the grid nearest ``frequency`` (in log)."""
-        return int(np.argmin(np.abs(np.log(self.frequencies / frequency))))
+    @property
+    def ran(self) -> np.ndarray:
+        """[task, frequency]: whether the task was run at the frequency (a sweep may give each
+        task its own frequencies; the arrays hold nan where it was not)."""
+        return np.isfinite(self.accuracy).any(axis=(0, 1))
+
+    def frequency_index(self, frequency: float, task: int | None = None) -> int:
+        """The index of the frequency of the grid nearest ``frequency`` (in log); with ``task``,
+        the nearest of those that task was run at."""
+        distance = np.abs(np.log(self.frequencies / frequency))
+        if task is not None:
+            distance = np.where(self.ran[task], distance, np.inf)
+        return int(np.argmin(distance))
 
     def level(self, margin: float = 0.5) -> np.ndarray:
         """[task, frequency]: the learned level."""
@@ -141,8 +151,10 @@ class LadderResults:
         """Learning threshold frequency [size, seed, task] (nan: not learned at any frequency)."""
         out = np.full(self.accuracy.shape[:3], np.nan)
         level = self.level(margin)
+        ran = self.ran
         for s, r, t in np.ndindex(*out.shape):
-            out[s, r, t] = threshold_frequency(self.frequencies, self.accuracy[s, r, t], level[t])
+            f = ran[t]
+            out[s, r, t] = threshold_frequency(self.frequencies[f], self.accuracy[s, r, t, f], level[t, f])
         return out
 
     def selectivity(self, task: int, frequency: int, target: int, layer="best") -> np.ndarray:
@@ -279,15 +291,18 @@ def arrow(values, fmt: str = "{:.2f}") -> str:
 
 def log_threshold(res: LadderResults, margin: float = 0.5) -> np.ndarray:
     """[size, seed, task]: log₁₀ of the learning threshold; a seed that learned the task at no
-    frequency counts as one grid step (3×) above the highest frequency run."""
+    frequency counts as one grid step (the ratio of its two highest) above the highest
+    frequency the task was run at."""
     thr = res.threshold(margin)
-    above = np.log10(res.frequencies[0] * res.frequencies[0] / res.frequencies[1])
-    return np.where(np.isfinite(thr), np.log10(thr), above)
+    above = np.array([np.log10(f[0] * f[0] / f[1]) if len(f) > 1 else np.log10(f[0])
+                      for f in (res.frequencies[r] for r in res.ran)])
+    return np.where(np.isfinite(thr), np.log10(thr), above[None, None])
 
 
 def learned_fraction(res: LadderResults, margin: float = 0.5) -> np.ndarray:
-    """[size, seed, task]: the share of the grid's frequencies at which the task is learned."""
-    return res.learned(margin).mean(axis=3)
+    """[size, seed, task]: the share of the frequencies the task was run at at which it is learned."""
+    ran = res.ran[None, None]
+    return (res.learned(margin) & ran).sum(axis=3) / ran.sum(axis=3)
 
 
 def learned_by_size(res: LadderResults, margin: float = 0.5) -> np.ndarray:
@@ -321,7 +336,8 @@ def interference(res: LadderResults) -> np.ndarray:
     """[size, seed, task]: the task's gradient cosine with the background over the blocks, minus
     the shuffled-label null's, mean over frequencies and over training (C20). Negative: a
     background step raises the task's loss more than it raises a label-free copy's."""
-    return (res.cosine["body"] - res.cosine["null"]).mean(axis=3)
+    gap = np.where(res.ran[None, None], res.cosine["body"] - res.cosine["null"], 0.0)
+    return gap.sum(axis=3) / res.ran.sum(axis=1)[None, None]
 
 
 FAMILIES = ("C18", "C19", "C20")
@@ -336,7 +352,6 @@ def verdicts(res: LadderResults, analysis, sizes=None) -> list[dict]:
     keep = list(range(len(res.sizes))) if sizes is None else list(sizes)
     params, out = res.params[keep], []
     margin = analysis.margin
-    probe_frequency = res.frequency_index(analysis.probe_frequency)
 
     def add(claim, statement, values, direction, fmt="{:.2f}", note=""):
         trend = size_trend(np.asarray(values)[keep], params, direction)
@@ -356,7 +371,7 @@ def verdicts(res: LadderResults, analysis, sizes=None) -> list[dict]:
         for k, target in enumerate(res.probe_targets):
             add("C19", f"probe selectivity for {target} rises with size ({name}; "
                 f"{'R²' if res.probe_kinds[t][k] == 'ordinal' else 'accuracy'} minus control, {layer})",
-                res.selectivity(t, probe_frequency, k, analysis.layer), +1)
+                res.selectivity(t, res.frequency_index(analysis.probe_frequency, t), k, analysis.layer), +1)
     for t, name in enumerate(res.titles):
         add("C20", f"interference falls with size ({name}; cosine over the blocks minus the "
             "null's, rises toward 0)", interference(res)[:, :, t], +1, fmt="{:+.3f}")
