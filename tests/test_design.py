@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from rarescale.book.report import sci
 from rarescale.olmo.design import choose_frequencies
 
 F = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4]
@@ -16,7 +17,13 @@ def test_separating_frequencies_are_chosen_and_widened_rarer_side_first():
     assert out["chosen"] == [1e-3, 3e-4, 1e-4]  # widened below, where the large one fails
     out = choose_frequencies(F, small, large, np.subtract(large, small), n=4)
     assert out["chosen"] == [3e-3, 1e-3, 3e-4, 1e-4]  # nothing rarer left: then above
-    assert out["learnable"]
+
+
+def test_a_tie_in_log_distance_goes_to_the_rarer_frequency_whatever_the_rounding():
+    # 2e-2 and 5e-3 are a factor 2 from 1e-2 each, but 2e-2 is nearer in floats (by 4e-16)
+    f = [2e-2, 1e-2, 5e-3]
+    out = choose_frequencies(f, [1, 0, 0], [1, 1, 0], [0, 1, 0], n=2)
+    assert out["separating"] == [1e-2] and out["chosen"] == [1e-2, 5e-3]
 
 
 def test_without_a_separating_frequency_the_largest_gaps_are_taken_and_said():
@@ -43,3 +50,41 @@ def test_the_choice_is_a_set_of_run_frequencies_of_the_asked_size(seed):
     out = choose_frequencies(F, small, large, rng.normal(size=5), n=3)
     assert len(out["chosen"]) == 3 and set(out["chosen"]) <= set(F)
     assert set(out["separating"]) <= set(out["chosen"]) or len(out["separating"]) > 3
+
+
+class _Pilot:
+    """A planted pilot: two sizes, one seed, two tasks over five frequencies, the first task
+    not run at the commonest one (nan), as a sweep with per-task frequencies leaves it."""
+    sizes, titles, frequencies = ["30K", "1M"], ["TCMP", "TADD"], np.array(F)
+
+    def __init__(self):
+        nan = np.nan
+        acc = np.array([[[nan, 0.99, 0.60, 0.55, 0.50], [0.90, 0.30, 0.12, 0.10, 0.10]],
+                        [[nan, 0.99, 0.95, 0.90, 0.60], [0.95, 0.80, 0.15, 0.11, 0.10]]])
+        self.accuracy = acc[:, None]  # [size, seed, task, frequency]
+        self._level = np.array([[0.85] * 5, [0.55] * 5])
+
+    def level(self, margin):
+        return self._level
+
+    def learned(self, margin):
+        return self.accuracy >= self._level
+
+
+def test_the_pilot_choice_reads_each_task_at_its_own_frequencies():
+    from rarescale.olmo.design import pilot_choice
+    from rarescale.olmo.figures import pilot_choice_rows, pilot_choice_sentence
+
+    choice = pilot_choice(_Pilot(), 0.5)
+    cmp_, add = choice
+    assert cmp_["frequencies"] == F[1:] and cmp_["index"] == [1, 2, 3, 4]
+    assert cmp_["separating"] == [1e-3, 3e-4] and cmp_["chosen"] == [1e-3, 3e-4, 1e-4]
+    assert add["separating"] == [3e-3] and add["chosen"] == [3e-3, 1e-3, 3e-4]  # 3e-4 and 1e-2 tie
+    crossing = np.full((2, 1, 2, 5), np.nan)
+    crossing[1, 0, 0, 2] = 1.5e6  # 1M crossed at 1e-3 after 1.5M tokens; 30K never did
+    rows = pilot_choice_rows(choice, crossing)
+    assert len(rows) == 4 + 5
+    assert rows[1][1:] == [sci(1e-3), "0.850", "0.600", "0.950", "–", "1.50M", "chosen"]
+    assert rows[0][-1] == "" and rows[0][0] == "TCMP" and rows[1][0] == ""
+    said = pilot_choice_sentence(cmp_)
+    assert said.startswith(f"TCMP at {sci(1e-3)}, {sci(3e-4)}, {sci(1e-4)} per token (1M learns")

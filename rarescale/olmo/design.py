@@ -16,6 +16,8 @@ read. Per task, with the pilot's smallest and largest sizes:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -34,8 +36,10 @@ def choose_frequencies(frequencies, small_share, large_share, gap, n: int = 3) -
         logf = np.log(f)
         while len(chosen) < min(n, int(ran.sum())):
             left = [i for i in np.flatnonzero(ran) if i not in chosen]
-            # nearest to the chosen ones in log frequency; at a tie, the rarer
-            chosen.add(min(left, key=lambda i: (min(abs(logf[i] - logf[j]) for j in chosen), logf[i])))
+            # nearest to the chosen ones in log frequency; at a tie (to rounding: 3e-3 and 3e-4
+            # are as near 1e-3 as 1e-2 and 1e-3 are), the rarer
+            chosen.add(min(left, key=lambda i: (round(min(abs(logf[i] - logf[j]) for j in chosen), 9),
+                                                logf[i])))
     else:
         order = [i for i in np.argsort(-np.where(ran, gap, -np.inf), kind="stable") if ran[i]]
         chosen, how = set(order[:n]), "largest gap"
@@ -50,16 +54,20 @@ def pilot_choice(res, margin: float, n: int = 3) -> list[dict]:
     largest size, their accuracy gap, and :func:`choose_frequencies`'s choice."""
     learned = res.learned(margin).astype(float)  # [size, seed, task, frequency]
     learned[np.isnan(res.accuracy)] = np.nan
-    share = np.nanmean(learned, axis=1) if learned.shape[1] else learned[:, 0]
-    acc = np.nanmean(res.accuracy, axis=1)
+    with warnings.catch_warnings():  # a frequency a task was not run at: nan, said by "ran"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        share = np.nanmean(learned, axis=1)
+        acc = np.nanmean(res.accuracy, axis=1)
     out = []
     for t, title in enumerate(res.titles):
         ran = np.isfinite(acc[0, t]) & np.isfinite(acc[-1, t])
         choice = choose_frequencies(res.frequencies, share[0, t], share[-1, t],
                                     acc[-1, t] - acc[0, t], n)
         out.append({"task": title, "frequencies": [float(x) for x in res.frequencies[ran]],
+                    "index": np.flatnonzero(ran).tolist(),
                     "small": res.sizes[0], "large": res.sizes[-1],
                     "small_share": share[0, t][ran].tolist(), "large_share": share[-1, t][ran].tolist(),
                     "small_accuracy": acc[0, t][ran].tolist(), "large_accuracy": acc[-1, t][ran].tolist(),
                     "level": res.level(margin)[t][ran].tolist(), **choice})
     return out
+

@@ -236,3 +236,29 @@ def accuracy_by_frequency(res, margin: float = 0.5, reference: dict | None = Non
                           reference=(reference or {}).get(res.tasks[t].kind))
     np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=7)
     return fig
+
+
+def pilot_choice_rows(choice: list[dict], crossing) -> list[list[str]]:
+    """The pilot's table (:func:`rarescale.olmo.design.pilot_choice`'s ``choice``): per task and frequency run, the learned level, each size's accuracy,
+    the tokens at which it first reached the level (``crossing`` [size, seed, task, frequency]
+    in tokens, nan: never; the median over the seeds that did, "–" where none did) and whether
+    the rule chose the frequency."""
+    rows = []
+    for t, c in enumerate(choice):
+        for i, (f, k) in enumerate(zip(c["frequencies"], c["index"])):
+            reached = [crossing[s, :, t, k][np.isfinite(crossing[s, :, t, k])] for s in (0, -1)]
+            rows.append([c["task"] if i == 0 else "", sci(f), f"{c['level'][i]:.3f}",
+                         f"{c['small_accuracy'][i]:.3f}", f"{c['large_accuracy'][i]:.3f}",
+                         *(f"{np.median(x) / 1e6:.2f}M" if x.size else "–" for x in reached),
+                         "chosen" if f in c["chosen"] else ""])
+    return rows
+
+
+def pilot_choice_sentence(c: dict) -> str:
+    """One task's choice in words, with the rule's branch (separating or largest gap)."""
+    freqs = ", ".join(sci(f) for f in c["chosen"])
+    why = (f"{c['large']} learns and {c['small']} does not at "
+           + ", ".join(sci(f) for f in c["separating"]) if c["how"] == "separating" else
+           "no frequency separates the sizes, so the largest accuracy gaps are taken")
+    tail = "" if c["learnable"] else f"; no size learns {c['task']} at any frequency run"
+    return f"{c['task']} at {freqs} per token ({why}{tail})"
