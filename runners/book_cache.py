@@ -28,21 +28,7 @@ from pathlib import Path
 
 from rarescale.store.artifacts import REPO_ROOT, artifact_digest
 
-WATCHED = ("rarescale", "requirements.txt")
 ARTIFACT_LOG = "artifacts-read.log"
-
-
-def library_digest(root: Path = REPO_ROOT, watched=WATCHED) -> str:
-    """SHA-256 over the paths and contents of the watched files (``*.py`` in folders)."""
-    h = hashlib.sha256()
-    for name in watched:
-        path = root / name
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for f in files:
-            if f.is_file():
-                h.update(str(f.relative_to(root)).encode())
-                h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def changed_artifacts(log: Path) -> list[str]:
@@ -55,19 +41,6 @@ def changed_artifacts(log: Path) -> list[str]:
         if path:
             recorded[path] = digest  # the last read of a path wins
     return [p for p, digest in recorded.items() if artifact_digest(Path(p)) != digest]
-
-
-def refresh(cache_dir: Path, digest: str, also: tuple[Path, ...] = (), stale: bool = False) -> bool:
-    """Clear ``cache_dir`` (and ``also``) if built from other library code or ``stale``; True if cleared."""
-    stamp = cache_dir.with_name(cache_dir.name + ".digest")
-    cleared = False
-    if cache_dir.exists() and (stale or not stamp.exists() or stamp.read_text().strip() != digest):
-        for path in (cache_dir, *also):
-            shutil.rmtree(path, ignore_errors=True)
-        cleared = True
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest + "\n")
-    return cleared
 
 
 PAGE_DIGESTS = ".jupyter_cache.pages.json"
@@ -105,6 +78,7 @@ def page_inputs(page: Path, root: Path = REPO_ROOT) -> list[Path]:
             modules.add(node.module)
             modules.update(f"{node.module}.{a.name}" for a in node.names)
     modules = sorted(m for m in modules if m == "rarescale" or m.startswith("rarescale."))
+    # uncached (code_files keeps what it found per process): the sources may have changed since
     files = set(code_files.__wrapped__(*modules, package_dir=package)) if modules else set()
     inputs = {page.resolve(), *(f.resolve() for f in files)}
     for source in [page, *files]:
