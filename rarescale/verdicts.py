@@ -192,14 +192,16 @@ def _one_sided_shift_p(large, small, shift, splits) -> float:
     return float(np.mean(diffs >= observed - 1e-12))
 
 
-def _splits(n_large: int, n: int, n_perm: int = 20_000, seed: int = 0) -> np.ndarray:
+def permutation_splits(n_first: int, n: int, n_perm: int = 20_000, seed: int = 0) -> np.ndarray:
+    """[split, n_first]: which of ``n`` pooled values play the first group, for a permutation
+    test: every split where there are at most ``n_perm`` (exact), else ``n_perm`` drawn."""
     import itertools
     import math
 
-    if math.comb(n, n_large) <= n_perm:
-        return np.array(list(itertools.combinations(range(n), n_large)))
+    if math.comb(n, n_first) <= n_perm:
+        return np.array(list(itertools.combinations(range(n), n_first)))
     rng = np.random.default_rng(seed)
-    return np.array([rng.permutation(n)[:n_large] for _ in range(n_perm)])
+    return np.array([rng.permutation(n)[:n_first] for _ in range(n_perm)])
 
 
 def capacity_gap(large, small, margin: float = 0.05, alpha: float = ALPHA,
@@ -219,7 +221,7 @@ def capacity_gap(large, small, margin: float = 0.05, alpha: float = ALPHA,
     """
     large, small = np.asarray(large, float), np.asarray(small, float)
     large, small = large[np.isfinite(large)], small[np.isfinite(small)]
-    splits = _splits(len(large), len(large) + len(small))
+    splits = permutation_splits(len(large), len(large) + len(small))
     gap = float(large.mean() - small.mean())
     p_below = _one_sided_shift_p(large, small, 0.0, splits)
     p_reaches = _one_sided_shift_p(-large, -small, -margin, splits)  # mean(small) + margin > mean(large)

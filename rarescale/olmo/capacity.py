@@ -26,6 +26,7 @@ from rarescale.olmo.grid import Sweep, cell_key, load_runs
 from rarescale.olmo.ladder import LadderResults, learned_level
 from rarescale.olmo.model import model_size
 from rarescale.olmo.tasks import TaskSpec
+from rarescale.verdicts import permutation_splits
 
 PLATEAU, APPROACH, NOT_SHOWN = ("plateaus below (Definition 2)", "approaches (Definition 1)",
                                 "not shown")
@@ -268,16 +269,8 @@ def mean_shift(a, b, alpha: float = 0.05, n_perm: int = 20_000, seed: int = 0) -
     exchangeable at level ``alpha``: exact for a few seeds (every split of the
     pooled seeds is enumerated), where a bootstrap interval would be too narrow.
     """
-    import itertools
-    import math
-
     a, b = np.asarray(a, float), np.asarray(b, float)
-    n = len(a) + len(b)
-    if math.comb(n, len(b)) <= n_perm:
-        splits = np.array(list(itertools.combinations(range(n), len(b))))
-    else:
-        rng = np.random.default_rng(seed)
-        splits = np.array([rng.permutation(n)[:len(b)] for _ in range(n_perm)])
+    splits = permutation_splits(len(b), len(a) + len(b), n_perm, seed)
     point = float(b.mean() - a.mean())
     span = float(np.ptp(np.concatenate([a, b])) + 1e-9) * 4
 
