@@ -282,14 +282,13 @@ c12_loss = experiments.by_width(experiments.width_sweep(c12_mixture, c12_config)
                                 c12_config)  # (widths, seeds, tasks)
 c12_rare, c12_common = [3, 4, 5], [0, 1, 2]
 c12_signal = 1 - c12_loss[:, :, c12_rare]  # a rank-one task's loss is 1 − ‖Uᵀv‖²
+c12 = stability.c12_test(c12_mixture, c12_widths, c12_signal, c12_common, c12_rare)
 fig, ax = plt.subplots(figsize=(6.4, 3.8))
-plots.fig_direction_signal(ax, c12_widths, c12_signal, stability.c12_test(
-    c12_mixture, c12_widths, c12_signal, c12_common, c12_rare))
+plots.fig_direction_signal(ax, c12_widths, c12_signal, c12)
 glue("fig_c12_test", fig, display=False)
 plt.close(fig)
 
 # %% tags=["remove-input"]
-c12 = stability.c12_test(c12_mixture, c12_widths, c12_signal, c12_common, c12_rare)
 glue("c12_separation_pct", 100 * (stability.utility_separation(c12_mixture, c12_rare) - 1), display=False)
 glue_text("c12_full", ", ".join(map(str, c12["full"])))
 glue_text("c12_common_only", ", ".join(map(str, c12["common_only"])))
