@@ -56,8 +56,9 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
     with wait_for_lock(work / ".sweep.lock", BUSY_WAIT_S) as taken:
         if not taken:
             return "busy", log, 0.0
-        if grid.find_run(config) is not None:  # finished by another sweep while this one waited
-            repair_record(config, work)
+        done = grid.find_run(config)
+        if done is not None:  # finished by another sweep while this one waited
+            repair_record(config, work, path=done)
             return "done elsewhere", log, 0.0
         params = {"config": config.to_dict(), "work_dir": str(work), "nproc": nproc,
                   "compile_model": compile_model, "artifact_root": str(artifacts.artifact_root()),
@@ -89,17 +90,18 @@ def run_cell(config, key: str, work_root: Path, threads: int, nproc: int,
         path = grid.find_run(config)
         if code != 0 or path is None:
             return "failed", log, seconds
-        repair_record(config, work, keep_checkpoints)
+        repair_record(config, work, keep_checkpoints, path)
         return "done", log, seconds
 
 
-def repair_record(config, work: Path, keep_checkpoints: bool = False) -> bool:
+def repair_record(config, work: Path, keep_checkpoints: bool = False, path: Path | None = None) -> bool:
     """Finish what a cell does after its run is saved: copy the executed notebook beside the
     artifact (the run's record, written atomically) and remove the cell's checkpoints. Also what
-    a sweep does for a done cell a kill left without its record. True if the record is there."""
+    a sweep does for a done cell a kill left without its record. ``path``: the run's artifact,
+    where the caller has found it. True if the record is there."""
     from rarescale.store.files import write_atomically
 
-    path = grid.find_run(config)
+    path = grid.find_run(config) if path is None else path
     if path is None:
         return False
     record, executed = path / "run.ipynb", work / "olmo_pretrain.ipynb"
