@@ -68,12 +68,30 @@ def main(argv=None) -> int:
             else:
                 print("  matches the recorded checksum" if key in recorded
                       else "  no checksum recorded for these versions (--record records one)")
-            if not args.no_artifact:
+            if not args.no_artifact and not _statistics_unchanged(stats):
                 natural.save_statistics(stats)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     return 0
+
+
+def _statistics_unchanged(stats: dict) -> bool:
+    """Whether the statistics artifact of this build already holds these statistics (all but
+    the build's time): a rebuild of the same corpus then leaves it, and the book's cache, as
+    they are."""
+    from rarescale.store.artifacts import ArtifactError
+
+    try:
+        saved = natural.load_statistics(tuple(stats["sources"]), stats["vocab_size"])
+    except ArtifactError:
+        return False
+    drop = ("build_time_s", "synthetic")
+    same = {k: v for k, v in saved.items() if k not in drop} == \
+        json.loads(json.dumps({k: v for k, v in stats.items() if k not in drop}))
+    if same:
+        print("  statistics artifact unchanged: kept")
+    return same
 
 
 if __name__ == "__main__":

@@ -225,3 +225,14 @@ def test_a_tiny_model_learns_from_a_built_corpus(tmp_path):
     _, arrays = train(config, tmp_path / "run", progress=False)
     val = arrays["val_loss"]
     assert val[-1] < val[0] - 1.0, val  # from ln(512) = 6.2 nats, towards the text's entropy
+
+
+def test_a_rebuild_of_the_same_corpus_keeps_its_statistics_artifact():
+    """`make corpus` run again re-saves nothing when only the build's time differs (a re-saved
+    artifact would clear the book's execution cache)."""
+    from runners.natural_corpus import _statistics_unchanged
+
+    stats = {k: v for k, v in natural.load_statistics(vocab_size=4096).items() if k != "synthetic"}
+    stats["sources"] = {name: stats["sources"][name] for name in natural.SOURCES}  # the build's order
+    assert _statistics_unchanged({**stats, "build_time_s": stats["build_time_s"] + 30})
+    assert not _statistics_unchanged({**stats, "tokens": stats["tokens"] + 1})
