@@ -68,7 +68,7 @@ import numpy as np
 from IPython.display import HTML
 
 from rarescale.book import comparisons, experiments, ledger, plots
-from rarescale.linear import interference, stability
+from rarescale.linear import injection, interference, stability
 from rarescale.linear.mixture import TaskMixture
 from rarescale.book.report import glue, glue_text, html_table
 from rarescale.linear.student import StudentConfig
@@ -193,12 +193,16 @@ plt.close(fig)
 
 # %% tags=["remove-input"]
 glue("rare_max_below_nc", float(signal[below][:, :, rare_tasks].mean(1).max()), display=False)
-predicted = [interference.rare_learn_width(mu, mixture.pi[k] * mixture.spectra[k][0])
-             for k in rare_tasks]
+predicted = [stability.whole_task_width(mixture, k, widths, level=0.5) for k in rare_tasks]  # C8 + C13
 crossing = experiments.rare_crossings(widths, signal, rare_tasks, predicted, level=0.5)
 glue("rare_crossings", "; ".join(
     f"task {k + 1} from N = {m if m is not None else 'none of the widths'} (predicted {p})"
     for k, m, p in zip(rare_tasks, crossing["measured"], crossing["predicted"])), display=False)
+glue("rare_crossings_match", "equal to the prediction for every rare task"
+     if crossing["measured"] == crossing["predicted"] else "not equal to the prediction for every "
+     "rare task", display=False)
+glue("common_only_widths", ", ".join(str(interference.rare_learn_width(mu, mixture.pi[k] * mixture.spectra[k][0]))
+                                     for k in rare_tasks), display=False)
 glue("crossing_order", "in the order the prediction gives" if crossing["in_order"]
      else "not in the order the prediction gives", display=False)
 
@@ -215,8 +219,13 @@ glue("crossing_order", "in the order the prediction gives" if crossing["in_order
 # below the random level: its largest normalised signal at any width below $N_c$ is
 # {glue:text}`rare_max_below_nc:.2f`. Past $N_c$ the rare tasks come in one at a time. The width
 # from which each rare task's signal stays at or above 0.5 in every seed, against the
-# common-only $N_r^*$ of the next section (a whole task's signal is not one direction's: C12's
-# own test follows it): {glue:text}`rare_crossings`; they cross {glue:text}`crossing_order`.
+# prediction of C8 and C13 together (the first width of the grid from which the optimal
+# encoder, the top-$N$ eigenspace of $M$, holds $\hat S \ge 0.5$ of the task):
+# {glue:text}`rare_crossings`, {glue:text}`rare_crossings_match`; they cross
+# {glue:text}`crossing_order`. A whole task of four directions crosses once enough of its trace
+# is in, well after its strongest direction: the common-only $N_r^*$ of the next section, one
+# direction's width, is {glue:text}`common_only_widths` for these tasks (C12's own test
+# follows).
 #
 # ## C12: when is a rare direction stable?
 #
@@ -400,6 +409,22 @@ plt.close(fig)
 # the common tasks before the next one arrives; the wide model keeps what each injection
 # taught and builds on it.
 #
+# No width responds to the first injection. Each task has its own decoder, started at zero,
+# and reaches the encoder only through it: the gradient of $\lVert T_k - D_k U^\top \rVert_F^2$
+# with respect to $U$ is $-2 (T_k - D_k U^\top)^\top D_k$, zero while $D_k$ is. The rare task's
+# first injection therefore trains its decoder alone. Training each width of the figure twice,
+# identically but for one injection left out of the stream, the encoders after the first
+# injection differ by {glue:text}`first_injection_move:.1g` in their largest entry; after the
+# second, by {glue:text}`second_injection_lo:.3f` to {glue:text}`second_injection_hi:.3f`.
+
+# %% tags=["remove-input"]
+moves = injection.injection_moves(mixture, config.replace(schedule="constant"), rare, trace_delta,
+                                  trace_widths)
+glue("first_injection_move", float(moves["encoder_change"][:, 0].max()), display=False)
+glue("second_injection_lo", float(moves["encoder_change"][:, 1].min()), display=False)
+glue("second_injection_hi", float(moves["encoder_change"][:, 1].max()), display=False)
+
+# %% [markdown]
 # ### A two-direction model of update and forget
 #
 # Between injections, one encoder column shared between the rare direction and the strongest

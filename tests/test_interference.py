@@ -184,3 +184,20 @@ def test_c14_falls_at_every_gap():
     final = np.array([[[0.9, 0.8], [0.5, 0.6], [0.2, 0.2]],    # falls: 0.85, 0.55, 0.2
                       [[0.9, 0.9], [0.95, 0.95], [0.5, 0.5]]])  # rises at the second gap
     assert experiments.falls_at_every_gap(final).tolist() == [True, False]
+
+
+def test_c14_the_first_injection_leaves_the_encoder_exactly_where_it_was():
+    """Figure 4b's first injection: the rare task's decoder is still zero, and a task reaches the
+    encoder only through its decoder, so the first injection moves no encoder entry at all; the
+    second, with the decoder it taught, does."""
+    from rarescale.linear.injection import injection_moves
+    from rarescale.linear.mixture import TaskMixture
+    from rarescale.linear.student import StudentConfig
+
+    mixture = TaskMixture.power_law(K=4, m=3, a=1.5, b=0.8, d=16, seed=1)
+    config = StudentConfig(widths=(4,), seeds=(0,), steps=100, batch=64, lr=0.01, schedule="constant")
+    moves = injection_moves(mixture, config, rare=3, delta=16, widths=(3, 6), injections=(0, 1, 2))
+    change = moves["encoder_change"]
+    assert change.shape == (2, 3)
+    assert np.all(change[:, 0] == 0.0)
+    assert np.all(change[:, 1:] > 1e-4)

@@ -54,3 +54,34 @@ def test_c12_the_common_only_rule_undercounts_the_rare_directions_that_outrank()
     # utilities: 0.5, 0.1 (task 0); 0.4, 0.04 (task 1); 0.06 (task 2); 0.08 (task 3)
     assert stability.direction_width(mixture, 2) == 5 == _brute_force_width(mixture, 2)
     assert stability.common_only_width(mixture, [0, 1], 2) == 4  # one short: task 3 outranks it
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_c8_c13_a_rank_one_tasks_whole_task_width_is_its_direction_width(seed):
+    """A rank-one task is one direction: the optimal encoder's Ŝ jumps from below 0 to 1 at C12's
+    width, so the whole-task prediction (C8 + C13) and the direction's rule agree at any level."""
+    rng = np.random.default_rng(seed)
+    mixture = _random_mixture(rng, n_rare=int(rng.integers(2, 5)))
+    for task in range(3, mixture.K):
+        n = stability.direction_width(mixture, task)
+        if n == mixture.d:  # Ŝ is not defined at N = d (a random encoder holds everything)
+            continue
+        for level in (0.1, 0.5, 0.9):
+            assert stability.whole_task_width(mixture, task, range(1, mixture.d), level) == n
+
+
+def test_c8_c13_a_task_of_several_directions_crosses_later_than_its_first_and_by_brute_force():
+    mixture = TaskMixture.power_law(K=6, m=4, a=2.2, b=0.8, d=64, seed=0)
+    widths = range(1, 40)
+    for task in (3, 4, 5):
+        n = stability.whole_task_width(mixture, task, widths)
+        assert n > stability.direction_width(mixture, task)
+        signal = []
+        for N in (n - 1, n):
+            U = optimal_encoder(mixture, N)
+            S = sum(mixture.spectra[task][j] * stability.direction_signal(U, mixture, task, j)
+                    for j in range(4)) / sum(mixture.spectra[task])
+            signal.append((S - N / mixture.d) / (1 - N / mixture.d))
+        assert signal[0] < 0.5 <= signal[1]
+    # on a coarser grid it is the first grid width at or past the integer one
+    assert stability.whole_task_width(mixture, 3, [8, 12, 16, 20]) == 16

@@ -21,7 +21,7 @@ from numbers import Integral
 import numpy as np
 
 from rarescale.linear.mixture import TaskMixture
-from rarescale.linear.theory import utility_ranking
+from rarescale.linear.theory import optimal_encoder, task_losses, utility_ranking
 from rarescale.validation import Interval, check
 
 
@@ -43,6 +43,23 @@ def common_only_width(mixture: TaskMixture, common, task: int, index: int = 0) -
 
     nu = mixture.pi[task] * mixture.spectra[task][index]
     return rare_learn_width(common_eigenvalues(mixture, common), nu)
+
+
+def whole_task_width(mixture: TaskMixture, task: int, widths, level: float = 0.5) -> int | None:
+    """C8 + C13's prediction for a whole task: the smallest of ``widths`` from which the optimal
+    encoder (the top-``N`` eigenspace of ``M``, C7/C8) captures a normalised signal
+    ``Ŝ = (S − N/d)/(1 − N/d)`` of at least ``level`` of ``task`` at that width and every larger
+    one of ``widths`` (C13); ``None`` if none does. A task of several directions crosses when
+    enough of its trace is in, not when its first direction is (:func:`direction_width`)."""
+    widths = sorted(int(n) for n in widths)
+    ok = []
+    for n in widths:
+        S = 1 - task_losses(mixture, optimal_encoder(mixture, n))[task]
+        ok.append((S - n / mixture.d) / (1 - n / mixture.d) >= level)
+    for i, n in enumerate(widths):
+        if all(ok[i:]):
+            return n
+    return None
 
 
 def direction_signal(U: np.ndarray, mixture: TaskMixture, task: int, index: int = 0) -> float:
