@@ -229,3 +229,43 @@ def test_synthetic_web_has_zipfian_learnable_structure(tmp_path):
     p_next = counts / counts.sum()
     unigram_entropy = -np.sum(p_next[p_next > 0] * np.log(p_next[p_next > 0]))
     assert cond_entropy < 0.75 * unigram_entropy
+
+
+def _identified_by_brute_force(task):
+    """Every assignment of residues to values consistent with the train pairs, enumerated."""
+    import itertools
+
+    m, n = task.spec.n_answers, task.spec.n_values
+    answer = {int(t): i for i, t in enumerate(task.answer_tokens)}
+    train = [(a, b, answer[int(y)]) for a, b, y in zip(task.values(task.train[:, 0]),
+                                                       task.values(task.train[:, 1]), task.train[:, 2])]
+    test = list(zip(task.values(task.test[:, 0]), task.values(task.test[:, 1])))
+    sums = [set() for _ in test]
+    for r in itertools.product(range(m), repeat=n):
+        if all((r[a] + r[b]) % m == y for a, b, y in train):
+            for s, (a, b) in zip(sums, test):
+                s.add((r[a] + r[b]) % m)
+    return np.mean([len(s) == 1 for s in sums])
+
+
+@pytest.mark.parametrize("n, m, split", [(8, 4, "balanced"), (6, 3, "balanced"), (8, 2, "balanced"),
+                                         (6, 3, "random"), (7, 4, "random"), (8, 4, "random")])
+def test_c15_identified_share_equals_brute_force(n, m, split):
+    from rarescale.olmo.tasks import identified_share
+
+    for seed in range(3):
+        spec = TaskSpec(kind="add", n_values=n, modulus=m, n_instances=n * n, split=split, seed=seed)
+        task = draw_tasks([spec], 512)[0]
+        assert identified_share(task) == pytest.approx(_identified_by_brute_force(task))
+
+
+def test_c15_an_even_modulus_on_two_groups_leaves_every_test_answer_open():
+    """Addition mod 10 on 20 values, balanced split: the train pairs fix the residues only up to
+    a shift by 5 between the two groups (or by x in 2x), so no test pair's answer follows from
+    them; mod 5 and mod 3 (an odd modulus) determine every one."""
+    from rarescale.olmo.tasks import identified_share
+
+    share = {m: identified_share(draw_tasks([TaskSpec(kind="add", n_values=n, modulus=m, n_instances=n * n,
+                                                      split="balanced")], 4096)[0])
+             for n, m in ((20, 10), (20, 5), (24, 3))}
+    assert share == {10: 0.0, 5: 1.0, 3: 1.0}

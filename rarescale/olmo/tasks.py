@@ -344,3 +344,51 @@ def balanced_split(spec: TaskSpec) -> np.ndarray:
 def tokens_needed(specs) -> int:
     """Tokens a list of task specs takes from the vocabulary."""
     return sum(s.n_values + s.n_labels for s in specs)
+
+
+def identified_share(task: Task) -> float:
+    """TADD: the share of test pairs whose answer the train pairs determine (C15's task design).
+
+    Value tokens have no numeric meaning, so a learner of addition mod ``m`` must infer each
+    value's residue ``r(v)`` from the train pairs, ``r(v1) + r(v2) ≡ label``. Within a connected
+    set of train pairs every residue follows from one of them, ``x``, and the pairs leave ``x``
+    the values that satisfy them all (with an even ``m`` the sign flips along a path allow
+    ``x + m/2`` too); a test pair's answer is determined when every consistent assignment gives
+    it the same sum. A split whose test pairs are not determined cannot be learned from its
+    train pairs by any rule."""
+    if task.spec.kind != "add":
+        raise ValueError(f"identified_share is for addition tasks. Got kind {task.spec.kind!r}.")
+    m, n = task.spec.n_answers, task.spec.n_values
+    answer = {int(t): i for i, t in enumerate(task.answer_tokens)}
+    v1, v2 = task.values(task.train[:, 0]), task.values(task.train[:, 1])
+    y = np.array([answer[int(t)] for t in task.train[:, 2]])
+    edges = [[] for _ in range(n)]
+    for a, b, label in zip(v1, v2, y):
+        edges[a].append((b, label))
+        edges[b].append((a, label))
+    # r(v) = sign[v]·x + offset[v] from each component's root; x ranges over the consistent values
+    component, sign, offset, choices = np.full(n, -1), np.zeros(n, int), np.zeros(n, int), []
+    for root in range(n):
+        if component[root] >= 0:
+            continue
+        c = len(choices)
+        component[root], sign[root], todo, members = c, 1, [root], [root]
+        while todo:
+            a = todo.pop()
+            for b, label in edges[a]:
+                if component[b] < 0:
+                    component[b], sign[b], offset[b] = c, -sign[a], (label - offset[a]) % m
+                    todo.append(b)
+                    members.append(b)
+        ok = [x for x in range(m) if all((sign[a] * x + offset[a] + sign[b] * x + offset[b] - label) % m == 0
+                                         for a in members for b, label in edges[a])]
+        choices.append(ok if edges[root] or len(members) > 1 else list(range(m)))
+    t1, t2 = task.values(task.test[:, 0]), task.values(task.test[:, 1])
+    identified = 0
+    for a, b in zip(t1, t2):
+        ca, cb = component[a], component[b]
+        pairs = ([(x, x) for x in choices[ca]] if ca == cb else
+                 [(x, z) for x in choices[ca] for z in choices[cb]])
+        sums = {(sign[a] * x + offset[a] + sign[b] * z + offset[b]) % m for x, z in pairs}
+        identified += len(sums) == 1
+    return identified / len(t1)
