@@ -88,3 +88,6 @@ def test_the_pilot_choice_reads_each_task_at_its_own_frequencies():
     assert rows[0][-1] == "" and rows[0][0] == "TCMP" and rows[1][0] == ""
     said = pilot_choice_sentence(cmp_)
     assert said.startswith(f"TCMP at {sci(1e-3)}, {sci(3e-4)}, {sci(1e-4)} per token (1M learns")
+    unlearned = {**add, "learnable": False}
+    assert pilot_choice_sentence(unlearned) == "TADD: no size learns it at any frequency run, so it is replaced"
+    assert {r[-1] for r in pilot_choice_rows([cmp_, unlearned], crossing)[4:]} == {"not learned: replaced"}

@@ -227,14 +227,34 @@ def fig_olmo_learning_curves(ax, res, task: int, margin: float = 0.5, seed: int 
     return ax
 
 
-def accuracy_by_frequency(res, margin: float = 0.5, reference: dict | None = None):
-    """Figure (a) for every task of ``res``: one panel each (:func:`fig_olmo_accuracy`), with
-    ``reference[kind]`` = (name, frequency) of the task's natural occurrences where given."""
-    fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
-    for t, ax in enumerate(np.atleast_1d(axes)):
+def _panels(results):
+    """(results, task) for every task of every results in ``results`` (one or several sweeps)."""
+    results = results if isinstance(results, (list, tuple)) else [results]
+    return [(res, t) for res in results for t in range(len(res.tasks))]
+
+
+def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None = None):
+    """Figure (a) for every task of ``results`` (one sweep's, or a list of sweeps'): one panel
+    each (:func:`fig_olmo_accuracy`), with ``reference[kind]`` = (name, frequency) of the task's
+    natural occurrences where given."""
+    panels = _panels(results)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 3.6 * len(panels) + 0.5), 3.8),
+                             constrained_layout=True)
+    for ax, (res, t) in zip(np.atleast_1d(axes), panels):
         fig_olmo_accuracy(ax, res, t, margin=margin,
                           reference=(reference or {}).get(res.tasks[t].kind))
     np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=7)
+    return fig
+
+
+def learning_curves(results, margin: float = 0.5, seed: int = 0):
+    """:func:`fig_olmo_learning_curves` for every task of ``results``, a panel each."""
+    panels = _panels(results)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 3.6 * len(panels) + 0.5), 3.8),
+                             constrained_layout=True)
+    for ax, (res, t) in zip(np.atleast_1d(axes), panels):
+        fig_olmo_learning_curves(ax, res, t, margin=margin, seed=seed)
+    np.atleast_1d(axes)[0].legend(title="size, frequency", fontsize=6, ncol=2)
     return fig
 
 
@@ -250,7 +270,8 @@ def pilot_choice_rows(choice: list[dict], crossing) -> list[list[str]]:
             rows.append([c["task"] if i == 0 else "", sci(f), f"{c['level'][i]:.3f}",
                          f"{c['small_accuracy'][i]:.3f}", f"{c['large_accuracy'][i]:.3f}",
                          *(f"{np.median(x) / 1e6:.2f}M" if x.size else "–" for x in reached),
-                         "chosen" if f in c["chosen"] else ""])
+                         ("chosen" if f in c["chosen"] else "") if c["learnable"]
+                         else "not learned: replaced"])
     return rows
 
 
@@ -260,5 +281,6 @@ def pilot_choice_sentence(c: dict) -> str:
     why = (f"{c['large']} learns and {c['small']} does not at "
            + ", ".join(sci(f) for f in c["separating"]) if c["how"] == "separating" else
            "no frequency separates the sizes, so the largest accuracy gaps are taken")
-    tail = "" if c["learnable"] else f"; no size learns {c['task']} at any frequency run"
-    return f"{c['task']} at {freqs} per token ({why}{tail})"
+    if not c["learnable"]:
+        return f"{c['task']}: no size learns it at any frequency run, so it is replaced"
+    return f"{c['task']} at {freqs} per token ({why})"
