@@ -40,7 +40,8 @@
 # L(N, D) = E + \frac{A}{N^{\alpha}} + \frac{B}{D^{\beta}},
 # ```
 #
-# with $E$ the irreducible loss. We ship two published fits of their approach 3: Chinchilla's
+# with $E$ the irreducible loss, the form of the earlier power laws in $N$ and $D$ of
+# {cite:t}`kaplan2020scaling` with a floor. We ship two published fits of their approach 3: Chinchilla's
 # own, and the replication of {cite:t}`besiroglu2024chinchilla`. The parameters of this chapter are the
 # fit, the size $N_L$ of the "large" model, and the tolerances $\varepsilon$ of Definition 2:
 
@@ -246,7 +247,7 @@ HTML(html_table(["fit", "E", "A", "B", "α", "β", "α/β", "N_s*/N_L (ε = 0)",
 #
 # Hoffmann et al.'s runs (loss against training compute, coloured by model size) and the
 # refitted compute-optimal loss $L^*(C)$, with its 95% band over {glue:text}`n_boot` bootstrap
-# refits.
+# refits {cite:p}`efron1979bootstrap`.
 # ```
 #
 # Refitted to the {glue:text}`n_runs` runs: $\alpha$ = {glue:text}`refit_alpha`, $\beta$ =

@@ -120,7 +120,9 @@ glue("c7_rel_err_pct", 100 * abs(mc_total / closed - 1), display=False)
 #
 # ## C8: features are learned in order of utility
 #
-# Minimising {eq}`reduction` over encoders of width $N$ gives the top-$N$ eigenspace of $M$.
+# Minimising {eq}`reduction` over encoders of width $N$ gives the top-$N$ eigenspace of $M$: the
+# best rank-$N$ approximation of {cite:t}`eckart1936approximation`, and the principal subspace
+# that a linear autoencoder finds without spurious minima {cite:p}`baldi1989neural`.
 # Because the feature blocks are orthogonal, the eigenvalues of $M$ are the **utilities**
 # $\nu_{k,j} = \pi_k \lambda_{k,j}$. A width-$N$ model keeps the $N$ features of largest utility,
 # whichever task they belong to, so task $k$ keeps $n_k(N)$ of its features, and it is fully
@@ -168,7 +170,10 @@ plt.close(fig)
 #
 # Notice how the tasks are learned in order of frequency: the narrowest encoders spend all their
 # width on the most frequent task, and each rarer task is learned only once the width has room
-# for its features after those of every more useful one. The measured losses lie on the
+# for its features after those of every more useful one. This is the quantization model of
+# scaling {cite:p}`michaud2023quantization` in its simplest form, with features as quanta ranked
+# by use, and gradient descent from a small start reaches them one after another, as deep linear
+# networks move from saddle to saddle {cite:p}`saxe2014exact,jacot2021saddle`. The measured losses lie on the
 # predicted ones: the {glue:text}`n_students` students' encoders span the predicted top-$N$
 # eigenspace with a subspace overlap of at least {glue:text}`overlap_min:.3f` at every width
 # (mean squared cosine of the principal angles, averaged over seeds), and for

@@ -30,7 +30,8 @@
 #   would displace;
 # - **C13** the signal an encoder captures of a task, measured against a random encoder;
 # - **C14** below that width a rare task is learned when seen and forgotten in between:
-#   *update and forget*.
+#   *update and forget*, the catastrophic interference of {cite:t}`mccloskey1989catastrophic`
+#   within one training stream.
 #
 # ## The setup of this chapter
 #
@@ -466,7 +467,7 @@ HTML(html_table(
 # {glue:text}`fit_width`: {glue:text}`fit_gain:.1f`, so its error there
 # ({glue:text}`model_rms_in:.3f` RMS) is in sample; at the other widths, predicted out
 # of sample, it is {glue:text}`model_rms_out_lo:.3f` to {glue:text}`model_rms_out_hi:.3f`.
-# Plain gradient descent would give 1; Adam
+# Plain gradient descent would give 1; Adam {cite:p}`kingma2015adam`
 # normalises its steps by the gradient's size, so it forgets much faster than gradient flow
 # on a pull this weak. With that one constant the model {glue:text}`model_order`, but its
 # rates are only roughly right: at width {glue:text}`model_w_mid` it predicts a decay rate of
