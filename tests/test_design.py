@@ -91,3 +91,27 @@ def test_the_pilot_choice_reads_each_task_at_its_own_frequencies():
     unlearned = {**add, "learnable": False}
     assert pilot_choice_sentence(unlearned) == "TADD: no size learns it at any frequency run, so it is replaced"
     assert {r[-1] for r in pilot_choice_rows([cmp_, unlearned], crossing)[4:]} == {"not learned: replaced"}
+
+
+def test_the_main_sweep_runs_what_the_rule_chose_from_the_committed_pilot():
+    """cpu_main.yaml's frequencies per task are design.pilot_choice's on the committed pilot, for
+    every task the rule finds learnable; an unlearnable one is not in the main sweep."""
+    from conftest import REPO
+    from rarescale.olmo import ladder
+    from rarescale.olmo.design import pilot_choice
+    from rarescale.olmo.grid import Sweep
+    from rarescale.store.artifacts import ArtifactError
+
+    main = Sweep.from_yaml(REPO / "runners/configs/cpu_main.yaml")
+    run = {t.title: sorted(f, reverse=True) for t, f in zip(main.tasks, main.task_frequencies)}
+    for name in ("cpu_pilot", "cpu_pilot_add"):
+        path = REPO / f"runners/configs/{name}.yaml"
+        try:
+            _, pilot = ladder.load_ladder(path)
+        except ArtifactError:  # a pilot stage still running: its task is not in main yet
+            continue
+        for c in pilot_choice(pilot, main.analysis.margin):
+            if c["learnable"]:
+                assert run[c["task"]] == c["chosen"], c["task"]
+            else:
+                assert c["task"] not in run
