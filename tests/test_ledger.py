@@ -128,3 +128,21 @@ def test_the_c4_c5_row_compares_the_refit_with_the_papers_value():
     assert row.kind == "comparison" and f"{paper:.3f}" in row.measured
     low, high = (float(x) for x in re.findall(r"[-+]?\d*\.\d+", row.interval)[:2])
     assert row.verdict == (ledger.REPRODUCED if low <= paper <= high else ledger.DIFFERS)
+
+
+def test_the_closing_page_groups_each_row_under_its_section_of_the_paper():
+    from rarescale.book.ledger import NOT_SHOWN, PARTLY, REPRODUCED, Row, findings, findings_sentence
+
+    def row(claim, verdict, chapter, scale="s"):
+        return Row(claim, "p", "m", verdict, "", scale, chapter, "x",
+                   kind="check" if verdict != "setup" else "setup")
+
+    rows = [row("C1", REPRODUCED, "01_phenomenology"), row("C8", REPRODUCED, "02_utility_ranking", "a"),
+            row("C12", PARTLY, "03_interference", "b"), row("C18", NOT_SHOWN, "04_olmo_validation"),
+            row("C13", REPRODUCED, "03_interference", "a")]
+    sec2, sec3, sec4 = findings(rows)
+    assert sec2["rows"] == 1 and sec2["claims"][REPRODUCED] == ["C1"]
+    assert sec3["claims"][REPRODUCED] == ["C8", "C13"] and sec3["claims"][PARTLY] == ["C12"]
+    assert sec3["scales"] == ["a", "b"] and sec4["claims"][NOT_SHOWN] == ["C18"]
+    assert findings_sentence(sec3) == "Of its 3 rows, 2 reproduced (C8, C13); 1 partly (C12)."
+    assert sum(s["rows"] for s in (sec2, sec3, sec4)) == len(rows)

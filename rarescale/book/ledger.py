@@ -436,6 +436,35 @@ def ledger() -> list[Row]:
     return [row for chapter in CHAPTERS for row in chapter_rows(chapter)]
 
 
+PAPER_SECTIONS = (
+    ("Section 2: two scaling regimes (C1–C5)", ("01_phenomenology",)),
+    ("Section 3: capacity and interference in a linear model (C6–C14)",
+     ("02_utility_ranking", "03_interference")),
+    ("Section 4: rare tasks in pretraining (C15–C20)", ("04_olmo_validation",)),
+)
+"""The paper's sections and the chapters that check them (the closing page's order)."""
+
+
+def findings(rows) -> list[dict]:
+    """Per section of the paper (:data:`PAPER_SECTIONS`): its rows' claims by verdict, in the
+    ledger's order, and the scales at which they were checked (the closing page)."""
+    out = []
+    for title, chapters in PAPER_SECTIONS:
+        mine = [r for r in rows if r.chapter in chapters]
+        by_verdict = {v: [r.claim for r in mine if r.verdict == v] for v in VERDICTS}
+        scales = list(dict.fromkeys(r.scale for r in mine if r.scale))
+        out.append({"section": title, "chapters": list(chapters), "rows": len(mine),
+                    "claims": by_verdict, "scales": scales})
+    return out
+
+
+def findings_sentence(found: dict) -> str:
+    """One section's findings in words: how many rows, and the claims of each verdict."""
+    parts = [f"{len(claims)} {verdict} ({', '.join(claims)})"
+             for verdict, claims in found["claims"].items() if claims]
+    return f"Of its {found['rows']} rows, " + "; ".join(parts) + "."
+
+
 def html(rows) -> str:
     """The rows as a table, each claim a link to its section."""
     from html import escape
