@@ -284,3 +284,20 @@ def pilot_choice_sentence(c: dict) -> str:
     if not c["learnable"]:
         return f"{c['task']}: no size learns it at any frequency run, so it is replaced"
     return f"{c['task']} at {freqs} per token ({why})"
+
+
+def forgetting_direction_sentence(found: dict, alpha: float) -> str:
+    """:func:`~rarescale.olmo.ladder.forgetting_direction` in words, whichever way it points."""
+    falls, rises = found["falls"], found["rises"]
+    head = (f"Over every task and frequency, the rise of the label loss at the matched learning rate "
+            f"has a slope of {falls.interval()} (nats, against log₁₀ parameters)")
+    if rises.verdict == "supported":
+        return head + (f": larger models forget *more*, not less (one-sided p = {rises.p:.3f} for a "
+                       "rise), against C20's claim.")
+    if falls.verdict == "supported":
+        return head + f": it falls with size (p = {falls.p:.3f}), as C20 claims."
+    if falls.slope > 0:
+        return head + (f": the estimate points against C20 (larger models forgetting more; one-sided "
+                       f"p = {rises.p:.3f} for a rise), but no trend either way is shown at level "
+                       f"{alpha:g}.")
+    return head + ": no trend either way is shown."

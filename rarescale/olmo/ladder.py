@@ -340,6 +340,18 @@ def interference(res: LadderResults) -> np.ndarray:
     return gap.sum(axis=3) / res.ran.sum(axis=1)[None, None]
 
 
+def forgetting_direction(res: LadderResults) -> dict:
+    """C20's forgetting, both ways: the seed-level rise of the label loss over the background-only
+    steps at the matched learning rate, mean over every task and frequency run, against size;
+    ``falls`` tests the claimed direction (larger models forget less), ``rises`` the other."""
+    import warnings
+
+    with warnings.catch_warnings():  # a task not run at a frequency: nan, left out of the mean
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rise = np.nanmean(res.forgetting_rise_matched, axis=(2, 3))  # [size, seed]
+    return {"falls": size_trend(rise, res.params, -1), "rises": size_trend(rise, res.params, +1)}
+
+
 FAMILIES = ("C18", "C19", "C20")
 """Each claim's trend tests form one family, adjusted together (Holm)."""
 

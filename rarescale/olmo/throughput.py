@@ -66,3 +66,20 @@ def run_speed(config, tokens_per_s: float, device_name: str, n_devices: int) -> 
     return {"device_name": device_name, "n_devices": n_devices,
             "model_flops_per_token": model_flops_per_token(config),
             "mfu": mfu(config, tokens_per_s, device_name, n_devices)}
+
+
+def grid_costs(paths, gpu: str = "H100", utilisation: float = DEFAULT_MFU) -> list[dict]:
+    """Per sweep file: its name, sizes, largest token budget (billions) and the GPU-hours of
+    every cell at ``utilisation`` of ``gpu``'s bf16 peak (:func:`gpu_hours`)."""
+    from pathlib import Path
+
+    from rarescale.olmo.grid import Sweep
+
+    out = []
+    for path in paths:
+        sweep = Sweep.from_yaml(path)
+        cells = sweep.cells()
+        out.append({"name": Path(path).stem, "sizes": f"{sweep.sizes[0]} to {sweep.sizes[-1]}",
+                    "tokens_b": max(c.tokens_trained for c in cells) / 1e9,
+                    "hours": sum(gpu_hours(c, gpu, utilisation) for c in cells), "sweep": sweep})
+    return out
