@@ -83,6 +83,10 @@ def browser():
         b.close()
 
 
+MIN_FIGURE_PX = 900
+"""The narrowest a figure image may be (a 5.5 in figure at the book's 200 dpi is 1,100 px)."""
+
+
 def page_problems(browser, base: str, path: str, screenshot: Path | None = None) -> list[str]:
     """Everything wrong with one page, as readable lines (empty: the page is right)."""
     problems, requests = [], []
@@ -125,6 +129,26 @@ def page_problems(browser, base: str, path: str, screenshot: Path | None = None)
             "() => Array.from(document.images).map(i => [i.src, i.complete ? i.naturalWidth : 0])"):
         if not width:
             problems.append(f"image not decoded: {src}")
+        elif "/_images/" in src and src.endswith(".png") and width < MIN_FIGURE_PX:
+            problems.append(f"figure {width} px wide (< {MIN_FIGURE_PX}): {src}")
+    for paragraph in page.evaluate(
+            "() => Array.from(document.querySelectorAll('main p, main li, main td, main figcaption'))"
+            ".map(p => { const c = p.cloneNode(true); c.querySelectorAll('code, mjx-container, "
+            "mjx-assistive-mml, .math').forEach(e => e.remove()); return c.innerText; })"):
+        if re.search(r"(?<![A-Za-z_])nan(?![A-Za-z_])|\bNone\b(?=\s*[,;:)\]→]|$)", paragraph):
+            problems.append(f"'nan' or 'None' in the text: {paragraph[:80]!r}")
+        if paragraph.count("(") != paragraph.count(")"):
+            problems.append(f"unbalanced parentheses: {paragraph[:80]!r}")
+    for wide in page.evaluate(
+            "() => Array.from(document.querySelectorAll('main table')).filter("
+            "t => t.getBoundingClientRect().right > document.querySelector('main').getBoundingClientRect().right + 1)"
+            ".map(t => (t.innerText || '').slice(0, 60))"):
+        problems.append(f"table wider than its column: {wide!r}")
+    searches = page.evaluate("() => Array.from(document.querySelectorAll("
+                             "'form.bd-search, .search-button-field, input[type=search], button.search-button'))"
+                             ".filter(e => e.offsetParent !== null).length")
+    if searches != 1:
+        problems.append(f"{searches} search boxes on the page (one expected)")
     empty = page.evaluate("() => Array.from(document.querySelectorAll('.pasted-text, .pasted-inline'))"
                           ".filter(e => !e.textContent.trim()).length")
     if empty:
@@ -201,6 +225,11 @@ def test_front_page_ledger_is_every_chapters_own_and_ledger_json(html_dir):
     ("remote", "request off 127.0.0.1"),
     ("glue", "raw glue role"),
     ("anchor", "does not resolve to a section"),
+    ("nan", "'nan' or 'None' in the text"),
+    ("parenthesis", "unbalanced parentheses"),
+    ("table", "table wider than its column"),
+    ("search", "search boxes on the page"),
+    ("small figure", "px wide"),
 ])
 def test_checker_catches_a_broken_page(html_dir, serve, browser, tmp_path, breakage, expected):
     """The same checks on a copy of the book with one page broken on purpose."""
@@ -220,6 +249,23 @@ def test_checker_catches_a_broken_page(html_dir, serve, browser, tmp_path, break
     elif breakage == "anchor":
         html = re.sub(r"(<main[^>]*>)", r'\1<a href="02_utility_ranking.html#no-such-section">x</a>',
                       html, count=1)
+    elif breakage == "nan":
+        html = re.sub(r"(<main[^>]*>)", r"\1<p>the seed means nan → 0.03 → 0.05</p>", html, count=1)
+    elif breakage == "parenthesis":
+        html = re.sub(r"(<main[^>]*>)", r"\1<p>a sentence cut short (Definition</p>", html, count=1)
+    elif breakage == "table":
+        row = "".join(f"<td>column{i:02d}-with-a-long-unbreakable-value</td>" for i in range(12))
+        html = re.sub(r"(<main[^>]*>)", rf"\1<table><tr>{row}</tr></table>", html, count=1)
+    elif breakage == "search":
+        html = re.sub(r"(<main[^>]*>)", r'\1<form class="bd-search"><input type="search"></form>', html,
+                      count=1)
+    elif breakage == "small figure":
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(4, 3), dpi=100)  # 400 px
+        name = re.search(r'src="\.\./_images/([^"]+\.png)"', html).group(1)
+        fig.savefig(copy / "_images" / name)
+        plt.close(fig)
     else:
         html = html.replace("</head>", '<script src="https://cdn.example.org/x.js"></script></head>', 1)
     page.write_text(html)
