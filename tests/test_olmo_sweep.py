@@ -262,3 +262,13 @@ def test_a_task_not_run_at_a_frequency_is_read_as_if_that_frequency_were_not_in_
     assert masked.frequency_index(res.frequencies[0], task=1) == 0
     found = ladder.verdicts(masked, sweep.analysis.__class__(probe_frequency=float(res.frequencies[0])))
     assert all(np.isfinite(v["trend"].p) for v in found if v["claim"] in ("C18", "C19"))
+
+
+def test_the_verdict_table_writes_an_undefined_value_as_a_dash_never_nan():
+    from rarescale.verdicts import size_trend
+
+    undefined = size_trend(np.array([[np.nan, np.nan], [0.1, 0.2], [0.3, 0.4]]), [1e4, 1e5, 1e6], +1)
+    rows = ladder.verdict_rows([{"claim": "C20", "statement": "s", "trend": undefined,
+                                 "means": ladder.arrow(undefined.means)}])
+    assert not any("nan" in cell for cell in rows[0])
+    assert rows[0][-1].startswith("– → ")

@@ -283,8 +283,13 @@ def threshold_summary(res: LadderResults, margin: float = 0.5) -> dict:
 # --------------------------------------------------------------------------- trends
 
 def arrow(values, fmt: str = "{:.2f}") -> str:
-    """``0.40 → 0.61 → 0.94``: a measure from the smallest size to the largest."""
-    return " → ".join(fmt.format(v) for v in values)
+    """``0.40 → 0.61 → 0.94``: a measure from the smallest size to the largest; "–" for a size
+    where it is undefined (no seed has a value)."""
+    return " → ".join(fmt.format(v) if np.isfinite(v) else "–" for v in values)
+
+
+def _p_text(p: float) -> str:
+    return f"{p:.3f}" if np.isfinite(p) else "–"
 
 
 # --------------------------------------------------------------------------- chapter 4's verdicts
@@ -445,6 +450,6 @@ def robustness_rows(robust: dict) -> list[list[str]]:
 def verdict_rows(found: list[dict]) -> list[list[str]]:
     """The verdict table's rows: claim, statement, slope per decade with its 95% interval,
     verdict, and the seed means from the smallest size to the largest."""
-    return [[v["claim"], v["statement"], v["trend"].interval(), f"{v['trend'].p:.3f}",
-             f"{v['trend'].p_adjusted:.3f}", v["trend"].ordering(), v["trend"].verdict, v["means"]]
+    return [[v["claim"], v["statement"], v["trend"].interval(), _p_text(v["trend"].p),
+             _p_text(v["trend"].p_adjusted), v["trend"].ordering(), v["trend"].verdict, v["means"]]
             for v in found]
