@@ -168,7 +168,7 @@ widen_loss = experiments.others_loss(mixture, fid["loss"][widths.index(w_widen)]
 small_loss = experiments.others_loss(mixture, fid["loss"][small], rare).mean()
 at_threshold = verdict["measured"] or resample_frequencies[-1]
 
-# %%
+# %% tags=["remove-input"]
 fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.4), sharex=True)
 plots.fig_resampling(axes, resample_frequencies, rare_loss, others, pred[:, rare],
                      experiments.others_loss(mixture, pred, rare), x_star, mixture.pi[rare],
