@@ -92,7 +92,8 @@ plt.close(fig)
 # ```{glue:figure} fig_c13_baseline
 # :name: fig-c13-baseline
 #
-# Signal captured by uniformly random encoders against their width, with the closed form
+# Signal captured by uniformly random encoders against their width (the book's own check of C13's
+# baseline), with the closed form
 # $N/d$ (line) and the Monte Carlo mean (points).
 # ```
 #

@@ -245,7 +245,7 @@ HTML(html_table(["fit", "E", "A", "B", "α", "β", "α/β", "N_s*/N_L (ε = 0)",
 # ```{glue:figure} fig_c1_refit
 # :name: fig-c1-refit
 #
-# Hoffmann et al.'s runs (loss against training compute, coloured by model size) and the
+# Hoffmann et al.'s runs (the book's own figure; loss against training compute, coloured by model size) and the
 # refitted compute-optimal loss $L^*(C)$, with its 95% band over {glue:text}`n_boot` bootstrap
 # refits {cite:p}`efron1979bootstrap`.
 # ```

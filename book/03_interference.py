@@ -141,7 +141,8 @@ glue_text("pull_sentence", (
 # ```{glue:figure} fig_bound
 # :name: fig-c10-bound
 #
-# The frequent tasks' aggregate gradient (solid) and its bound {eq}`common_bound` (dashed)
+# The frequent tasks' aggregate gradient (solid) and its bound {eq}`common_bound` (dashed; the
+# book's own figure)
 # along training, for a few widths (first seed).
 # ```
 #
@@ -261,7 +262,7 @@ glue("rare_nstar", ladder[f"task {rare_task}"][1], display=False)
 # ```{glue:figure} fig_ladder
 # :name: fig-c12-ladder
 #
-# The frequent tasks' eigenvalues $\mu_i$ (steps) and each rare task's largest utility
+# The frequent tasks' eigenvalues $\mu_i$ (steps; the book's own figure) and each rare task's largest utility
 # (dashed); a rare direction is stable from the width $N_r^*$ (dot) where the ladder drops
 # below it.
 # ```
@@ -314,7 +315,7 @@ glue_text("c12_reading", (
 # ```{glue:figure} fig_c12_test
 # :name: fig-c12-test
 #
-# C12's test: each rare direction's signal $\lVert U^\top v \rVert^2$ at the end of training
+# C12's test (the book's own figure): each rare direction's signal $\lVert U^\top v \rVert^2$ at the end of training
 # against width (mean over seeds; dots: seeds), with the full-$M$ rule's predicted width (solid
 # line) and the common-only rule's (dotted).
 # ```

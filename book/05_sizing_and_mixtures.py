@@ -190,7 +190,7 @@ glue("resampled_others", float(others[resample_frequencies.index(at_threshold)].
 # ```{glue:figure} fig_resampling
 # :name: fig-resampling
 #
-# Up-weighting a rare task at a fixed width. Top: the rare task's normalised loss against
+# Up-weighting a rare task at a fixed width (the book's own experiment). Top: the rare task's normalised loss against
 # its frequency (points: trained students; line: prediction; dashed: the advisor's threshold;
 # dotted: its original frequency). Bottom: what the other tasks pay, under their original
 # weights, against the loss of a model widened until it learns the task at its original

@@ -76,7 +76,7 @@ plt.close(fig)
 # ```{glue:figure} fig_headline
 # :name: fig-headline
 #
-# What each width learns (chapter 2, Figure 2): per-task loss, normalised to 1 for an
+# What each width learns (the paper's Figure 2a, as chapter 2 draws it): per-task loss, normalised to 1 for an
 # untrained model, against encoder width; solid: students trained from data (mean over
 # seeds), dashed: the utility ranking's prediction. Rarer tasks, darker, are learned only
 # by wider students.
