@@ -196,16 +196,16 @@ from rarescale.store.artifacts import REPO_ROOT
 
 runs_path = REPO_ROOT / runs_file
 N_r, D_r, L_r = scaling.chinchilla_runs(runs_path, exclude_highest)
+N_a, D_a, L_a = scaling.chinchilla_runs(runs_path, 0)  # every run, the left-out ones too
 refit = scaling.refit_with_intervals(runs_path, exclude_highest, n_boot, boot_seed)
 full = scaling.LossLaw(**{k: refit.result["full"][k] for k in ("E", "A", "B", "alpha", "beta")},
                        name="refit")
 fig, ax = plt.subplots(figsize=(6.8, 4.2), constrained_layout=True)
-plots.fig_chinchilla_refit(ax, N_r, D_r, L_r, full, refit.arrays)
+plots.fig_chinchilla_refit(ax, N_r, D_r, L_r, full, refit.arrays, all_runs=(N_a, D_a, L_a))
 glue("fig_c1_refit", fig, display=False)
 plt.close(fig)
 
 # %% tags=["remove-input"]
-N_a, D_a, L_a = scaling.chinchilla_runs(runs_path, 0)
 with_all = scaling.fit_loss_law(N_a, D_a, L_a, name="refit, all runs")
 glue("n_runs_all", len(N_a), display=False)
 glue("n_runs", len(N_r), display=False)
@@ -247,7 +247,7 @@ HTML(html_table(["fit", "E", "A", "B", "α", "β", "α/β", "N_s*/N_L (ε = 0)",
 #
 # Hoffmann et al.'s runs (the book's own figure; loss against training compute, coloured by model size) and the
 # refitted compute-optimal loss $L^*(C)$, with its 95% band over {glue:text}`n_boot` bootstrap
-# refits {cite:p}`efron1979bootstrap`.
+# refits {cite:p}`efron1979bootstrap`; crosses: the {glue:text}`exclude_highest` runs of highest loss, left out of the fit.
 # ```
 #
 # Refitted to the {glue:text}`n_runs` runs: $\alpha$ = {glue:text}`refit_alpha`, $\beta$ =

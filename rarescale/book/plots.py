@@ -98,13 +98,22 @@ def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiple
     return ax
 
 
-def fig_chinchilla_refit(ax, N, D, L, full, boot: dict, band: int = 300):
+def fig_chinchilla_refit(ax, N, D, L, full, boot: dict, band: int = 300, all_runs=None):
     """Figure for C1 on real data: Hoffmann et al.'s runs (loss against compute, coloured by
-    model size) with the refitted compute-optimal frontier and its 95% bootstrap band."""
+    model size) with the refitted compute-optimal frontier and its 95% bootstrap band;
+    ``all_runs`` = (N, D, L) of every run, those not in the fit marked with a cross."""
     from rarescale import scaling
 
     C = 6 * N * D
     points = ax.scatter(C, L, c=np.log10(N), cmap="viridis", s=10, alpha=0.8)
+    if all_runs is not None:
+        fitted = set(zip(N.tolist(), D.tolist(), L.tolist()))
+        out = [(n, d, l) for n, d, l in zip(*(np.asarray(a).tolist() for a in all_runs))
+               if (n, d, l) not in fitted]
+        if out:
+            n, d, l = map(np.array, zip(*out))
+            ax.scatter(6 * n * d, l, marker="x", s=30, color=PALETTE[3], lw=1.2,
+                       label=f"left out of the fit ({len(out)} runs)")
     grid = np.geomspace(C.min() / 2, C.max() * 2, 80)
 
     def frontier(law):
@@ -116,10 +125,9 @@ def fig_chinchilla_refit(ax, N, D, L, full, boot: dict, band: int = 300):
     low, high = np.percentile(curves, [2.5, 97.5], axis=0)
     ax.fill_between(grid, low, high, color=PALETTE[1], alpha=0.3, lw=0, label="95% bootstrap band")
     ax.plot(grid, frontier(full), color=PALETTE[1], lw=1.5, label="refit: compute-optimal loss")
-    ax.set(xscale="log", yscale="log", xlabel="training compute 6ND (FLOP)",
-           ylabel="final loss (nats per token)")
+    ax.set(xscale="log", xlabel="training compute 6ND (FLOP)",
+           ylabel="final loss (nats per token)")  # a linear loss axis: its range is within a decade
     _major_log_ticks_only(ax)
-    _major_log_ticks_only(ax, "y")
     ax.figure.colorbar(points, ax=ax, label="log₁₀ parameters")
     ax.legend(frameon=False, fontsize=8)
     return ax
