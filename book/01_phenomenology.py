@@ -247,7 +247,8 @@ HTML(html_table(["fit", "E", "A", "B", "α", "β", "α/β", "N_s*/N_L (ε = 0)",
 #
 # Hoffmann et al.'s runs (the book's own figure; loss against training compute, coloured by model size) and the
 # refitted compute-optimal loss $L^*(C)$, with its 95% band over {glue:text}`n_boot` bootstrap
-# refits {cite:p}`efron1979bootstrap`; crosses: the {glue:text}`exclude_highest` runs of highest loss, left out of the fit.
+# refits {cite:p}`efron1979bootstrap`; crosses: the {glue:text}`exclude_highest` runs of highest
+# loss, left out of the fit.
 # ```
 #
 # Refitted to the {glue:text}`n_runs` runs: $\alpha$ = {glue:text}`refit_alpha`, $\beta$ =
