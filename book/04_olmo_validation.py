@@ -22,7 +22,7 @@
 # overwritten between sightings. Section 4 of the paper {cite:p}`huang2026larger` tests this in language-model
 # pretraining. It injects two small synthetic tasks into the training stream of OLMo models at
 # controlled frequencies, from 7.8e-3 down to 2.4e-8 instances per training token, at sizes
-# from 4M to 4B parameters on Dolma, and asks:
+# from 4M to 4B parameters on Dolma {cite:p}`soldaini2024dolma`, and asks:
 #
 # - **C18** which sizes learn a task at which frequency (accuracy on held-out instances),
 #   and whether the learning threshold falls with size;
@@ -38,9 +38,12 @@
 
 # %% tags=["parameters"]
 sweep_file = "runners/configs/cpu_ladder.yaml"  # a sweep whose artifacts exist (and its analysis:)
-forgetting_frequency = 3.0e-3  # the frequency whose forgetting curve figure (e) shows
+forgetting_frequency = 3.0e-3  # the frequency whose forgetting curve figure (f) shows
 capacity_file = "runners/configs/cpu_capacity.yaml"  # unpacked, long runs of a small and a large size
 packing_file = "runners/configs/cpu_packing.yaml"  # one ladder copy run alone (packed vs unpacked)
+pilot_file = "runners/configs/cpu_pilot.yaml"  # one task per run on natural text: the main sweep's design
+pilot_add_file = "runners/configs/cpu_pilot_add.yaml"  # the pilot's second stage: an addition it can learn
+main_file = "runners/configs/cpu_main.yaml"  # the main sweep the pilot designed
 
 # %%
 import matplotlib.pyplot as plt
@@ -50,8 +53,8 @@ from IPython.display import HTML
 from rarescale.olmo import figures
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.book import ledger
-from rarescale.olmo import capacity, ladder, natural
-from rarescale.verdicts import ALPHA, size_trend
+from rarescale.olmo import capacity, design, ladder, natural
+from rarescale.verdicts import ALPHA
 from rarescale.olmo.model import model_size
 from rarescale.book.report import glue, glue_text, html_table, sci
 
@@ -101,7 +104,8 @@ HTML(html_table(["size", "d_model", "layers", "heads", "non-embedding params", "
 # ## The setup (C15–C17)
 #
 # **Scale.** {glue:md}`scale`, in sequences of {glue:text}`seq_len` tokens and batches of
-# {glue:text}`batch` sequences for every size: {glue:text}`n_runs` runs and
+# {glue:text}`batch` sequences for every size, with AdamW {cite:p}`loshchilov2019decoupled`
+# (β = (0.9, 0.95), weight decay on matrices only, as OLMo 2): {glue:text}`n_runs` runs and
 # {glue:text}`wall_min:.0f` minutes of compute in all. The sizes span a factor of
 # {glue:text}`param_span:.0f` in non-embedding parameters. The paper's smallest model,
 # DataDecide's 4M shape (d_model {glue:text}`dd4m_d`, {glue:text}`dd4m_layers` layers), has
@@ -121,14 +125,16 @@ HTML(html_table(["size", "d_model", "layers", "heads", "non-embedding params", "
 # {glue:text}`nat_valid_pct:.0f`% of them held out for validation; a byte-level BPE trained on
 # it gives the same vocabulary size as the synthetic web's.
 
-# %% tags=["remove-input"]
+# %%
 nat = natural.load_statistics(vocab_size=cell.vocab_size)  # what `make corpus` measured
+reference = {t: (name, nat["reference"][name]["per_token"]) for t, name in (("cmp", "Rcmp"), ("add", "Radd"))}
+
+# %% tags=["remove-input"]
 web = nat["synthetic"]
 glue("nat_valid_pct", 100 * nat["validation_documents"] / nat["documents"])
 glue("nat_tokens_m", nat["tokens"] / 1e6)
 glue("nat_zipf", nat["zipf_exponent"])
 glue("web_zipf", web["zipf_exponent"])
-reference = {t: (name, nat["reference"][name]["per_token"]) for t, name in (("cmp", "Rcmp"), ("add", "Radd"))}
 for name in ("Rcmp", "Radd"):
     glue(f"{name}_per_token", nat["reference"][name]["per_token"])
     glue(f"{name}_count", nat["reference"][name]["total"])
@@ -227,7 +233,7 @@ for t in range(len(res.tasks)):
 # ```{glue:figure} fig_olmo_accuracy
 # :name: fig-olmo-accuracy
 #
-# (a) Held-out accuracy against injection frequency, per size (mean over seeds; dots: seeds),
+# (a) Held-out accuracy against injection frequency (the paper's section 4 measure), per size (mean over seeds; dots: seeds),
 # after the same number of tokens. Dashed: chance; dotted: the best one-operand rule; grey: the
 # learned level; dash-dot: the task's natural occurrences per token in the natural-text corpus
 # (Rcmp, Radd). CPU ladder on the synthetic web.
@@ -269,7 +275,7 @@ glue("distinct_rarest_max", int(np.nanmax(res.distinct[:, :, :, -1])))
 # ```{glue:figure} fig_olmo_exposure
 # :name: fig-olmo-exposure
 #
-# (b) Held-out accuracy against the distinct train instances injected, per size across the six
+# (b) The book's own: held-out accuracy against the distinct train instances injected, per size across the six
 # frequencies (mean over seeds; dots: seeds); grey: the learned level. CPU ladder.
 # ```
 #
@@ -296,7 +302,7 @@ glue_text("loss_top_trend", "; ".join(f"{res.titles[t]}: {ladder.arrow(loss_top[
 # ```{glue:figure} fig_olmo_label_loss
 # :name: fig-olmo-label-loss
 #
-# (c) Label loss on injected instances against frequency, per size (mean over seeds;
+# (c) Label loss on injected instances against frequency (the paper's section 4 measure), per size (mean over seeds;
 # dots: seeds); dashed: the loss of a uniform guess among the labels. CPU ladder.
 # ```
 #
@@ -323,7 +329,7 @@ HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric m
 # ```{glue:figure} fig_olmo_thresholds
 # :name: fig-olmo-thresholds
 #
-# (d) Each size's learning threshold frequency against its non-embedding parameters
+# (d) The book's own: each size's learning threshold frequency against its non-embedding parameters
 # (squares: geometric mean over seeds; dots: seeds; grey bands: beyond the frequencies run).
 # A missing point is a seed that learned the task at no frequency. CPU ladder.
 # ```
@@ -365,7 +371,8 @@ glue_text("label_probe_0", ladder.arrow(label_best))
 # ```{glue:figure} fig_olmo_probes
 # :name: fig-olmo-probes
 #
-# (e) Probe score minus the control's by relative depth (0: embeddings), a line per size (mean
+# (e) Probe score minus the control's (the paper's section 4 probes, with Hewitt and Liang's
+# control) by relative depth (0: embeddings), a line per size (mean
 # over seeds), for copies injected at {glue:md}`probe_freq` per token. CPU ladder.
 # ```
 #
@@ -404,23 +411,14 @@ glue_text("forget_freq", sci(res.frequencies[f_forget], 2))
 raw = res.cosine["body"].mean(axis=(1, 3))  # [size, task]
 glue_text("cos_raw", "; ".join(f"{res.titles[t]}: {ladder.arrow(raw[:, t], '{:+.3f}')}"
                                for t in range(len(res.tasks))))
-rise = np.nanmean(res.forgetting_rise_matched, axis=(2, 3))  # [size, seed]: every task and frequency
-falls, rises = size_trend(rise, res.params, -1), size_trend(rise, res.params, +1)
-glue_text("forget_direction", (
-    f"Over every task and frequency, the rise of the label loss at the matched learning rate "
-    f"has a slope of {falls.interval()} (nats, against log₁₀ parameters)"
-    + (f": larger models forget *more*, not less (one-sided p = {rises.p:.3f} for a rise), "
-       "against C20's claim." if rises.verdict == "supported" else
-       f": it falls with size (p = {falls.p:.3f}), as C20 claims." if falls.verdict == "supported" else
-       (f": the estimate points against C20 (larger models forgetting more; one-sided p = "
-        f"{rises.p:.3f} for a rise), but no trend either way is shown at level {ALPHA:g}."
-        if falls.slope > 0 else ": no trend either way is shown."))))
+glue_text("forget_direction", figures.forgetting_direction_sentence(ladder.forgetting_direction(res), ALPHA))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_interference
 # :name: fig-olmo-interference
 #
-# (f) Left: cosine between the task gradient and the background gradient over the blocks, minus
+# (f) The paper's section 4 measures. Left: cosine between the task gradient and the background
+# gradient over the blocks, minus
 # the shuffled-label null's, mean over training, TCMP copies, per size (mean over seeds; dots:
 # seeds). Right: the rise of the TCMP label loss over background-only steps after training, at
 # {glue:md}`forget_freq` per token, at one learning rate for every size. CPU ladder.
@@ -433,11 +431,11 @@ glue_text("forget_direction", (
 #
 # Each row is a trend with size, computed from the figures above: the least-squares slope of
 # the seed-mean measure against log₁₀ of the non-embedding parameters (per decade). Its test
-# is Welch's t of that slope, each size's seeds ({glue:text}`n_seeds` of them) giving its own
+# is Welch's t {cite:p}`welch1947generalization` of that slope, each size's seeds ({glue:text}`n_seeds` of them) giving its own
 # variance, one-sided in the claimed direction; a claim's rows are one family, their p-values
-# adjusted together (Holm), and a row is *supported* only where its adjusted p is at most
+# adjusted together {cite:p}`holm1979simple`, and a row is *supported* only where its adjusted p is at most
 # {glue:text}`alpha`. Beside the slope, the ordering: how many adjacent sizes step the claimed
-# way, and Jonckheere–Terpstra's test of ordered sizes, since a slope can rest on one step. The
+# way, and Jonckheere–Terpstra's test of ordered sizes {cite:p}`jonckheere1954distribution`, since a slope can rest on one step. The
 # choices behind every row (the learned margin, the probe frequency, the probed layer, the
 # test) are the sweep file's `analysis:` block: {glue:md}`analysis_text`. It is what the CPU
 # ladder shows, at its scale, not what the paper shows at its own.
@@ -446,7 +444,8 @@ glue_text("forget_direction", (
 found = ladder.verdicts(res, analysis)
 HTML(html_table(["claim", "what the CPU ladder would show", "slope per decade [95% interval]",
                  "p", "p (Holm)", "ordering", "verdict", "seed means, smallest size to largest"],
-                ladder.verdict_rows(found), caption="Welch tests of the slope, Holm within each claim"))
+                ladder.verdict_rows(found), caption="Welch tests of the slope, Holm within each claim; –: "
+                "undefined (a size with no value, e.g. forgetting where it learned no frequency)"))
 
 # %% tags=["remove-input"]
 from rarescale.verdicts import ALPHA
@@ -459,10 +458,6 @@ glue_text("analysis_text", f"margin {analysis.margin:g}, probe frequency "
           f"{sci(analysis.probe_frequency, 1)}, layer "
           f"{'best' if analysis.layer == 'best' else f'at relative depth {analysis.layer:g}'}, "
           f"test: {analysis.statistic} ({analysis.registered})")
-robust = ladder.robustness(res, analysis)
-glue("n_alternatives", robust["n_alternatives"])
-for family, share in robust["agree"].items():
-    glue(f"agree_{family}", 100 * share)
 
 # %% [markdown]
 # {glue:text}`n_supported` of the {glue:text}`n_verdicts` rows are supported. "Not shown" does
@@ -478,8 +473,14 @@ for family, share in robust["agree"].items():
 # C20.
 
 # %%
+robust = ladder.robustness(res, analysis)
 HTML(html_table(["analysis", "C18 supported", "C19 supported", "C20 supported"],
                 ladder.robustness_rows(robust), caption="Each verdict under each alternative analysis"))
+
+# %% tags=["remove-input"]
+glue("n_alternatives", robust["n_alternatives"])
+for family, share in robust["agree"].items():
+    glue(f"agree_{family}", 100 * share)
 
 # %% [markdown]
 # ## Capacity or speed? (C4, C5)
@@ -496,7 +497,7 @@ HTML(html_table(["analysis", "C18 supported", "C19 supported", "C20 supported"],
 # the ladder's), one task copy per run (unpacked, as in the paper), {glue:text}`cap_seeds`
 # seeds, at the frequency near each task's threshold where the ladder's smallest size learned
 # it in at most one of its seeds: {glue:md}`cap_freqs`. The learning rate follows
-# warmup–stable–decay. Each smaller token budget ({glue:md}`cap_budgets`) is a branch off the
+# warmup–stable–decay {cite:p}`hu2024minicpm`. Each smaller token budget ({glue:md}`cap_budgets`) is a branch off the
 # stable phase that decays over its last {glue:text}`cap_decay_pct:.0f`% and is evaluated, so
 # each budget's accuracy is the one a run of that many tokens (and the same warmup) would end
 # with; a cosine run's
@@ -539,7 +540,7 @@ glue("cap_flat", capacity.FLAT)
 # ```{glue:figure} fig_capacity
 # :name: fig-capacity
 #
-# (f) Capacity or speed. Left: held-out accuracy at each token budget (its decayed end), a line
+# (g) The book's own: capacity or speed. Left: held-out accuracy at each token budget (its decayed end), a line
 # per size (mean over seeds; dots: seeds); thin: evaluations on the stable phase, at the peak
 # learning rate; dashed: each size's fitted saturation curve. Right: the same accuracies against
 # the instances injected. Dotted: the better of chance and the one-operand shortcut; grey: the
@@ -607,19 +608,147 @@ glue_text("pack_learned", f"{int((packing.packed >= packing.learned_level).sum()
 # the same tokens (the schedules differ: warmup–stable–decay against cosine).
 # {glue:md}`pack_budget`. Taken together: {glue:md}`pack_reading`.
 #
+# ## A design that can decide: the pilot (C18)
+#
+# The ladder above cannot settle C18 for reasons of design rather than of size: it packs
+# copies of one rule into each run, which moves a copy's accuracy, its addition is parity, and
+# it trains on a synthetic corpus. The decisive runs follow the paper instead: one task at one
+# frequency per run, on the natural corpus, with an addition of more than two answers. Before
+# them, a pilot at the ladder's two extremes, {glue:md}`pilot_sizes`,
+# {glue:text}`pilot_ratio:.0f`× apart in non-embedding parameters, one seed and
+# {glue:text}`pilot_tokens_m:.0f`M tokens each, asks where the sizes differ. A rule written in
+# code before any pilot run was read (`rarescale.olmo.design`, committed with
+# `runners/configs/cpu_pilot.yaml`) turns its results into the main sweep's frequencies: per
+# task, those at which the larger size learns and the smaller does not, widened to three with
+# their nearest neighbours; an addition no size learns is replaced by an easier one.
+#
+# A task is now the one its spec defines, at every frequency and in every sweep (its values,
+# labels, instances and split come from the spec alone), so a main-sweep run at a pilot's size,
+# seed and frequency *is* the pilot's run. TADD's train/test split puts every operand with
+# every answer equally often on both sides, so the best rule that reads one operand scores
+# chance on the test instances: {glue:md}`pilot_shortcut`. The complexity contrast is the
+# paper's: TCMP has {glue:text}`pilot_cmp_labels` answers and depends on the operands' order
+# only; TADD needs both operands' values.
+
+# %%
+pilot_sweep, pilot = ladder.load_ladder(REPO_ROOT / pilot_file)
+pilot_add_sweep, pilot_add = ladder.load_ladder(REPO_ROOT / pilot_add_file)
+pilots = [pilot, pilot_add]
+pilot_margin = pilot_sweep.analysis.margin
+fig = figures.accuracy_by_frequency(pilots, pilot_margin, reference)
+glue("fig_pilot_accuracy", fig, display=False)
+plt.close(fig)
+
+# %% tags=["remove-input"]
+from rarescale.olmo.tasks import draw_tasks, identified_share
+
+adds = [(r, t) for r in pilots for t, spec in enumerate(r.tasks) if spec.kind == "add"]
+cmp_ = next(t for t, spec in enumerate(pilot.tasks) if spec.kind == "cmp")
+glue_text("pilot_sizes", " and ".join(f"{s} ({p:,})" for s, p in zip(pilot.sizes, pilot.params)))
+glue("pilot_ratio", float(pilot.params[-1] / pilot.params[0]))
+glue("pilot_tokens_m", float(pilot.tokens.max()) / 1e6)
+glue("pilot_cmp_labels", round(1 / pilot.chance[cmp_]))
+glue_text("pilot_shortcut", "; ".join(
+    f"{r.tasks[t].title}: {figures.value_range(r.shortcut[0, 0, t])} against chance {r.chance[t]:.3f}"
+    for r, t in adds))
+(first, t10), (second, t5) = adds
+glue_text("add_first", first.tasks[t10].title)
+glue_text("add_second", second.tasks[t5].title)
+glue_text("add_first_large", ", ".join(f"{a:.3f} at {sci(f)}" for a, f in zip(
+    first.accuracy[-1, 0, t10][first.ran[t10]], first.frequencies[first.ran[t10]])))
+glue("add_first_train_loss", float(np.nanmin(first.train_label_loss[-1, 0, t10])))
+glue("add_first_uniform", float(np.log(1 / first.chance[t10])))
+identified = {r.tasks[t].title: identified_share(draw_tasks([r.tasks[t]], pilot_sweep.cells()[0].vocab_size)[0])
+              for r, t in adds}
+glue("identified_first", 100 * identified[first.tasks[t10].title])
+glue("identified_second", 100 * identified[second.tasks[t5].title])
+
+# %% [markdown]
+# ```{glue:figure} fig_pilot_accuracy
+# :name: fig-pilot-accuracy
+#
+# The pilot (the book's own): held-out accuracy at the end of training against injection frequency, a line per
+# size (one seed), one task per run, natural text; the last panel is the second stage's
+# addition. Dashed: chance; dotted: the one-operand shortcut; grey: the learned level; dash-dot:
+# the task's natural occurrences in the corpus.
+# ```
+#
+# **The first addition could not be learned by anything.** The first stage's
+# {glue:md}`add_first` ended at chance in the larger size ({glue:md}`add_first_large` per
+# token) while fitting its train pairs (label loss down to {glue:text}`add_first_train_loss:.2f`
+# nats against {glue:text}`add_first_uniform:.2f` for a uniform guess). The cause is the split,
+# not the model. Value tokens carry no numeric meaning, so a learner must infer each value's
+# residue from the train pairs, $r(v_1) + r(v_2) \equiv$ label; the balanced split joins its two
+# groups of values by no train pair, and then fixes each group's residues only up to a shift,
+# so the train pairs determine {glue:text}`identified_first:.0f`% of the test answers
+# (`rarescale.olmo.tasks.identified_share`, checked against brute force). The rule's fallback,
+# {glue:md}`add_second`, has an odd modulus, for which the same construction determines
+# {glue:text}`identified_second:.0f`% of them; the second stage (`cpu_pilot_add.yaml`) runs it.
+#
+# When does a run learn? Held-out accuracy is evaluated at ten log-spaced steps and every 5% of
+# training over its second half, where the packed ladder's addition jumped (a late jump from
+# fitting the train pairs to generalising, as in grokking {cite:p}`power2022grokking`); the figure below
+# follows each run, and the table records the tokens at which each first reached the learned
+# level.
+
+# %%
+fig = figures.learning_curves(pilots, pilot_margin)
+glue("fig_pilot_curves", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_pilot_curves
+# :name: fig-pilot-curves
+#
+# The pilot's learning curves (the book's own): held-out accuracy against training tokens, solid for the
+# larger size and dashed for the smaller, coloured by frequency; grey: the learned level,
+# dotted: chance.
+# ```
+
+# %%
+pilot_cell = pilot_sweep.cells()[0]
+tokens_per_step = pilot_cell.global_batch * pilot_cell.seq_len
+choices = [design.pilot_choice(r, pilot_margin) for r in pilots]
+rows = [row for r, choice in zip(pilots, choices) for row in figures.pilot_choice_rows(
+    choice, ladder.crossing_steps(r, pilot_margin) * tokens_per_step)]
+HTML(html_table(
+    ["task", "frequency", "learned level", f"{pilot.sizes[0]} accuracy", f"{pilot.sizes[-1]} accuracy",
+     f"{pilot.sizes[0]} learned at (tokens)", f"{pilot.sizes[-1]} learned at (tokens)", "main sweep"],
+    rows,
+    caption="The pilot and the choice rule: per task and frequency, each size's final held-out "
+            "accuracy, the tokens at which it first reached the learned level (–: never), and "
+            "whether the rule takes the frequency into the main sweep"))
+
+# %% tags=["remove-input"]
+from rarescale.olmo.grid import Sweep, find_run
+
+glue_text("pilot_choice", "; ".join(figures.pilot_choice_sentence(c) for choice in choices for c in choice))
+main_sweep = Sweep.from_yaml(REPO_ROOT / main_file)
+main_cells = main_sweep.cells()
+glue_text("main_sizes", ", ".join(main_sweep.sizes))
+glue("main_seeds", len(main_sweep.seeds))
+main_done = sum(find_run(c) is not None for c in main_cells)
+glue_text("main_state", f"Of its {len(main_cells)} runs, {main_done} are done (the pilot's among them)"
+          + ("; until the rest land, the verdicts above read the packed ladder: they are the CPU "
+             "ladder's, not the design's." if main_done < len(main_cells) else "."))
+
+# %% [markdown]
+# The rule's choice: {glue:md}`pilot_choice`. The main sweep (`runners/configs/cpu_main.yaml`)
+# runs these frequencies at {glue:md}`main_sizes`, with {glue:text}`main_seeds` seeds, its
+# analysis fixed in its `analysis:` block before its first run. {glue:md}`main_state`
+#
 # ## Going further: the paper's grid on GPUs
 
 # %% tags=["remove-input"]
 from rarescale.olmo import throughput
-from rarescale.olmo.grid import Sweep
 
-gpu_grids = {name: Sweep.from_yaml(REPO_ROOT / f"runners/configs/{name}.yaml")
-             for name in ("gpu_small", "gpu_ladder", "gpu_ladder_matched")}
-for name, grid_ in gpu_grids.items():
-    cells = grid_.cells()
-    glue(f"{name}_hours", sum(throughput.gpu_hours(c, "H100") for c in cells))
-    glue_text(f"{name}_sizes", f"{grid_.sizes[0]} to {grid_.sizes[-1]}")
-    glue(f"{name}_tokens_b", max(c.tokens_trained for c in cells) / 1e9)
+costs = throughput.grid_costs([REPO_ROOT / f"runners/configs/{name}.yaml"
+                               for name in ("gpu_small", "gpu_ladder", "gpu_ladder_matched")])
+gpu_grids = {c["name"]: c["sweep"] for c in costs}
+for c in costs:
+    glue(f"{c['name']}_hours", c["hours"])
+    glue_text(f"{c['name']}_sizes", c["sizes"])
+    glue(f"{c['name']}_tokens_b", c["tokens_b"])
 glue_text("gpu_freqs", f"{sci(max(gpu_grids['gpu_ladder'].frequencies))} to "
                        f"{sci(min(gpu_grids['gpu_ladder'].frequencies))}")
 glue("gpu_steps", gpu_grids["gpu_ladder"].steps)

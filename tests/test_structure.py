@@ -173,3 +173,39 @@ def prose_share(path) -> float:
 @pytest.mark.parametrize("chapter", sorted(p.name for p in (REPO / "book").glob("0*.py")))
 def test_chapters_read_as_prose(chapter):
     assert prose_share(REPO / "book" / chapter) >= 0.6
+
+
+def hidden_names_in_visible_cells(path) -> set:
+    """Names a visible code cell reads that only hidden cells (``remove-input``) define: a reader
+    of the page could not tell where they come from."""
+    nb = jupytext.read(path, fmt="py:percent")
+    visible, hidden, bad = set(), set(), set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        defined = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                defined.add(node.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+        is_hidden = "remove-input" in cell.metadata.get("tags", [])
+        if not is_hidden:
+            read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            bad |= (read & hidden) - visible - defined
+        (hidden if is_hidden else visible).update(defined)
+    return bad
+
+
+@pytest.mark.parametrize("chapter", sorted(p.name for p in (REPO / "book").glob("0*.py")))
+def test_a_visible_cell_uses_only_names_the_page_shows(chapter):
+    assert hidden_names_in_visible_cells(REPO / "book" / chapter) == set()
+
+
+def test_the_name_check_finds_a_name_from_a_hidden_cell(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text('# %% tags=["remove-input"]\nx = 1\n\n# %%\nprint(x + 1)\n')
+    assert hidden_names_in_visible_cells(page) == {"x"}

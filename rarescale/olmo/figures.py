@@ -50,7 +50,9 @@ def _size_lines(ax, res, values, x, label_sizes=True, **kw):
     for s, size in enumerate(res.sizes):
         for r in range(values.shape[1]):
             ax.plot(x, values[s, r], ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
-        ax.plot(x, np.nanmean(values[s], axis=0), marker="o", ms=4, color=colours[s],
+        n = np.isfinite(values[s]).sum(axis=0)  # seeds run at each x (0: the task was not run there)
+        mean = np.where(n > 0, np.nansum(values[s], axis=0) / np.maximum(n, 1), np.nan)
+        ax.plot(x, mean, marker="o", ms=4, color=colours[s],
                 label=f"{size} ({res.params[s]:,})" if label_sizes else None, **kw)
 
 
@@ -238,7 +240,7 @@ def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None =
     each (:func:`fig_olmo_accuracy`), with ``reference[kind]`` = (name, frequency) of the task's
     natural occurrences where given."""
     panels = _panels(results)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 3.6 * len(panels) + 0.5), 3.8),
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 4.4 * len(panels)), 3.8),
                              constrained_layout=True)
     for ax, (res, t) in zip(np.atleast_1d(axes), panels):
         fig_olmo_accuracy(ax, res, t, margin=margin,
@@ -250,11 +252,11 @@ def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None =
 def learning_curves(results, margin: float = 0.5, seed: int = 0):
     """:func:`fig_olmo_learning_curves` for every task of ``results``, a panel each."""
     panels = _panels(results)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 3.6 * len(panels) + 0.5), 3.8),
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 4.4 * len(panels)), 3.8),
                              constrained_layout=True)
     for ax, (res, t) in zip(np.atleast_1d(axes), panels):
         fig_olmo_learning_curves(ax, res, t, margin=margin, seed=seed)
-    np.atleast_1d(axes)[0].legend(title="size, frequency", fontsize=6, ncol=2)
+        ax.legend(title="size, frequency", fontsize=6, title_fontsize=7, ncol=2, loc="upper left")
     return fig
 
 
@@ -301,3 +303,12 @@ def forgetting_direction_sentence(found: dict, alpha: float) -> str:
                        f"p = {rises.p:.3f} for a rise), but no trend either way is shown at level "
                        f"{alpha:g}.")
     return head + ": no trend either way is shown."
+
+
+def value_range(values, fmt: str = "{:.3f}") -> str:
+    """``0.100 at every frequency run`` or ``0.095 to 0.110``: the finite values' range in words."""
+    values = np.asarray(values, float)
+    low, high = np.nanmin(values), np.nanmax(values)
+    if fmt.format(low) == fmt.format(high):
+        return f"{fmt.format(low)} at every frequency run"
+    return f"{fmt.format(low)} to {fmt.format(high)}"
