@@ -360,5 +360,6 @@ def fig_direction_signal(ax, widths, signal, test):
         ax.axvline(test["common_only"][i], color=colours[i], lw=1.2, ls=":")
     ax.axhline(0.5, color="0.6", ls="--", lw=1)
     ax.set(xlabel="encoder width N", ylabel="signal of the rare direction, ‖Uᵀv‖²", ylim=(-0.02, 1.02))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False)  # beside the data, which fill the panel
     return ax

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 
 import numpy as np
 
@@ -44,7 +45,55 @@ def glue(name: str, value, display: bool = False):
 
     if isinstance(value, np.generic):
         value = value.item()
+    if type(value).__name__ == "Figure":  # a figure the book shows: labelled, its legend clear
+        problems = figure_problems(value)
+        if problems:
+            message = f"figure {name!r}: " + "; ".join(problems)
+            report = os.environ.get("RARESCALE_FIGURE_REPORT")  # a survey of every figure at once
+            if not report:
+                raise ValueError(message)
+            with open(report, "a") as f:
+                f.write(message + "\n")
     return myst_glue(name, value, display=display)
+
+
+def figure_problems(fig) -> list[str]:
+    """What a reader cannot read in ``fig``: an axes with data but no label on an axis, an axis
+    without tick labels, or a legend drawn over data points. Colour bars and empty axes are
+    left alone."""
+    fig.canvas.draw()
+    colorbars = {getattr(getattr(a, "_colorbar", None), "ax", None) for a in fig.axes}
+    problems = []
+    for k, ax in enumerate(fig.axes):
+        if ax in colorbars or not ax.has_data() or not ax.get_visible():
+            continue
+        where = f"panel {k + 1}" + (f" ({ax.get_title()})" if ax.get_title() else "")
+        shared_x = ax.get_shared_x_axes().get_siblings(ax)
+        for name, axis, label in (("x", ax.xaxis, ax.get_xlabel()), ("y", ax.yaxis, ax.get_ylabel())):
+            siblings = shared_x if name == "x" else ax.get_shared_y_axes().get_siblings(ax)
+            if not label and not any(getattr(a, f"get_{name}label")() for a in siblings):
+                problems.append(f"{where}: no {name} label")
+            ticks = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text().strip()]
+            if len(ticks) < 2 and len(siblings) == 1:
+                problems.append(f"{where}: fewer than two {name} tick labels")
+        legend = ax.get_legend()
+        if legend is not None and legend.get_visible():
+            box = legend.get_window_extent().shrunk(0.98, 0.98)
+            inside = 0
+            for line in ax.get_lines():
+                xy = line.get_xydata()
+                if len(xy) and line.get_visible():
+                    pts = ax.transData.transform(xy[np.isfinite(xy).all(axis=1)])
+                    inside += int(np.count_nonzero(box.contains_points(pts) if hasattr(box, "contains_points")
+                                                   else [box.contains(*p) for p in pts]))
+            for coll in ax.collections:
+                offsets = np.asarray(coll.get_offsets())
+                if offsets.ndim == 2 and len(offsets) > 1 and coll.get_visible():
+                    pts = coll.get_offset_transform().transform(offsets[np.isfinite(offsets).all(axis=1)])
+                    inside += int(sum(box.contains(*p) for p in pts))
+            if inside:
+                problems.append(f"{where}: the legend covers {inside} data points")
+    return problems
 
 
 def glue_text(name: str, text: str):

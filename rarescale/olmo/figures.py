@@ -133,8 +133,8 @@ def fig_olmo_probes(axes, res, task: int, frequency: int):
             ax.plot(depth, gap, marker="o", ms=3, color=colours[s], label=size)
         ax.axhline(0, color="0.4", ls="--", lw=1)
         measure = "R²" if res.probe_kinds[task][k] == "ordinal" else "accuracy"
-        ax.set(xlabel="relative depth (0 = embeddings)", title=f"{target} ({measure})")
-    axes[0].set_ylabel("probe minus control")
+        ax.set(xlabel="relative depth (0 = embeddings)", title=f"{target} ({measure})",
+               ylabel=f"probe minus control ({measure})")
     return axes
 
 
@@ -245,7 +245,14 @@ def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None =
     for ax, (res, t) in zip(np.atleast_1d(axes), panels):
         fig_olmo_accuracy(ax, res, t, margin=margin,
                           reference=(reference or {}).get(res.tasks[t].kind))
-    np.atleast_1d(axes)[0].legend(title="size (non-embedding params)", fontsize=7)
+    entries = {}  # every panel's entries, once (each task has its own natural reference)
+    for ax in np.atleast_1d(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+        if len(panels) > 2:  # three panels and more: the axis label in fewer words, so they fit
+            ax.set_xlabel("injection frequency (per training token)")
+    fig.legend(list(entries.values()), list(entries), title="size (non-embedding params)", fontsize=7,
+               loc="outside right upper")  # beside the panels: it covers no data
     return fig
 
 

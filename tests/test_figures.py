@@ -1,0 +1,47 @@
+"""Every figure the book glues is checked as it is glued (rarescale.book.report.figure_problems):
+labelled axes, tick labels on both, a legend that covers no data. The check, on planted figures."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from rarescale.book.report import figure_problems, glue  # noqa: E402
+
+
+def _figure(**change):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.linspace(0, 1, 50)
+    ax.plot(x, x, "o-", ms=3, label="data")
+    ax.set(xlabel="width N", ylabel="loss (nats)")
+    ax.legend(loc=change.get("legend", "upper left"))
+    if change.get("no_ylabel"):
+        ax.set_ylabel("")
+    if change.get("no_xticks"):
+        ax.set_xticks([])
+    if change.get("colorbar"):
+        points = ax.scatter(x, 1 - x, c=x, s=5)
+        fig.colorbar(points, ax=ax)  # a colour bar's axes need no label of its own
+    return fig
+
+
+def test_a_clean_figure_passes_with_or_without_a_colour_bar():
+    assert figure_problems(_figure()) == []
+    assert figure_problems(_figure(colorbar=True, legend="center left")) == []
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"no_ylabel": True}, "no y label"),
+    ({"no_xticks": True}, "fewer than two x tick labels"),
+    ({"legend": "center"}, "the legend covers"),
+])
+def test_a_planted_defect_is_named(change, expected):
+    problems = figure_problems(_figure(**change))
+    assert any(expected in p for p in problems), problems
+
+
+def test_glue_refuses_a_figure_a_reader_cannot_read():
+    with pytest.raises(ValueError, match="figure 'bad': panel 1: no y label"):
+        glue("bad", _figure(no_ylabel=True))
