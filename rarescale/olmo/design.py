@@ -70,4 +70,3 @@ def pilot_choice(res, margin: float, n: int = 3) -> list[dict]:
                     "small_accuracy": acc[0, t][ran].tolist(), "large_accuracy": acc[-1, t][ran].tolist(),
                     "level": res.level(margin)[t][ran].tolist(), **choice})
     return out
-

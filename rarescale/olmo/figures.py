@@ -235,18 +235,24 @@ def _panels(results):
     return [(res, t) for res in results for t in range(len(res.tasks))]
 
 
+def _panel_figure(results):
+    """A row of panels, one per task of ``results``: the figure and its (axes, results, task)."""
+    panels = _panels(results)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 4.4 * len(panels)), 3.8),
+                             constrained_layout=True)
+    return fig, [(ax, res, t) for ax, (res, t) in zip(np.atleast_1d(axes), panels)]
+
+
 def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None = None):
     """Figure (a) for every task of ``results`` (one sweep's, or a list of sweeps'): one panel
     each (:func:`fig_olmo_accuracy`), with ``reference[kind]`` = (name, frequency) of the task's
     natural occurrences where given."""
-    panels = _panels(results)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 4.4 * len(panels)), 3.8),
-                             constrained_layout=True)
-    for ax, (res, t) in zip(np.atleast_1d(axes), panels):
+    fig, panels = _panel_figure(results)
+    for ax, res, t in panels:
         fig_olmo_accuracy(ax, res, t, margin=margin,
                           reference=(reference or {}).get(res.tasks[t].kind))
     entries = {}  # every panel's entries, once (each task has its own natural reference)
-    for ax in np.atleast_1d(axes):
+    for ax, _, _ in panels:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
         if len(panels) > 2:  # three panels and more: the axis label in fewer words, so they fit
@@ -258,10 +264,8 @@ def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None =
 
 def learning_curves(results, margin: float = 0.5, seed: int = 0):
     """:func:`fig_olmo_learning_curves` for every task of ``results``, a panel each."""
-    panels = _panels(results)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.5, 4.4 * len(panels)), 3.8),
-                             constrained_layout=True)
-    for ax, (res, t) in zip(np.atleast_1d(axes), panels):
+    fig, panels = _panel_figure(results)
+    for ax, res, t in panels:
         fig_olmo_learning_curves(ax, res, t, margin=margin, seed=seed)
         ax.legend(title="size, frequency", fontsize=6, title_fontsize=7, ncol=2, loc="upper left")
     return fig
@@ -286,12 +290,12 @@ def pilot_choice_rows(choice: list[dict], crossing) -> list[list[str]]:
 
 def pilot_choice_sentence(c: dict) -> str:
     """One task's choice in words, with the rule's branch (separating or largest gap)."""
+    if not c["learnable"]:
+        return f"{c['task']}: no size learns it at any frequency run, so it is replaced"
     freqs = ", ".join(sci(f) for f in c["chosen"])
     why = (f"{c['large']} learns and {c['small']} does not at "
            + ", ".join(sci(f) for f in c["separating"]) if c["how"] == "separating" else
            "no frequency separates the sizes, so the largest accuracy gaps are taken")
-    if not c["learnable"]:
-        return f"{c['task']}: no size learns it at any frequency run, so it is replaced"
     return f"{c['task']} at {freqs} per token ({why})"
 
 
