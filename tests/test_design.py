@@ -115,3 +115,77 @@ def test_the_main_sweep_runs_what_the_rule_chose_from_the_committed_pilot():
                 assert run[c["task"]] == c["chosen"], c["task"]
             else:
                 assert c["task"] not in run
+
+
+class _Main:
+    """A planted main sweep at its smallest and largest sizes: five seeds, two tasks at one
+    frequency each (accuracies at or above 0.5 count as learned)."""
+    sizes, titles, frequencies = ("30K", "1M"), ["TCMP", "TADD"], np.array([1e-2, 1e-3])
+
+    def __init__(self, small_learned, large_learned, seeds=5):
+        nan = np.nan
+        acc = np.full((2, seeds, 2, 2), nan)
+        acc[:, :, 0, 1] = 0.4  # TCMP at 1e-3: nobody learns it
+        acc[0, :, 1, 0] = [0.9] * small_learned + [0.3] * (seeds - small_learned)
+        acc[1, :, 1, 0] = [0.9] * large_learned + [0.3] * (seeds - large_learned)
+        self.accuracy = acc
+
+    def learned(self, margin):
+        return self.accuracy >= 0.5
+
+
+@pytest.mark.parametrize("small, large, qualifies", [(0, 5, True), (1, 4, True), (2, 5, False),
+                                                      (0, 3, False), (1, 5, True)])
+def test_the_capacity_cell_needs_the_large_size_in_four_seeds_and_the_small_in_one(small, large, qualifies):
+    from rarescale.olmo.design import capacity_choice
+
+    out = capacity_choice(_Main(small, large), 0.5, [("TADD", 1e-2), ("TCMP", 1e-3)])
+    tadd, tcmp = out["rows"]
+    assert (tadd["small_learned"], tadd["large_learned"], tadd["seeds"]) == (small, large, 5)
+    assert tadd["qualifies"] is qualifies and tcmp["qualifies"] is False
+    assert out["chosen"] == (tadd if qualifies else None)
+    if not qualifies:
+        assert out["how"].startswith("no candidate cell")
+
+
+def test_the_capacity_choice_waits_for_every_seed_and_refuses_a_frequency_not_run():
+    from rarescale.olmo.design import capacity_choice
+
+    few = _Main(0, 4)
+    few.accuracy[:, 4] = np.nan  # the fifth seed has not landed
+    out = capacity_choice(few, 0.5, [("TADD", 1e-2)])
+    assert out["chosen"] is None and out["how"].startswith("waiting") and out["rows"][0]["seeds"] == 4
+    with pytest.raises(ValueError, match="frequency"):
+        capacity_choice(_Main(0, 5), 0.5, [("TADD", 3e-3)])
+    with pytest.raises(ValueError, match="task"):
+        capacity_choice(_Main(0, 5), 0.5, [("TMUL", 1e-2)])
+
+
+def test_between_two_qualifying_cells_the_larger_difference_then_the_rarer_is_chosen():
+    from rarescale.olmo.design import capacity_choice
+
+    res = _Main(1, 5)
+    res.accuracy[0, :, 0, 1] = [0.9, 0.9, 0.3, 0.3, 0.3]
+    res.accuracy[1, :, 0, 1] = 0.9  # TCMP at 1e-3: 2 against 5, does not qualify
+    assert capacity_choice(res, 0.5, [("TADD", 1e-2), ("TCMP", 1e-3)])["chosen"]["task"] == "TADD"
+    res.accuracy[0, :, 0, 1] = [0.9, 0.3, 0.3, 0.3, 0.3]  # now 1 against 5: as good as TADD, rarer
+    assert capacity_choice(res, 0.5, [("TADD", 1e-2), ("TCMP", 1e-3)])["chosen"]["task"] == "TCMP"
+
+
+def test_the_capacity_candidates_are_the_pilots_separating_cells_read_at_two_sizes():
+    from conftest import REPO
+    from rarescale.olmo import ladder
+    from rarescale.olmo.design import capacity_candidates, capacity_view, pilot_choice
+    from rarescale.olmo.grid import Sweep, cell_key
+
+    main = Sweep.from_yaml(REPO / "runners/configs/cpu_main.yaml")
+    choice = [c for name in ("cpu_pilot", "cpu_pilot_add")
+              for c in pilot_choice(ladder.load_ladder(REPO / f"runners/configs/{name}.yaml")[1],
+                                    main.analysis.margin)]
+    candidates = capacity_candidates(choice)
+    assert candidates == [("TADD (20 values, mod 5)", 1e-2)]  # TCMP separated at no frequency; mod 10 unlearnable
+    view = capacity_view(main, candidates)
+    assert view.sizes == ("30K", "1M") and len(view.cells()) == 2 * 5
+    assert {c.tasks[0].frequency for c in view.cells()} == {1e-2}
+    main_keys = {cell_key(c) for c in main.cells()}
+    assert {cell_key(c) for c in view.cells()} <= main_keys  # the same runs, not new ones

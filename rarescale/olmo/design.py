@@ -12,6 +12,11 @@ read. Per task, with the pilot's smallest and largest sizes:
    accuracy between the two sizes, and says so.
 4. A task is *learnable* at this scale when some size learns it at some frequency; a TADD
    that no size learns is replaced in the main sweep by its easier pilot alternative.
+
+The capacity sweep's cell (C4, C5: the paper's Definition 2) is chosen by
+:func:`capacity_choice`, written before the main sweep's runs at the candidate cells were
+read: among the pilot's separating (task, frequency) cells, one where the main sweep's largest
+size learned the task in at least 4 of its 5 seeds and its smallest in at most 1.
 """
 
 from __future__ import annotations
@@ -70,3 +75,71 @@ def pilot_choice(res, margin: float, n: int = 3) -> list[dict]:
                     "small_accuracy": acc[0, t][ran].tolist(), "large_accuracy": acc[-1, t][ran].tolist(),
                     "level": res.level(margin)[t][ran].tolist(), **choice})
     return out
+
+
+LARGE_AT_LEAST, SMALL_AT_MOST = 4, 1
+"""The capacity sweep's precondition, of five seeds at the base budget (the issue's Definition 2
+design): the large size learns, the small one does not."""
+
+
+def capacity_candidates(choice: list[dict]) -> list[tuple[str, float]]:
+    """The pilot's separating cells, ``(task title, frequency)``, from :func:`pilot_choice`."""
+    return [(row["task"], f) for row in choice for f in row["separating"]]
+
+
+def capacity_choice(res, margin: float, candidates, large_at_least: int = LARGE_AT_LEAST,
+                    small_at_most: int = SMALL_AT_MOST, seeds: int = 5) -> dict:
+    """The capacity sweep's task and frequency, from the main sweep's results ``res`` at its
+    smallest and largest sizes (:class:`~rarescale.olmo.ladder.LadderResults`).
+
+    Each candidate ``(task title, frequency)`` (the pilot's separating cells) *qualifies* when,
+    with at least ``seeds`` seeds landed at both sizes, the largest learned it (at ``margin``) in
+    at least ``large_at_least`` seeds and the smallest in at most ``small_at_most``. The choice
+    is the qualifying cell with the largest difference in seeds learned; between equals, the
+    rarer frequency. When none qualifies, ``chosen`` is None: the capacity test cannot be run as
+    designed at this scale, and the chapter says so with these counts. Returns ``rows`` (one per
+    candidate: task, frequency, seeds, small and large seeds learned, mean accuracies, whether
+    it qualifies), ``chosen`` (a row or None) and ``how``."""
+    learned = res.learned(margin)  # [size, seed, task, frequency]
+    ran = np.isfinite(res.accuracy)
+    titles = list(res.titles)
+    rows = []
+    for title, f in candidates:
+        if title not in titles:
+            raise ValueError(f"capacity candidate task {title!r} is not one of {titles}")
+        t = titles.index(title)
+        j = int(np.argmin(np.abs(np.log(np.asarray(res.frequencies) / f))))
+        if not np.isclose(res.frequencies[j], f, rtol=1e-9):
+            raise ValueError(f"capacity candidate frequency {f} is not one of the sweep's")
+        n_small, n_large = int(ran[0, :, t, j].sum()), int(ran[-1, :, t, j].sum())
+        small, large = int(learned[0, :, t, j][ran[0, :, t, j]].sum()), int(learned[-1, :, t, j][ran[-1, :, t, j]].sum())
+        enough = min(n_small, n_large) >= seeds
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            acc_small, acc_large = (float(np.nanmean(res.accuracy[k, :, t, j])) for k in (0, -1))
+        rows.append({"task": title, "task_index": t, "frequency": float(f), "seeds": min(n_small, n_large),
+                     "small": res.sizes[0], "large": res.sizes[-1],
+                     "small_learned": small, "large_learned": large,
+                     "small_accuracy": acc_small, "large_accuracy": acc_large,
+                     "qualifies": bool(enough and large >= large_at_least and small <= small_at_most)})
+    good = [r for r in rows if r["qualifies"]]
+    if good:
+        chosen = max(good, key=lambda r: (r["large_learned"] - r["small_learned"], -r["frequency"]))
+        how = (f"{res.sizes[-1]} learned it in {chosen['large_learned']} of {chosen['seeds']} seeds "
+               f"and {res.sizes[0]} in {chosen['small_learned']}")
+    elif any(r["seeds"] < seeds for r in rows):
+        chosen, how = None, f"waiting for {seeds} seeds at every candidate cell"
+    else:
+        chosen, how = None, (f"no candidate cell has {res.sizes[-1]} learning in at least "
+                             f"{large_at_least} of {seeds} seeds and {res.sizes[0]} in at most "
+                             f"{small_at_most}")
+    return {"rows": rows, "chosen": chosen, "how": how}
+
+
+def capacity_view(sweep, candidates):
+    """The main sweep restricted to what :func:`capacity_choice` reads: its smallest and largest
+    sizes, each task at its candidate frequencies only (no others), every seed."""
+    from dataclasses import replace
+
+    own = tuple(tuple(f for title, f in candidates if title == t.title) for t in sweep.tasks)
+    return replace(sweep, sizes=(sweep.sizes[0], sweep.sizes[-1]), task_frequencies=own)
