@@ -186,6 +186,6 @@ def test_the_capacity_candidates_are_the_pilots_separating_cells_read_at_two_siz
     assert candidates == [("TADD (20 values, mod 5)", 1e-2)]  # TCMP separated at no frequency; mod 10 unlearnable
     view = capacity_view(main, candidates)
     assert view.sizes == ("30K", "1M") and len(view.cells()) == 2 * 5
-    assert {c.tasks[0].frequency for c in view.cells()} == {1e-2}
+    assert {(c.tasks[0].spec.kind, c.tasks[0].rate) for c in view.cells()} == {("add", 1e-2)}
     main_keys = {cell_key(c) for c in main.cells()}
     assert {cell_key(c) for c in view.cells()} <= main_keys  # the same runs, not new ones
