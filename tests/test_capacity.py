@@ -132,3 +132,102 @@ def test_the_packing_reading_follows_the_intervals():
     assert packing_reading([below, below]).startswith("every copy learns less alone")
     assert packing_reading([below, null]).startswith("1 of 2 copies learn less alone and 0 more")
     assert packing_reading([null]).startswith("no copy's accuracy differs")
+
+
+# --------------------------------------------------------------------------- the capacity test
+
+BASE = 3_000_320
+MULTIPLES = np.array([1, 2, 4, 8])
+
+
+class _Main:
+    """A planted main sweep: 30K and 1M, five seeds, TADD at 1e-2 (and 3e-3, not read)."""
+
+    def __init__(self, large, small_cosine):
+        from rarescale.olmo.tasks import TaskSpec
+
+        self.tasks = (TaskSpec("add", n_values=20, modulus=5, n_instances=400, split="balanced"),)
+        self.titles, self.sizes = [t.title for t in self.tasks], ("30K", "250K", "1M")
+        self.frequencies, self.tokens = np.array([1e-2, 3e-3]), np.full(3, BASE)
+        self.accuracy = np.full((3, 5, 1, 2), 0.2)
+        self.accuracy[-1, :, 0, 0], self.accuracy[0, :, 0, 0] = large, small_cosine
+        self.ran, self.baseline = np.ones((1, 2), bool), np.full((1, 2), 0.2)
+
+    def level(self, margin):
+        return self.baseline + margin * (1 - self.baseline)
+
+
+def _cap(small):
+    """A planted capacity sweep: 30K alone at budgets 1x…8x of the base."""
+    return type("Cap", (), dict(sizes=("30K",), tasks=_Main(0, 0).tasks, titles=_Main(0, 0).titles,
+                                frequencies=np.array([1e-2]), tokens=MULTIPLES * BASE,
+                                accuracy=np.asarray(small, float)[None, :, None]))()
+
+
+def _analysis(**kw):
+    from rarescale.olmo.grid import Analysis
+    return Analysis(statistic="capacity gap", compare_with="main.yaml", **kw)
+
+
+def test_the_capacity_test_finds_a_planted_gap_at_eight_times_the_budget():
+    from rarescale.olmo.capacity import capacity_test
+    from rarescale.verdicts import REACHES, STAYS_BELOW
+
+    rng = np.random.default_rng(3)
+    small = 0.3 + 0.03 * np.arange(4) + 0.02 * rng.standard_normal((5, 4))  # 0.39 at 8x
+    large = 0.9 + 0.02 * rng.standard_normal(5)
+    out = capacity_test(_cap(small), _Main(large, 0.3 + 0.02 * rng.standard_normal(5)), _analysis())
+    assert out.registered.verdict == STAYS_BELOW and out.registered.low > 0.4
+    assert out.registered.gap == pytest.approx(large.mean() - small[:, 3].mean())
+    labels = [label for label, _ in out.alternatives]
+    assert labels == ["small at 1x", "small at 2x", "small at 4x", "margin 0.025", "margin 0.1"]
+    assert out.robust_share == 1.0 and out.multiples.tolist() == [1, 2, 4, 8]
+    # the small size catching up by 8x is found the other way
+    small[:, 3] = 0.93 + 0.02 * rng.standard_normal(5)
+    caught = capacity_test(_cap(small), _Main(large, small[:, 0]), _analysis())
+    assert caught.registered.verdict == REACHES and caught.robust_share < 1.0  # not at 1x, 2x, 4x
+
+
+def test_the_capacity_test_names_what_it_cannot_read():
+    from rarescale.olmo.capacity import capacity_test
+
+    small, main = np.full((5, 4), 0.5), _Main(0.9, 0.5)
+    with pytest.raises(ValueError, match=r"no budget at 16x the base .*1.00x, 2.00x, 4.00x, 8.00x"):
+        capacity_test(_cap(small), main, _analysis(budget=16))
+    cap = _cap(small)
+    cap.frequencies = np.array([1e-3])
+    with pytest.raises(ValueError, match="did not run"):
+        capacity_test(cap, main, _analysis())
+
+
+def test_the_schedule_check_is_the_branch_minus_the_cosine_run_at_the_base_budget():
+    from rarescale.olmo.capacity import capacity_test
+
+    rng = np.random.default_rng(4)
+    small = 0.5 + 0.01 * rng.standard_normal((5, 4))
+    cosine = small[:, 0] - 0.1
+    shift = capacity_test(_cap(small), _Main(np.full(5, 0.9), cosine), _analysis()).schedule_shift
+    assert shift.value == pytest.approx(0.1) and shift.low > 0.05
+
+
+def test_the_capacity_analysis_names_its_comparison_and_only_there():
+    from rarescale.olmo.grid import Analysis
+    from rarescale.validation import ConfigError
+
+    with pytest.raises(ConfigError, match="compare_with"):
+        Analysis(statistic="capacity gap")
+    with pytest.raises(ConfigError, match="compare_with"):
+        Analysis(compare_with="main.yaml")
+    with pytest.raises(ConfigError, match="statistic"):
+        Analysis(statistic="t test")
+    with pytest.raises(ConfigError, match="budget"):
+        _analysis(budget=1)
+
+
+def test_the_saturation_time_constant_never_exceeds_the_run():
+    # a straight climb: unbounded, the fit would take tau far past the run and L far above the data
+    tokens = MULTIPLES * BASE
+    level, tau = saturation_fit(tokens, 0.2 + 0.05 * np.arange(4), 0.2)
+    assert tau <= tokens.max() and level <= 1.0
+    level, tau = saturation_fit(tokens, 0.7 - 0.5 * np.exp(-tokens / (1.5 * BASE)), 0.2)
+    assert level == pytest.approx(0.7, abs=2e-3) and tau == pytest.approx(1.5 * BASE, rel=0.02)

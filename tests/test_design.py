@@ -189,3 +189,18 @@ def test_the_capacity_candidates_are_the_pilots_separating_cells_read_at_two_siz
     assert {(c.tasks[0].spec.kind, c.tasks[0].rate) for c in view.cells()} == {("add", 1e-2)}
     main_keys = {cell_key(c) for c in main.cells()}
     assert {cell_key(c) for c in view.cells()} <= main_keys  # the same runs, not new ones
+
+
+def test_a_restricted_view_of_a_committed_sweep_reads_back_with_its_other_task_unrun():
+    from conftest import REPO
+    from rarescale.olmo.design import capacity_choice, capacity_view
+    from rarescale.olmo.grid import Sweep, load_runs
+    from rarescale.olmo.ladder import ladder_results
+
+    pilot = Sweep.from_yaml(REPO / "runners/configs/cpu_pilot.yaml")
+    cell = [(pilot.tasks[0].title, 3e-3)]
+    res = ladder_results(capacity_view(pilot, cell), load_runs(capacity_view(pilot, cell)))
+    assert res.ran.sum() == 1 and res.ran[0, res.frequency_index(3e-3)]
+    row = capacity_choice(res, 0.5, cell, seeds=1)["rows"][0]
+    assert (row["small_learned"], row["large_learned"]) == (1, 1) and not row["qualifies"]
+    assert row["large_accuracy"] == pytest.approx(0.97)

@@ -19,6 +19,7 @@ one, or approach it?
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from rarescale.olmo.grid import Sweep, cell_key, load_runs
 from rarescale.olmo.ladder import LadderResults, learned_level
 from rarescale.olmo.model import model_size
 from rarescale.olmo.tasks import TaskSpec
+from rarescale import verdicts
 from rarescale.verdicts import permutation_splits
 
 PLATEAU, APPROACH, NOT_SHOWN = ("plateaus below (Definition 2)", "approaches (Definition 1)",
@@ -57,12 +59,15 @@ def saturation_fit(tokens, accuracy, start: float) -> tuple[float, float]:
 
     Least squares in ``L`` for each ``τ`` on a log grid (closed form), the best
     ``τ`` kept; ``L`` is kept within [0, 1]. ``start`` is the accuracy before
-    training (chance). A curve still rising at the last budget gives a ``τ`` near
-    the grid's top and an ``L`` that extrapolates; :func:`capacity_verdict` does
-    not call a plateau from ``L`` alone.
+    training (the baseline), fixed rather than fitted; ``τ`` is bounded by the run
+    (from a hundredth of the smallest budget to the largest), so that ``L`` is a
+    level the budgets reach rather than an extrapolation. A curve still rising at
+    the last budget gives ``τ`` at that bound; :func:`capacity_verdict` does not
+    call a plateau from ``L`` alone.
     """
     t, a = np.asarray(tokens, float), np.asarray(accuracy, float)
     taus = _SCALES * t.min()
+    taus = taus[taus <= t.max()]  # a time constant longer than the run is not a level the run shows
     rise = 1 - np.exp(-t[None] / taus[:, None])  # [tau, budget]: a = start + (L - start) * rise
     level = start + (rise @ (a - start)) / np.maximum((rise ** 2).sum(1), 1e-12)
     level = np.clip(level, 0.0, 1.0)
@@ -248,6 +253,116 @@ def verdict_rows(res: CapacityResults, margin: float = 0.5) -> list[list[str]]:
         rows.append([f"{name} at {res.frequencies[t]:.0e}", v.level_small.text(), v.level_large.text(),
                      v.gap.text("{:+.2f}"), v.gain_small.text("{:+.3f}"), v.verdict])
     return rows
+
+
+# --------------------------------------------------------------------------- the capacity test
+
+@dataclass(frozen=True)
+class CapacityTest:
+    """The small size trained ``k``× longer against the large one at the base budget, on one task
+    at one frequency (C4 against C5: the paper's Definitions 1 and 2)."""
+
+    task: str
+    frequency: float
+    small_size: str
+    large_size: str
+    base_tokens: float
+    tokens: np.ndarray
+    """[budget] the small size's budgets, ascending (multiples of ``base_tokens``)."""
+    small: np.ndarray
+    """[seed, budget] the small size's held-out accuracy at the end of each budget (its decay branch)."""
+    large: np.ndarray
+    """[seed] the large size's held-out accuracy at the base budget (the compared sweep's runs)."""
+    small_base_cosine: np.ndarray
+    """[seed] the small size at the base budget in the compared sweep (cosine schedule): against
+    the small size's own base-budget branch, what the schedule alone changes."""
+    learned_level: float
+    baseline: float
+    registered: verdicts.CapacityGap
+    """The verdict at the registered budget multiple and margin."""
+    alternatives: tuple
+    """(what changed, :class:`~rarescale.verdicts.CapacityGap`) under the defensible alternatives."""
+    budget: float
+
+    @property
+    def multiples(self) -> np.ndarray:
+        return self.tokens / self.base_tokens
+
+    @property
+    def schedule_shift(self) -> Interval:
+        """The small size at the base budget: warmup-stable-decay branch minus cosine run."""
+        return mean_shift(self.small_base_cosine, self.small[:, 0])
+
+    @property
+    def level_fit(self) -> tuple[float, float]:
+        """(level, time constant) of the small size's seed-mean accuracy by budget, the start
+        fixed at the baseline and the time constant bounded by the run (:func:`saturation_fit`)."""
+        return saturation_fit(self.tokens, self.small.mean(0), self.baseline)
+
+    @property
+    def robust_share(self) -> float:
+        """Share of the alternatives that give the registered verdict."""
+        return float(np.mean([g.verdict == self.registered.verdict for _, g in self.alternatives]))
+
+
+GAP_MARGINS = (0.025, 0.1)
+"""The alternatives' margins of "reaches it", about the registered one."""
+
+
+def capacity_test(cap: CapacityResults, main: LadderResults, analysis) -> CapacityTest:
+    """The registered capacity verdict (``analysis``: the capacity sweep's, with ``budget`` and
+    ``gap_margin``) of the capacity sweep's one task and size against ``main``'s largest size at
+    the same task and frequency and the base budget (``main``'s tokens), by
+    :func:`rarescale.verdicts.capacity_gap`; and the same under the alternatives: every other
+    budget multiple the sweep measured, and the margins of :data:`GAP_MARGINS`."""
+    if len(cap.sizes) != 1 or len(cap.tasks) != 1:
+        raise ValueError("the capacity test reads one small size and one task; "
+                         f"got sizes {list(cap.sizes)} and tasks {cap.titles}")
+    title, f = cap.titles[0], float(cap.frequencies[0])
+    if title not in main.titles:
+        raise ValueError(f"the compared sweep has no task {title!r} (it has {main.titles})")
+    t = main.titles.index(title)
+    j = int(np.argmin(np.abs(np.log(main.frequencies / f))))
+    if not np.isclose(main.frequencies[j], f, rtol=1e-9) or not main.ran[t, j]:
+        raise ValueError(f"the compared sweep did not run {title} at {f:g}")
+    if cap.sizes[0] not in main.sizes:
+        raise ValueError(f"the compared sweep has no size {cap.sizes[0]} to check the schedule against")
+    base = float(main.tokens[-1])
+    multiples = cap.tokens / base
+    k = np.flatnonzero(np.isclose(multiples, analysis.budget, rtol=0.01))
+    if not len(k):
+        raise ValueError(f"the capacity sweep measured no budget at {analysis.budget:g}x the base "
+                         f"({base:,.0f} tokens): its budgets are {', '.join(f'{m:.2f}x' for m in multiples)}")
+    small, large = cap.accuracy[0, :, 0], main.accuracy[-1, :, t, j]
+    registered = verdicts.capacity_gap(large, small[:, k[0]], analysis.gap_margin)
+    alternatives = [(f"small at {m:g}x", verdicts.capacity_gap(large, small[:, b], analysis.gap_margin))
+                    for b, m in enumerate(multiples) if b != k[0]]
+    alternatives += [(f"margin {g:g}", verdicts.capacity_gap(large, small[:, k[0]], g))
+                     for g in GAP_MARGINS if not np.isclose(g, analysis.gap_margin)]
+    return CapacityTest(
+        task=title, frequency=f, small_size=cap.sizes[0], large_size=main.sizes[-1],
+        base_tokens=base, tokens=cap.tokens, small=small, large=large,
+        small_base_cosine=main.accuracy[main.sizes.index(cap.sizes[0]), :, t, j],
+        learned_level=float(main.level(analysis.margin)[t, j]), baseline=float(main.baseline[t, j]),
+        registered=registered, alternatives=tuple(alternatives), budget=float(analysis.budget))
+
+
+def load_capacity_test(path) -> tuple[Sweep, CapacityResults, CapacityTest]:
+    """A capacity sweep (its ``analysis`` a ``"capacity gap"``), its results and its test against
+    the sweep it names in ``compare_with`` (read only at its smallest and largest sizes, at this
+    sweep's task and frequency: :func:`rarescale.olmo.design.capacity_view`)."""
+    from rarescale.olmo.design import capacity_view
+    from rarescale.olmo.ladder import ladder_results
+    from rarescale.store.artifacts import REPO_ROOT
+
+    sweep, cap = load_capacity(path)
+    if sweep.analysis.statistic != "capacity gap":
+        raise ValueError(f"{path}: its analysis.statistic is {sweep.analysis.statistic!r}, not 'capacity gap'")
+    other = Path(sweep.analysis.compare_with)
+    other = other if other.is_absolute() else REPO_ROOT / other
+    view = capacity_view(Sweep.from_yaml(other), [(cap.titles[0], float(cap.frequencies[0]))])
+    main = ladder_results(view, load_runs(view, produce=f"python -m runners.sweep {sweep.analysis.compare_with}"))
+    return sweep, cap, capacity_test(cap, main, sweep.analysis)
 
 
 # --------------------------------------------------------------------------- packing

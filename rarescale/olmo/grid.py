@@ -99,8 +99,18 @@ class Analysis(Config):
     nearest layer), or ``"best"``: the best layer's selectivity (a maximum over layers, so deeper
     models get more draws: an alternative, not a rule)."""
     statistic: str = "welch slope"
-    """The trend test (:func:`rarescale.verdicts.size_trend`): Welch's t of the slope of the
-    seed means against log₁₀ parameters, one-sided, Holm within each claim."""
+    """The test: ``"welch slope"`` (:func:`rarescale.verdicts.size_trend`: Welch's t of the slope
+    of the seed means against log₁₀ parameters, one-sided, Holm within each claim), or, for a
+    capacity sweep, ``"capacity gap"`` (:func:`rarescale.verdicts.capacity_gap`: two one-sided
+    exact permutation tests of the large size at the base budget against the small one at
+    ``budget``× it)."""
+    compare_with: str = ""
+    """A capacity sweep: the sweep file whose largest size, at this sweep's task and frequency and
+    the base budget, the small size is compared with."""
+    budget: float = 8.0
+    """A capacity sweep: the small size's budget, as a multiple of the base, that the verdict reads."""
+    gap_margin: float = 0.05
+    """A capacity sweep: the accuracy gap below which the small size counts as reaching the large one."""
     registered: str = ""
     """When the block was written, against the runs: ``"before the runs"`` or a note saying
     otherwise (the git history shows the order)."""
@@ -110,8 +120,17 @@ class Analysis(Config):
         check("analysis", "probe_frequency", self.probe_frequency, Interval(Real, 0, 0.25, "right"))
         if self.layer != "best":
             check("analysis", "layer", self.layer, Interval(Real, 0, 1))
-        if self.statistic != "welch slope":
-            raise ConfigError(f"analysis.statistic must be 'welch slope'. Got {self.statistic!r}.")
+        if self.statistic not in STATISTICS:
+            raise ConfigError(f"analysis.statistic must be one of {', '.join(map(repr, STATISTICS))}. "
+                              f"Got {self.statistic!r}.")
+        check("analysis", "budget", self.budget, Interval(Real, 1, None, "neither"))
+        check("analysis", "gap_margin", self.gap_margin, Interval(Real, 0, 1, "neither"))
+        if (self.statistic == "capacity gap") != bool(self.compare_with):
+            raise ConfigError("analysis.compare_with names the sweep a 'capacity gap' compares with, "
+                              "and only that statistic uses it.")
+
+
+STATISTICS = ("welch slope", "capacity gap")
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,7 @@ def ladder_results(sweep: Sweep, runs) -> LadderResults:
         frequencies=np.sort(np.asarray(sweep.frequencies, float))[::-1], cosine=cosine,
         forgetting_lr=forgetting_lr, last_step_lr=last_lr, forgetting_steps=steps,
         curves=_frozen(curves), probe_score=_frozen(score), probe_control=_frozen(control),
-        probe_kinds=tuple(kinds[i] for i in range(n_t)), probe_targets=("v1", "v2", "label"),
+        probe_kinds=tuple(kinds.get(i, ()) for i in range(n_t)), probe_targets=("v1", "v2", "label"),
         val_loss=val_loss / counts, tokens_per_s=tokens_per_s / counts, wall_time_s=wall,
         tokens=np.array([tokens[s] for s in sweep.sizes]), **fields)
 
