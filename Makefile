@@ -43,7 +43,7 @@ prune-artifacts: $(STAMP)
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/artifacts-used.txt
 	mkdir -p _build
 	RARESCALE_ARTIFACT_LOG=$(CURDIR)/_build/artifacts-used.txt $(BIN)/jupyter-book build . -W --keep-going
-	$(BIN)/python -m rarescale.store.artifacts prune --used _build/artifacts-used.txt
+	$(BIN)/python -m runners.prune --used _build/artifacts-used.txt
 
 clean:
 	rm -rf _build out .pytest_cache

@@ -211,10 +211,69 @@ def read_yaml(path, what: str):
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{what} not found: {path}")
+    raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:4] in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00"):
+        raise ConfigError(f"{path} is UTF-16 or UTF-32 text; save the {what} as UTF-8.")
     try:
-        return yaml.safe_load(path.read_text())
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start}); save the {what} as UTF-8.") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ConfigError(f"{path} holds a NUL character (line {line}); a {what} is plain text.")
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests deeper than a {what} can ({MAX_DEPTH} levels).") from None
+    check_plain_data(data, str(path), what)
+    return data
+
+
+def check_plain_data(data, where: str, what: str) -> None:
+    """Refuse parsed YAML that nests deeper than :data:`MAX_DEPTH` or holds a NUL in a string (a
+    key or a value), in one line naming ``where`` (a file, a parameter) and the key path."""
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(f"{where} nests deeper than a {what} can ({MAX_DEPTH} levels).")
+    at = _nul_at(data)
+    if at is not None:
+        at = at.replace("\x00", "\\0") or "the value"
+        raise ConfigError(f"{where}: {at} holds a NUL character; a {what} is plain text.")
+
+
+def _nul_at(data, where: str = ""):
+    """The key path of the first string (key or value) in ``data`` that holds a NUL, else None."""
+    if isinstance(data, str):
+        return where if "\x00" in data else None
+    items = (data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list)
+             else ())
+    for k, v in items:
+        here = f"{where}.{k}" if isinstance(data, dict) and where else (str(k) if isinstance(data, dict)
+                                                                        else f"{where}[{k}]")
+        if isinstance(k, str) and "\x00" in k:
+            return here
+        found = _nul_at(v, here)
+        if found is not None:
+            return found
+    return None
+
+
+MAX_DEPTH = 32
+"""The deepest nesting of lists and mappings a YAML input may have (a sweep needs four)."""
+
+
+def _depth(data, limit: int = MAX_DEPTH + 1) -> int:
+    """Nesting depth of lists and mappings in ``data`` (a scalar: 0), counted up to ``limit``."""
+    level, todo = 0, [data]
+    while level < limit:
+        containers = [x for x in todo if isinstance(x, (list, dict))]
+        if not containers:
+            break
+        level += 1
+        todo = [v for c in containers for v in (c.values() if isinstance(c, dict) else c)]
+    return level
 
 
 def _plain_value(value):

@@ -28,7 +28,7 @@ import yaml
 
 from rarescale.store.artifacts import REPO_ROOT, ROOT_ENV
 from rarescale.book.parameters import cell_defaults, check_parameters
-from rarescale.validation import ConfigError, writable_dir
+from rarescale.validation import MAX_DEPTH, ConfigError, check_plain_data, writable_dir
 
 EXIT_BAD_INPUT = 2
 
@@ -144,6 +144,10 @@ def main(argv=None) -> int:
                 params[name] = yaml.safe_load(value)
             except yaml.YAMLError as exc:
                 raise UsageError(f"parameter {name!r}: value {value!r} is not valid YAML") from exc
+            except RecursionError:
+                raise UsageError(f"parameter {name!r}: its value nests deeper than a parameter "
+                                 f"can ({MAX_DEPTH} levels)") from None
+            check_plain_data(params[name], f"parameter {name!r}", "parameter value")
         out = execute(args.notebook, params, args.output_dir, args.kernel)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

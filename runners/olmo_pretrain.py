@@ -70,6 +70,10 @@ from runners.cluster import torchrun_command
 if artifact_root:
     os.environ[artifacts.ROOT_ENV] = str(Path(artifact_root).resolve())
 run = RunConfig.from_dict(config, "config")
+try:  # before training, not after: a result its recorded commit cannot reproduce is not kept
+    artifacts.check_recordable()
+except artifacts.ArtifactError as exc:
+    raise ConfigError(str(exc)) from None
 if not run.tasks:  # what this runner measures is the injected tasks
     raise ConfigError("config.tasks is empty: a run of this runner injects at least one task (C16).")
 work = Path(work_dir or grid.run_folder(run)).resolve()

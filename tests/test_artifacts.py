@@ -139,3 +139,51 @@ def test_prune_keeps_what_a_build_read(artifact_dir, monkeypatch, tmp_path):
     removed = artifacts.prune(log.read_text().split(), root=artifact_dir)
     assert removed == [old.path] and not old.path.exists() and kept.path.exists()
     assert load_artifact("demo", CONFIG).result == {"x": 2}
+
+
+def test_prune_leaves_a_writer_s_fresh_temporary_folder_and_the_kept_keys(artifact_dir, tmp_path):
+    """Issue 31, item 9: a concurrent writer's ``.tmp-*`` folder is renamed into place after all
+    its work; pruning it would fail that rename. An old one (a writer killed long ago) goes."""
+    import os
+    import time
+
+    kind = artifact_dir / "demo"
+    fresh, stale, sweep_cell, other = (kind / n for n in (".tmp-abc-1234", ".tmp-def-5678", "cellkey", "oldkey"))
+    for p in (fresh, stale, sweep_cell, other):
+        p.mkdir(parents=True)
+        (p / "result.json").write_text("{}")
+    day_ago = time.time() - artifacts.WRITING_FOR_S - 60
+    os.utime(stale, (day_ago, day_ago))
+    removed = artifacts.prune([], root=artifact_dir, keep={"cellkey"})
+    assert sorted(p.name for p in removed) == [".tmp-def-5678", "oldkey"]
+    assert fresh.exists() and sweep_cell.exists() and not stale.exists() and not other.exists()
+
+
+def test_every_committed_sweep_cell_is_protected_from_pruning():
+    from conftest import REPO
+
+    from rarescale.olmo.grid import sweep_keys
+
+    keys = sweep_keys()
+    committed = {p.name for p in (REPO / "artifacts" / "olmo_run").iterdir() if p.is_dir()}
+    assert committed <= keys, sorted(committed - keys)[:3]
+
+
+def test_a_result_of_uncommitted_code_is_not_recorded_in_the_repository_s_store(monkeypatch, tmp_path):
+    """The record is reproducible from its commit: with changed code, saving into artifacts/ is
+    refused in one line naming a changed file (before anything is written); elsewhere, or when
+    allowed, the manifest lists the changed files."""
+    monkeypatch.setattr(artifacts, "uncommitted_code", lambda: ("rarescale/linear/theory.py",))
+    monkeypatch.setattr(artifacts, "DEFAULT_ROOT", tmp_path / "repo-artifacts")
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "repo-artifacts"))
+    monkeypatch.delenv(artifacts.ALLOW_DIRTY_ENV, raising=False)
+    with pytest.raises(ArtifactError, match=r"uncommitted changes \(rarescale/linear/theory.py\)"):
+        save_artifact("demo", CONFIG, {"x": 1})
+    assert not (tmp_path / "repo-artifacts").exists()
+    elsewhere = save_artifact("demo", CONFIG, {"x": 1}, root=tmp_path / "scratch")
+    assert elsewhere.manifest["uncommitted"] == ["rarescale/linear/theory.py"]
+    monkeypatch.setenv(artifacts.ALLOW_DIRTY_ENV, "1")
+    assert save_artifact("demo", CONFIG, {"x": 1}).manifest["uncommitted"] == ["rarescale/linear/theory.py"]
+    monkeypatch.setattr(artifacts, "uncommitted_code", lambda: ())
+    monkeypatch.delenv(artifacts.ALLOW_DIRTY_ENV)
+    assert save_artifact("demo", CONFIG, {"x": 2}).manifest["uncommitted"] == []

@@ -116,3 +116,20 @@ def test_a_field_added_to_runconfig_with_a_default_keeps_the_key():
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(RunConfig)}
     assert RunConfigWithAField(**fields).to_dict() == base.to_dict()
     assert "label_smoothing" in RunConfigWithAField(**fields, label_smoothing=0.1).to_dict()
+
+
+@pytest.mark.parametrize("module", CACHED)
+def test_no_pretraining_code_is_in_a_light_sweeps_digest(module):
+    """Chapters 1-3 and 5 compute nothing with rarescale.olmo: an edit to chapter 4's code (its
+    grid, its analysis) must not recompute them."""
+    files = {str(p.relative_to(REPO / "rarescale")) for p in code_files(module)}
+    assert not {f for f in files if f.startswith("olmo/")}, sorted(f for f in files if f.startswith("olmo/"))
+
+
+def test_a_float_keys_to_twelve_significant_digits():
+    """Two CPUs that round a computed value's last bit differently (AVX2 and AVX-512 in
+    np.power) give it one key; a value that differs within its first 12 digits another."""
+    assert config_key("demo", {"x": 0.10174595237052728}) == config_key("demo", {"x": 0.10174595237052729})
+    assert config_key("demo", {"x": [1 / 3, {"y": 2 / 3}]}) == config_key("demo", {"x": [0.333333333333333, {"y": 0.6666666666666667}]})
+    assert config_key("demo", {"x": 0.1017459523}) != config_key("demo", {"x": 0.1017459524})
+    assert config_key("demo", {"x": 1e-300}) != config_key("demo", {"x": 2e-300})

@@ -7,7 +7,10 @@ cached sweeps) does not include the drawing of its figure.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from rarescale.advisor import __doc__ as ADVISOR_DOC
 from rarescale.advisor import advise, format_table, load_spec
@@ -36,7 +39,9 @@ def main(argv=None) -> int:
         if args.plot and Path(args.plot).suffix.lower().lstrip(".") not in _FORMATS:
             raise ConfigError(f"--plot {args.plot}: matplotlib cannot write '{Path(args.plot).suffix}' "
                               f"files; use one of {', '.join('.' + f for f in sorted(_FORMATS))}.")
-        advice = advise(spec)
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # a spectrum beyond float
+            warnings.simplefilter("ignore", RuntimeWarning)           # range: said once, below
+            advice = advise(spec)
         text = advice.to_json()
         if "NaN" in text or "Infinity" in text:  # not JSON: a spectrum beyond float range
             raise ConfigError(f"{args.mixture}: the advice is not finite (a frequency or eigenvalue "

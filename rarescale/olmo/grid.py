@@ -321,3 +321,17 @@ def save_run(config: RunConfig, result: dict, arrays: dict, wall_time_s: float):
     """Write a finished run's artifact (atomically; keyed by the config's hash)."""
     return artifacts.save_artifact(KIND, artifact_config(config), result, arrays, seed=config.seed,
                                    wall_time_s=round(wall_time_s, 3))
+
+
+def sweep_keys(config_dir: Path = artifacts.REPO_ROOT / "runners" / "configs") -> set[str]:
+    """The artifact keys of every cell of every sweep file in ``config_dir``: pruning keeps them,
+    read by a chapter or not (a sweep still landing, a grid the book does not show)."""
+    import sys
+
+    keys = set()
+    for path in sorted(config_dir.glob("*.yaml")):
+        try:
+            keys |= {cell_key(c) for c in Sweep.from_yaml(path).cells()}
+        except ConfigError as exc:  # a broken sweep file protects nothing, and says so
+            print(f"warning: {path.name}: {exc}; its cells are not protected", file=sys.stderr)
+    return keys

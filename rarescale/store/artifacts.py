@@ -72,6 +72,12 @@ def search_roots() -> list[Path]:
     return roots
 
 
+KEY_DIGITS = 12
+"""Significant digits of a float in a key: a value computed the same way on two CPUs (AVX2 and
+AVX-512 round the last bit of ``np.power`` differently) has one key, and a genuinely different
+value (differing in its first 12 digits) another."""
+
+
 def _plain(obj):
     """Turn a config into plain JSON types (dataclasses, tuples, numpy, paths)."""
     if isinstance(obj, Config):  # its own keyed fields (a field added later keeps old keys)
@@ -99,10 +105,56 @@ def canonical_json(obj) -> str:
     return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def _rounded(plain):
+    """Plain data with every float to :data:`KEY_DIGITS` significant digits (for keys only)."""
+    if isinstance(plain, float):
+        return float(f"{plain:.{KEY_DIGITS}g}")
+    if isinstance(plain, dict):
+        return {k: _rounded(v) for k, v in plain.items()}
+    if isinstance(plain, list):
+        return [_rounded(v) for v in plain]
+    return plain
+
+
 def config_key(kind: str, config) -> str:
-    """Stable 16-hex-digit key of ``(kind, config)``."""
-    payload = canonical_json({"kind": kind, "config": config})
+    """Stable 16-hex-digit key of ``(kind, config)``, its floats to :data:`KEY_DIGITS` digits."""
+    payload = canonical_json({"kind": kind, "config": _rounded(_plain(config))})
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+CODE_PATHS = ("rarescale", "runners", "requirements.txt")
+"""What of the repository is code: an uncommitted change there makes a result unreproducible
+from its recorded commit."""
+ALLOW_DIRTY_ENV = "RARESCALE_ALLOW_DIRTY"
+
+
+@lru_cache(maxsize=1)
+def uncommitted_code() -> tuple[str, ...]:
+    """The tracked files under :data:`CODE_PATHS` with uncommitted changes, as this process
+    found them when it first asked (at import: the code it loaded), else ``()``."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(line[3:] for line in out.stdout.splitlines() if line.strip())
+
+
+def check_recordable(root: Path | None = None) -> None:
+    """Refuse, in one line, to record into the repository's own store (``artifacts/``) a result
+    of code with uncommitted changes: its recorded commit would not reproduce it. Elsewhere (a
+    ``$RARESCALE_ARTIFACTS`` folder, a test's), or with ``RARESCALE_ALLOW_DIRTY=1``, it is
+    recorded and its manifest lists the changed files. Long runs call this before they start."""
+    target = Path(root or artifact_root()).resolve()
+    changed = uncommitted_code()
+    if changed and target == DEFAULT_ROOT.resolve() and not os.environ.get(ALLOW_DIRTY_ENV):
+        more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+        raise ArtifactError(f"refusing to record a result in {DEFAULT_ROOT}: its code has uncommitted "
+                            f"changes ({changed[0]}{more}); commit them, or set {ALLOW_DIRTY_ENV}=1 "
+                            "to record it with the changed files listed")
+
+
+uncommitted_code()  # taken now, when this process loads the code it will run
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +173,7 @@ def code_version() -> str:
 def library_versions() -> dict:
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "rarescale": rarescale.__version__}
-    for name in ("scipy", "torch", "matplotlib"):
+    for name in ("scipy", "torch", "transformers", "matplotlib"):
         module = sys.modules.get(name)
         if module is not None:
             versions[name] = getattr(module, "__version__", "unknown")
@@ -215,6 +267,7 @@ def save_artifact(kind: str, config, result: Mapping | None = None,
     """Write an artifact atomically and return it as loaded back."""
     config = _plain(config)
     key = config_key(kind, config)
+    check_recordable(root)
     final = Path(root or artifact_root()) / kind / key
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
@@ -227,7 +280,8 @@ def save_artifact(kind: str, config, result: Mapping | None = None,
         (tmp / "arrays.npz").write_bytes(buf.getvalue())
         manifest = {
             "kind": kind, "key": key, "config": config, "seed": _plain(seed),
-            "code_version": code_version(), "wall_time_s": wall_time_s,
+            "code_version": code_version(), "uncommitted": list(uncommitted_code()),
+            "wall_time_s": wall_time_s,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "libraries": library_versions(),
             "machine": {"platform": platform.platform(), "machine": platform.machine(),
@@ -336,18 +390,29 @@ def cached(kind: str, config, compute: Callable[[], tuple[Mapping, Mapping]], *,
                          wall_time_s=round(time.perf_counter() - start, 3))
 
 
-def prune(used, root: Path | None = None) -> list[Path]:
+WRITING_FOR_S = 24 * 3600
+"""A temporary artifact folder (``.tmp-*``) younger than this may be a writer's, about to be
+renamed into place: pruning leaves it."""
+
+
+def prune(used, root: Path | None = None, keep=(), now: float | None = None) -> list[Path]:
     """Delete the artifacts under ``root`` that are not in ``used`` (paths); return them.
 
     ``used`` is what a full build read (see ``make prune-artifacts``); an artifact
-    keyed by an old config or old code is never read again.
+    keyed by an old config or old code is never read again. Kept whatever the build
+    read: the keys in ``keep`` (a sweep's cells that no chapter reads yet), and
+    temporary folders younger than :data:`WRITING_FOR_S` (a run still writing).
     """
-    used = {Path(p).resolve() for p in used}
+    used, keep = {Path(p).resolve() for p in used}, set(keep)
+    now = time.time() if now is None else now
     removed = []
     for path in sorted(Path(root or DEFAULT_ROOT).glob("*/*")):
-        if path.is_dir() and path.resolve() not in used:
-            shutil.rmtree(path)
-            removed.append(path)
+        if not path.is_dir() or path.resolve() in used or path.name in keep:
+            continue
+        if path.name.startswith(".tmp-") and now - path.stat().st_mtime < WRITING_FOR_S:
+            continue
+        shutil.rmtree(path)
+        removed.append(path)
     return removed
 
 
@@ -357,22 +422,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rarescale.store.artifacts")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the artifacts with their creation time and wall time")
-    pr = sub.add_parser("prune", help="delete artifacts a build did not read")
-    pr.add_argument("--used", required=True, help="file listing the artifact folders read")
     args = parser.parse_args(argv)
     if args.command == "list":
         for m in sorted(DEFAULT_ROOT.glob("*/*/manifest.json")):
             info = json.loads(m.read_text())
             print(f"{info['kind']}/{info['key']}  {info['created']}  {info['wall_time_s']} s")
-        return 0
-    used_file = Path(args.used)
-    if not used_file.is_file():
-        print(f"error: {used_file} not found: run a full build with {LOG_ENV} set first",
-              file=sys.stderr)
-        return 2
-    used = [line.split("\t")[0] for line in used_file.read_text().splitlines() if line.strip()]
-    for path in prune(used):
-        print(f"removed {path}")
     return 0
 
 
