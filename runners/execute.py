@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import threading
 import time
@@ -95,6 +96,13 @@ def execute(path: str | Path, parameters: dict | None = None,
             f"unknown parameter {', '.join(map(repr, unknown))} for {path}; "
             f"its parameters are: {', '.join(defaults)}")
     check_parameters(path.stem, defaults, parameters)
+    existing = Path(output_dir).resolve()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if free < MIN_FREE_BYTES:  # found before the notebook runs, and before any folder is made
+        raise UsageError(f"-o {output_dir}: cannot write the executed notebook there: {free // 1024:,} KiB "
+                         f"free, and it needs up to {MIN_FREE_BYTES // 2 ** 20} MiB")
     output_dir = writable_dir(Path(output_dir).resolve(), "-o")
     out_nb = output_dir / (path.stem + ".ipynb")
     # The kernel inherits the environment: artifacts go to OUT/artifacts, and the
@@ -125,6 +133,11 @@ def execute(path: str | Path, parameters: dict | None = None,
             else:
                 os.environ[k] = v
     return out_nb
+
+
+MIN_FREE_BYTES = 16 * 2 ** 20
+"""Free space an output folder needs before a notebook runs (an executed chapter with its
+figures is a few MiB)."""
 
 
 def main(argv=None) -> int:

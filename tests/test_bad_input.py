@@ -332,3 +332,170 @@ def test_a_degenerate_corpus_is_refused_by_the_dry_run_in_one_line(what, tmp_pat
     else:
         _one_line_error(code, out.err, "corpus")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "artifacts").exists()
+
+
+# --------------------------------------------------------------------------- broken files
+# Issue 31, item 5, generated: each reader (a sweep's YAML, an advisor mixture, a papermill
+# parameter) given files a careful user's editor or shell can produce: other encodings, binary
+# bytes, nesting a parser cannot follow, NUL characters. Each is one line, exit 2, nothing written.
+
+def _texts():
+    sweep_text = yaml.safe_dump(TINY, sort_keys=False)
+    mixture_text = yaml.safe_dump(MIXTURE, sort_keys=False)
+    return {"sweep": sweep_text, "mixture": mixture_text}
+
+
+def _encoded(text):
+    """(label, bytes, what the one line says) for one valid text in broken encodings."""
+    rng = np.random.default_rng(0)
+    import gzip
+
+    cases = [("utf-16 with BOM", text.encode("utf-16"), "UTF-16"),
+             ("utf-32 with BOM", text.encode("utf-32"), "UTF-16 or UTF-32"),
+             ("utf-16-be with BOM", b"\xfe\xff" + text.encode("utf-16-be"), "UTF-16"),
+             ("utf-16-le, no BOM", text.encode("utf-16-le"), "NUL"),
+             ("utf-16-be, no BOM", text.encode("utf-16-be"), "NUL"),
+             ("utf-32-le, no BOM", text.encode("utf-32-le"), "NUL"),
+             ("latin-1 comment", ("# café\n" + text).encode("latin-1"), "UTF-8"),
+             ("cp1252 quotes", ("# \u201cquoted\u201d\n" + text).encode("cp1252"), "UTF-8"),
+             ("truncated multibyte", text.encode() + b"# \xe2\x82", "UTF-8"),
+             ("overlong slash", text.encode() + b"# \xc0\xaf\n", "UTF-8"),
+             ("lone surrogate", text.encode() + "# \ud800\n".encode("utf-8", "surrogatepass"), "UTF-8"),
+             ("gzip of it", gzip.compress(text.encode(), mtime=0), "UTF-8"),
+             ("raw NUL in a comment", text.encode() + b"# \x00\n", "NUL")]
+    for seed in range(5):
+        noise = np.random.default_rng(seed).integers(128, 256, 300, dtype=np.uint8).tobytes()
+        cases.append((f"binary noise {seed}", noise, "UTF-8"))
+    cases.append(("binary with NULs", rng.integers(0, 256, 300, dtype=np.uint8).tobytes().replace(b"\xff", b"\x00"),
+                  "UTF-8|NUL"))
+    return cases
+
+
+def _deep(text_kind):
+    out = [(f"a list {n} deep", ("[" * n + "]" * n + "\n").encode(), "nests deeper") for n in (33, 100, 1000, 5000, 20000)]
+    out += [(f"a mapping {n} deep", ("{a: " * n + "1" + "}" * n + "\n").encode(), "nests deeper") for n in (33, 1000, 5000)]
+    inner = "[" * 40 + "1" + "]" * 40
+    field = {"sweep": f"name: tiny\nsizes: [30K]\nfrequencies: [0.01]\ntasks: {inner}\n",
+             "mixture": f"tasks:\n  - {{name: code, frequency: 1.0, spectrum: {inner}}}\n"}[text_kind]
+    out.append(("a field 41 deep", field.encode(), "nests deeper"))
+    return out
+
+
+def _nul(text_kind):
+    if text_kind == "sweep":
+        docs = ['name: "ti\\0ny"\nsizes: [30K]\n', 'name: tiny\nsizes: ["30\\0K"]\n',
+                'name: tiny\nrun: {corpus: ["data/x\\0.bin"]}\n', '"na\\0me": tiny\n',
+                'name: tiny\ntasks: [{kind: "c\\0mp"}]\n']
+    else:
+        docs = ['tasks: [{name: "co\\0de", frequency: 1.0, features: 3, decay: 0.5}]\n',
+                'tasks: [{"na\\0me": code}]\n', 'rare_task: "le\\0gal"\ntasks: []\n',
+                'tasks: [{name: code, frequency: 1.0, spectrum: "x\\0.npy"}]\n', '"\\0": 1\n']
+    return [(f"escaped NUL {i}", d.encode(), "NUL") for i, d in enumerate(docs)]
+
+
+BROKEN_FILES = [(kind, label, data, says) for kind, text in _texts().items()
+                for label, data, says in _encoded(text) + _deep(kind) + _nul(kind)]
+
+
+@pytest.mark.parametrize("kind, label, data, says", BROKEN_FILES,
+                         ids=[f"{k}: {label}" for k, label, *_ in BROKEN_FILES])
+def test_a_broken_file_is_one_line_and_writes_nothing(kind, label, data, says, tmp_path, capsys,
+                                                      monkeypatch, committed_artifacts):
+    import re
+
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    path = tmp_path / f"{kind}.yaml"
+    path.write_bytes(data)
+    if kind == "sweep":
+        code = sweep.main([str(path), "--dry-run", "--work-dir", str(tmp_path / "runs")])
+    else:
+        code = advisor_cli.main([str(path), "--json", str(tmp_path / "a.json"), "--plot", str(tmp_path / "a.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err[:500]
+    assert re.search(says, lines[0]), lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+PARAMETER_DEPTHS = [(path.relative_to(REPO), name, n) for path in NOTEBOOKS
+                    for name in list(execute.parameter_defaults(execute.read_notebook(path)))[:1]
+                    for n in (33, 1000, 5000)]
+
+
+@pytest.mark.parametrize("path, name, n", PARAMETER_DEPTHS, ids=[f"{p.stem}:{m}:{n}" for p, m, n in PARAMETER_DEPTHS])
+def test_a_parameter_nested_too_deep_is_one_line_and_writes_nothing(path, name, n, tmp_path, capsys):
+    code = execute.main([str(REPO / path), "-p", name, "[" * n + "]" * n, "-o", str(tmp_path / "out")])
+    _one_line_error(code, capsys.readouterr().err, "nests deeper")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs, filled: every write there fails with ENOSPC (skipped where tmpfs cannot
+    be mounted)."""
+    import os
+
+    disk = tmp_path / "full"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with open(disk / "filler", "wb") as f:
+            try:
+                f.write(b"\0" * 128 * 1024)
+            except OSError:
+                pass
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+        os.sync()
+
+
+FULL_DISK_OUTPUTS = ["--json", "--plot", "-o"]
+
+
+@pytest.mark.parametrize("option", FULL_DISK_OUTPUTS)
+def test_an_output_on_a_full_disk_is_one_line_and_leaves_nothing(option, full_disk, tmp_path, capsys):
+    mixture = tmp_path / "mixture.yaml"
+    mixture.write_text(yaml.safe_dump(MIXTURE))
+    if option == "-o":
+        code = execute.main([str(REPO / "book/00_how_to_use.py"), "-o", str(full_disk / "out")])
+        what = "KiB free"
+    else:
+        name = "a.json" if option == "--json" else "a.png"
+        code = advisor_cli.main([str(mixture), option, str(full_disk / name)])
+        what = option
+    err = capsys.readouterr().err
+    _one_line_error(code, err, what)
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
+
+
+SPECIALS = [".inf", "-.inf", ".nan", "1.0e+400", "-1.0e+400", "0x7fffffffffffffffffffffff", "1e-400"]
+SPECIAL_FIELDS = [("frequencies", "[{v}]", "frequencies"), ("seeds", "[{v}]", "seeds"),
+                  ("tasks", "[{{kind: cmp, n_values: {v}, n_instances: 64}}]", "n_values"),
+                  ("tasks", "[{{kind: cmp, n_values: 8, n_instances: {v}}}]", "n_instances"),
+                  ("tasks", "[{{kind: cmp, n_values: 8, n_instances: 64, seed: {v}}}]", "TaskSpec.seed"),
+                  ("run", "{{vocab_size: 256, seq_len: 16, batch: 8, tokens: {v}}}", "tokens"),
+                  ("run", "{{vocab_size: 256, seq_len: {v}, batch: 8, tokens: 2048}}", "seq_len"),
+                  ("run", "{{vocab_size: 256, seq_len: 16, batch: 8, tokens: 2048, lr: {v}}}", "lr")]
+SPECIAL_SWEEPS = [(key, form.format(v=v), field) for key, form, field in SPECIAL_FIELDS for v in SPECIALS]
+
+
+@pytest.mark.parametrize("key, value, field", SPECIAL_SWEEPS, ids=[f"{f}={v}" for _, v, f in SPECIAL_SWEEPS])
+def test_a_yaml_special_number_is_one_line_naming_the_field(key, value, field, tmp_path, capsys,
+                                                            monkeypatch, committed_artifacts):
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    lines = [f"{k}: {yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+             for k, v in TINY.items() if k != key] + [f"{key}: {value}"]
+    path = tmp_path / "tiny.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    code = sweep.main([str(path), "--dry-run", "--work-dir", str(tmp_path / "runs")])
+    _one_line_error(code, capsys.readouterr().err, field)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]
+
+
+def test_the_broken_input_suites_hold_at_least_300_generated_cases_beyond_the_first_200():
+    assert len(GENERATED_SWEEPS) + len(CORPORA) + len(BROKEN_FILES) + len(PARAMETER_DEPTHS) \
+        + len(FULL_DISK_OUTPUTS) + len(SPECIAL_SWEEPS) >= 300

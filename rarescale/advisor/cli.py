@@ -14,7 +14,6 @@ import numpy as np
 
 from rarescale.advisor import __doc__ as ADVISOR_DOC
 from rarescale.advisor import advise, format_table, load_spec
-from rarescale.store.files import write_atomically
 from rarescale.validation import ConfigError, writable_file
 
 
@@ -50,24 +49,55 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(advice))
-    # every output written under a temporary name and renamed: all of them, or none
-    if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from rarescale.book.plots import fig_learned_by_width
-
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        fig_learned_by_width(ax, spec.mixture, spec.names)
-        fmt = Path(args.plot).suffix.lower().lstrip(".")
-        write_atomically(args.plot, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight",
-                                                             format=fmt))
-        plt.close(fig)
-    if args.json:
-        write_atomically(args.json, lambda tmp: Path(tmp).write_text(text))
+    try:
+        _write_outputs(args, spec, text)
+    except ConfigError as exc:  # a full disk, a folder gone: all outputs, or none
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _write_outputs(args, spec, text) -> None:
+    """Every output written under a temporary name, then all renamed into place: all of them,
+    or none (a full disk while writing the second leaves neither)."""
+    import os
+    import uuid
+
+    pending, option = [], None  # (temporary, final); the output being written
+    try:
+        if args.plot:
+            option = "--plot"
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            from rarescale.book.plots import fig_learned_by_width
+
+            fig, ax = plt.subplots(figsize=(6.4, 3.6))
+            fig_learned_by_width(ax, spec.mixture, spec.names)
+            final = Path(args.plot)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            pending.append((final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"), final))
+            try:
+                fig.savefig(pending[-1][0], dpi=120, bbox_inches="tight",
+                            format=final.suffix.lower().lstrip("."))
+            finally:
+                plt.close(fig)
+        if args.json:
+            option = "--json"
+            final = Path(args.json)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            pending.append((final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"), final))
+            pending[-1][0].write_text(text)
+        option = "the outputs"
+        for tmp, final in pending:
+            os.replace(tmp, final)
+    except OSError as exc:
+        raise ConfigError(f"{option}: cannot write it ({exc.strerror or exc}); nothing was written") from None
+    finally:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
 
 
 _FORMATS = {"png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp"}

@@ -67,8 +67,8 @@ CONSTRAINTS = {
     "per_sequence": _POSITIVE_INT,
 }
 """Each field's accepted values, checked by :func:`rarescale.validation.check`."""
-OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, None, "neither"),
-            "forgetting_lr": Interval(Real, 0, None, "neither"), "eval_tail": Interval(Real, 0, 0.5, "left")}
+OPTIONAL = {"batch": _POSITIVE_INT, "micro_batch": _POSITIVE_INT, "lr": Interval(Real, 0, 10, "right"),
+            "forgetting_lr": Interval(Real, 0, 10, "right"), "eval_tail": Interval(Real, 0, 0.5, "left")}
 """Fields that may also be ``None`` (the ladder's rule, or no accumulation)."""
 
 

@@ -76,7 +76,7 @@ FIELDS = {
     "sizes": ListOf(Text()),
     "tasks": ListOf(MappingOf()),
     "frequencies": ListOf(Interval(Real, 0, 0.25, "right")),
-    "seeds": ListOf(Interval(Integral, 0, None)),
+    "seeds": ListOf(Interval(Integral, 0, 2 ** 32 - 1)),
     "pack": Boolean(),
     "task_seeds": Options(frozenset({"by copy", "own"})),
     "run": MappingOf(),

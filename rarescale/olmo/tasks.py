@@ -118,6 +118,10 @@ class ModularAddition(TaskKind):
             check("TaskSpec", "modulus", spec.modulus, Interval(Integral, 2, spec.n_values))
 
 
+MAX_VALUES = 2 ** 24
+"""The most value tokens a task may have: the largest vocabulary a run may have."""
+
+
 @dataclass(frozen=True)
 class TaskSpec(Config):
     """One injected task (C15)."""
@@ -145,12 +149,12 @@ class TaskSpec(Config):
 
     def __post_init__(self):
         check("TaskSpec", "kind", self.kind, Options(frozenset(KINDS)))
-        check("TaskSpec", "n_values", self.n_values, Interval(Integral, 2, None))
+        check("TaskSpec", "n_values", self.n_values, Interval(Integral, 2, MAX_VALUES))
         if self.modulus is not None and self.kind != "add":
             raise ConfigError(f"TaskSpec.modulus is a field of kind 'add' only. Got kind {self.kind!r}.")
         KINDS[self.kind].check(self)
         check("TaskSpec", "n_instances", self.n_instances, Interval(Integral, 2, self.n_values ** 2))
-        check("TaskSpec", "seed", self.seed, Interval(Integral, 0, None))
+        check("TaskSpec", "seed", self.seed, Interval(Integral, 0, 2 ** 32 - 1))
         check("TaskSpec", "split", self.split, Options(frozenset({"random", "balanced"})))
         if self.split == "balanced":
             m = self.n_answers
