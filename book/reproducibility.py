@@ -57,22 +57,28 @@ def machine(r):
     return f"{m['machine']}, {m['cpus']} CPUs" if m else "not recorded"
 
 
-table = [[r["kind"], r["key"], "missing" if r["missing"] else r["created"][:16].replace("T", " "),
+source = inventory.made_by(rows)
+table = [[r["kind"], r["key"], source[r["key"]], "missing" if r["missing"] else r["created"][:16].replace("T", " "),
           "" if r["missing"] else r["code_version"],
           "" if r["missing"] or r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.1f}",
-          "" if r["missing"] else f"{r['bytes'] / 1024:.0f}",
           "" if r["missing"] else machine(r),
           {True: "yes", False: "NO", None: "not checked"}[r["current"]]] for r in rows]
 glue("n_artifacts", len(rows))
+glue("n_dirty", sum(inventory.unreproducible(r) for r in rows))
 glue("n_stale", sum(r["current"] is False for r in rows))
 glue("pretraining_hours", sum(r["wall_time_s"] or 0 for r in rows if r["kind"] == "olmo_run") / 3600)
 glue("n_gpu_runs", sum(r["device"].startswith("cuda") for r in rows))
-HTML(html_table(["kind", "key", "created", "code version", "wall time (min)", "size (KiB)",
+HTML(html_table(["kind", "key", "made by", "created", "code version", "wall time (min)",
                  "machine", "current"], table, caption="Every artifact this build read"))
 
 # %% [markdown]
 # The build read {glue:text}`n_artifacts` artifacts, of which {glue:text}`n_stale` do not match
-# today's code. The pretraining runs of chapter 4 took {glue:text}`pretraining_hours:.1f` hours
+# today's code. *Made by* is the sweep file whose cell a pretraining run is, or the module whose
+# code keys a light result. A code version ending in `-dirty` was made from a working tree with
+# uncommitted changes ({glue:text}`n_dirty` of those read), before the store began to refuse
+# such results: now a result of changed code is not recorded in `artifacts/` at all, and one
+# recorded elsewhere lists the changed files in its manifest, so that every committed result
+# is reproducible from the commit it names. The pretraining runs of chapter 4 took {glue:text}`pretraining_hours:.1f` hours
 # of wall time on a CPU ({glue:text}`n_gpu_runs` of the artifacts read were made on a GPU); they
 # are committed because `make book` never trains a language model. Everything else is
 # recomputed by `make book` when it is missing, in minutes. To redo a pretraining run, run its

@@ -58,3 +58,22 @@ def test_the_inventory_lists_what_was_read_and_flags_a_stale_key(tmp_path, monke
 def test_pinned_versions_are_read_from_requirements():
     pins = inventory.pinned(("torch", "jupyter-book"), REPO / "requirements.txt")
     assert pins["torch"] == "2.13.0" and pins["jupyter-book"].startswith("1.")
+
+
+def test_the_inventory_names_the_sweep_or_module_that_made_each_artifact_and_flags_dirty_ones(tmp_path):
+    from rarescale.olmo.grid import Sweep, cell_key
+
+    ladder = Sweep.from_yaml(REPO / "runners/configs/cpu_ladder.yaml").cells()[0]
+    shared = Sweep.from_yaml(REPO / "runners/configs/cpu_pilot_add.yaml").cells()[0]  # also a main cell
+    rows = [{"kind": "olmo_run", "key": cell_key(ladder)}, {"kind": "olmo_run", "key": cell_key(shared)},
+            {"kind": "olmo_run", "key": "0" * 16}, {"kind": "c8_width_sweep", "key": "x"},
+            {"kind": "natural_corpus", "key": "y"}]
+    made = inventory.made_by(rows)
+    assert made[cell_key(ladder)] == "cpu_ladder"
+    assert made[cell_key(shared)] == "cpu_main, cpu_pilot_add"
+    assert made["0" * 16] == "no sweep file" and made["x"] == "book.experiments"
+    assert made["y"] == "runners.natural_corpus"
+    row = {"missing": False, "code_version": "0.1.0+gabc1234", "uncommitted": []}
+    assert not inventory.unreproducible(row)
+    assert inventory.unreproducible({**row, "code_version": "0.1.0+gabc1234-dirty"})
+    assert inventory.unreproducible({**row, "uncommitted": ["rarescale/olmo/train.py"]})

@@ -70,8 +70,34 @@ def inventory(paths) -> list[dict]:
             "device": config.get("device", "cpu"),
             "machine": m.get("machine") or {},
             "libraries": m.get("libraries", {}),
+            "uncommitted": m.get("uncommitted", []),
         })
     return rows
+
+
+def made_by(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "configs") -> dict:
+    """Per artifact key, what made it: the sweep files (under ``config_dir``) with that
+    pretraining run as a cell, or the module whose code keys a light result."""
+    from rarescale.olmo.grid import Sweep, cell_key
+
+    sweeps = {}
+    for path in sorted(config_dir.glob("*.yaml")):
+        for c in Sweep.from_yaml(path).cells():
+            sweeps.setdefault(cell_key(c), []).append(path.stem)
+    out = {}
+    for r in rows:
+        if r["kind"] == "olmo_run":
+            out[r["key"]] = ", ".join(sweeps.get(r["key"], [])) or "no sweep file"
+        else:
+            out[r["key"]] = (MADE_BY.get(r["kind"], "").removeprefix("rarescale.")
+                             or {"natural_corpus": "runners.natural_corpus"}.get(r["kind"], "its chapter"))
+    return out
+
+
+def unreproducible(row) -> bool:
+    """Whether an artifact was made from code with uncommitted changes (a ``-dirty`` version,
+    or changed files listed): its recorded commit alone does not reproduce it."""
+    return (not row["missing"]) and (row["code_version"].endswith("-dirty") or bool(row.get("uncommitted")))
 
 
 def pinned(names, requirements: Path) -> dict:
