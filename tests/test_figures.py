@@ -45,3 +45,28 @@ def test_a_planted_defect_is_named(change, expected):
 def test_glue_refuses_a_figure_a_reader_cannot_read():
     with pytest.raises(ValueError, match="figure 'bad': panel 1: no y label"):
         glue("bad", _figure(no_ylabel=True))
+
+
+def _two_panels(wspace, labels=("loss on the rarest task (nats per token)", "accuracy")):
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3), gridspec_kw={"wspace": wspace})
+    x = np.linspace(1e3, 1e6, 20)
+    for ax, label in zip(axes, labels):
+        ax.plot(x, np.log(x), "o-", ms=2)
+        ax.set(xlabel="parameters", ylabel=label)
+    return fig
+
+
+def test_text_drawn_over_the_next_panel_is_named_and_apart_is_not():
+    crowded = figure_problems(_two_panels(wspace=0.0))
+    assert any("panel 1's x tick" in p and "panel 2's" in p or "panel 2's y label" in p for p in crowded), crowded
+    assert figure_problems(_two_panels(wspace=0.6)) == []
+
+
+def test_crowded_tick_labels_of_one_axis_are_named():
+    fig, ax = plt.subplots(figsize=(3, 2))
+    x = np.arange(30)
+    ax.plot(x, x)
+    ax.set_xticks(x, [f"{v:,}" for v in 10_000 * x])
+    ax.set(xlabel="tokens", ylabel="loss (nats)")
+    problems = figure_problems(fig)
+    assert any("x tick" in p and "overlaps its x tick" in p for p in problems), problems

@@ -59,8 +59,8 @@ def glue(name: str, value, display: bool = False):
 
 def figure_problems(fig) -> list[str]:
     """What a reader cannot read in ``fig``: an axes with data but no label on an axis, an axis
-    without tick labels, or a legend drawn over data points. Colour bars and empty axes are
-    left alone."""
+    without tick labels, a legend drawn over data points, or text drawn over text
+    (:func:`text_overlaps`). Colour bars and empty axes are left alone."""
     fig.canvas.draw()
     colorbars = {getattr(getattr(a, "_colorbar", None), "ax", None) for a in fig.axes}
     problems = []
@@ -89,7 +89,41 @@ def figure_problems(fig) -> list[str]:
                     inside += int(box.count_contains(coll.get_offset_transform().transform(offsets)))
             if inside:
                 problems.append(f"{where}: the legend covers {inside} data points")
-    return problems
+    return problems + text_overlaps(fig)
+
+
+OVERLAP_PX = 4.0
+"""Square pixels two pieces of text may share before they count as drawn over each other."""
+
+
+def text_overlaps(fig) -> list[str]:
+    """Axis labels, titles and tick labels drawn over one another: across panels (a label over
+    the next panel's ticks), and tick labels of one axis crowding each other. Call after
+    ``fig.canvas.draw()``."""
+    renderer = fig.canvas.get_renderer()
+    texts = []  # (panel, what, axis or None, bbox)
+    for k, ax in enumerate(fig.axes):
+        if not ax.get_visible():
+            continue
+        for what, t, axis in (("x label", ax.xaxis.label, None), ("y label", ax.yaxis.label, None),
+                              ("title", ax.title, None)):
+            if t.get_visible() and t.get_text().strip():
+                texts.append((k, what, axis, t.get_window_extent(renderer)))
+        for axis_name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            for t in axis.get_ticklabels():
+                if t.get_visible() and t.get_text().strip():
+                    texts.append((k, f"{axis_name} tick {t.get_text()!r}", axis_name, t.get_window_extent(renderer)))
+    found = []
+    for i, (ki, wi, ai, bi) in enumerate(texts):
+        for kj, wj, aj, bj in texts[i + 1:]:
+            if ki == kj and not (ai is not None and ai == aj):
+                continue  # within a panel only one axis's tick labels are compared with each other
+            x = min(bi.x1, bj.x1) - max(bi.x0, bj.x0)
+            y = min(bi.y1, bj.y1) - max(bi.y0, bj.y0)
+            if x > 0 and y > 0 and x * y > OVERLAP_PX:
+                found.append(f"panel {ki + 1}'s {wi} overlaps " + ("its" if ki == kj else f"panel {kj + 1}'s")
+                             + f" {wj}")
+    return found[:5]
 
 
 def glue_text(name: str, text: str):
