@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import matplotlib
 import matplotlib.pyplot as plt
+from matplotlib import patheffects
 import numpy as np
 
 # Okabe-Ito: a colour-blind-safe qualitative palette.
@@ -133,11 +134,21 @@ def fig_chinchilla_refit(ax, N, D, L, full, boot: dict, band: int = 300, all_run
     return ax
 
 
+COLOUR_SPAN = (0.0, 0.82)
+"""The part of the sequential map the tasks' colours use: dark purple to green, not the pale
+yellow end that disappears on a white page."""
+
+
 def _task_colours(values, log: bool = False, cmap="viridis"):
-    """One colour per task from a sequential, colour-blind-safe map ordered by ``values``."""
-    values = np.log(np.asarray(values, dtype=float)) if log else np.asarray(values, dtype=float)
-    span = np.ptp(values) or 1.0
-    return plt.get_cmap(cmap)(0.92 * (values - values.min()) / span)
+    """One colour per task from a sequential, colour-blind-safe map, ordered by ``values`` and
+    spaced by rank: tasks whose frequencies crowd together on a log scale (the rarest ones) still
+    get colours as far apart as any other neighbours. ``log`` is accepted for the callers that
+    colour by frequency; ranks are the same either way."""
+    values = np.asarray(values, dtype=float)
+    rank = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+    low, high = COLOUR_SPAN
+    position = low + (high - low) * rank / max(len(values) - 1, 1)
+    return plt.get_cmap(cmap)(position)
 
 
 def fig_task_loss_vs_width(ax, widths, loss, predicted, colour_by, label_fmt="π = {:.3f}",
@@ -155,9 +166,11 @@ def fig_task_loss_vs_width(ax, widths, loss, predicted, colour_by, label_fmt="π
         mean = loss[:, :, k].mean(1)
         ax.fill_between(widths, loss[:, :, k].min(1), loss[:, :, k].max(1), color=colours[k],
                         alpha=0.2, lw=0)
-        ax.plot(widths, mean, "o-", color=colours[k], ms=3, lw=1.2,
+        ax.plot(widths, mean, "o-", color=colours[k], ms=3, lw=1.0, alpha=0.85,
                 label=label_fmt.format(colour_by[k]))
-        ax.plot(widths, predicted[:, k], "--", color=colours[k], lw=1, alpha=0.8)
+        # the prediction on top of the data, with a white edge so that it shows where they agree
+        ax.plot(widths, predicted[:, k], "--", color=colours[k], lw=1.6, zorder=3,
+                path_effects=[patheffects.withStroke(linewidth=2.8, foreground="white")])
     ax.set_xscale("log", base=2)
     ax.set_xlabel("encoder width $N$")
     ax.set_ylabel(r"task loss / $\mathrm{tr}\,C_k$")
