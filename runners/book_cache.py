@@ -8,7 +8,7 @@ leave old outputs in the book. Before each build, ``make book`` runs
 - computes, per page (``book/*.py``), a digest of what it executes and reads: the
   ``rarescale`` modules it imports and their imports' closure, the repository files named in
   those sources (data files, sweep configs, the chapters the front page's ledger recomputes),
-  and ``requirements.txt``; a page whose digest changed since the last build loses its cache
+  which of a named sweep's cells have landed, and ``requirements.txt``; a page whose digest changed since the last build loses its cache
   record and is marked for Sphinx to read again, so it alone re-executes;
 - re-checks every artifact listed in ``_build/artifacts-read.log`` (each artifact the last
   builds read, with a checksum of its files, written by the book's Sphinx extension
@@ -95,12 +95,28 @@ def page_inputs(page: Path, root: Path = REPO_ROOT) -> list[Path]:
     return sorted(inputs)
 
 
+def sweep_state(path: Path) -> str:
+    """Which cells of a sweep file have landed (``key`` per line, landed ones only): a page that
+    names the sweep and says how much of it is done re-executes when another cell lands."""
+    from rarescale.olmo.grid import Sweep, cell_key, find_run
+    from rarescale.validation import ConfigError
+
+    try:
+        cells = Sweep.from_yaml(path).cells()
+    except ConfigError:  # not a sweep file, or a broken one: its bytes are in the digest anyway
+        return ""
+    return "\n".join(sorted(cell_key(c) for c in cells if find_run(c) is not None))
+
+
 def page_digest(page: Path, root: Path = REPO_ROOT) -> str:
     h = hashlib.sha256()
+    sweeps = (root / "runners" / "configs").resolve()
     for f in page_inputs(page, root):
         h.update(str(f.relative_to(root.resolve())).encode() if f.is_relative_to(root.resolve())
                  else str(f).encode())
         h.update(f.read_bytes())
+        if f.suffix == ".yaml" and f.parent == sweeps:
+            h.update(sweep_state(f).encode())
     return h.hexdigest()
 
 

@@ -50,3 +50,34 @@ def test_refresh_drops_the_cache_record_of_the_changed_page_only(tmp_path):
     assert refresh_pages(tmp_path, cache_dir) == ["book/a.py"]
     records = {r.uri for r in cache.list_cache_records()}
     assert records == {str(tmp_path / "b.ipynb")}
+
+
+def test_a_newly_landed_cell_of_a_named_sweep_changes_the_page_digest(tmp_path, monkeypatch):
+    """Chapter 4 says how many of its main sweep's runs are done: a cell that lands re-executes
+    it, though no file it reads changed (the count comes from which artifacts exist)."""
+    import shutil
+
+    import yaml
+
+    from conftest import REPO
+    from runners.book_cache import page_digest, sweep_state
+
+    root = tmp_path / "repo"
+    (root / "runners" / "configs").mkdir(parents=True)
+    (root / "book").mkdir()
+    sweep = {"name": "tiny", "sizes": ["30K"], "seeds": [0, 1], "frequencies": [0.01],
+             "tasks": [{"kind": "cmp", "n_values": 8, "n_instances": 64}], "pack": False,
+             "run": {"vocab_size": 256, "seq_len": 16, "batch": 8, "tokens": 2048}}
+    (root / "runners" / "configs" / "tiny.yaml").write_text(yaml.safe_dump(sweep))
+    (root / "book" / "page.py").write_text('# %%\nsweep_file = "runners/configs/tiny.yaml"\n')
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    before = page_digest(root / "book" / "page.py", root)
+    assert sweep_state(root / "runners" / "configs" / "tiny.yaml") == ""
+    from rarescale.olmo.grid import Sweep, cell_key
+
+    cell = Sweep.from_yaml(root / "runners" / "configs" / "tiny.yaml").cells()[1]
+    landed = tmp_path / "artifacts" / "olmo_run" / cell_key(cell)
+    landed.mkdir(parents=True)
+    shutil.copy(REPO / "artifacts" / "olmo_run" / next(p.name for p in (REPO / "artifacts" / "olmo_run").iterdir()) / "manifest.json", landed)
+    assert sweep_state(root / "runners" / "configs" / "tiny.yaml") == cell_key(cell)
+    assert page_digest(root / "book" / "page.py", root) != before
