@@ -109,9 +109,13 @@ def text_overlaps(fig) -> list[str]:
                               ("title", ax.title, None)):
             if t.get_visible() and t.get_text().strip():
                 texts.append((k, what, axis, t.get_window_extent(renderer)))
-        for axis_name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+        for axis_name, axis, limits in (("x", ax.xaxis, ax.get_xlim()), ("y", ax.yaxis, ax.get_ylim())):
+            lo, hi = sorted(limits)
+            slack = 1e-9 * (hi - lo)
             for t in axis.get_ticklabels():
-                if t.get_visible() and t.get_text().strip():
+                at = t.get_position()[0 if axis_name == "x" else 1]
+                # a tick outside the view is not drawn, though the axis may still hold its label
+                if t.get_visible() and t.get_text().strip() and lo - slack <= at <= hi + slack:
                     texts.append((k, f"{axis_name} tick {t.get_text()!r}", axis_name, t.get_window_extent(renderer)))
     found = []
     for i, (ki, wi, ai, bi) in enumerate(texts):
