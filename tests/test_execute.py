@@ -79,3 +79,20 @@ def test_chapter2_reexecutes_with_the_readme_widths(tmp_path):
                   tmp_path, progress_bar=False)
     assert glued(out, "n_students") == "9"  # 3 widths x 3 seeds
     assert int(glued(out, "budget_pairs")) > 0
+
+
+def test_chapter4_reads_an_unpacked_sweep_with_its_own_frequencies_per_task(tmp_path):
+    """Chapter 4's sections are written for any sweep a reader points it at: the pilot (one task
+    per run, each task at its own frequencies, nan elsewhere) as its sweep, as the main sweep
+    will be once it lands."""
+    out = execute(REPO / "book" / "04_olmo_validation.py",
+                  {"sweep_file": "runners/configs/cpu_pilot.yaml"}, tmp_path, progress_bar=False)
+    import json as json_
+
+    from rarescale.olmo.grid import Sweep, find_run
+
+    injected = [json_.loads((find_run(c) / "result.json").read_text())["injected_instances"]
+                for c in Sweep.from_yaml(REPO / "runners/configs/cpu_pilot.yaml").cells()]
+    assert int(glued(out, "inj_total")) == sum(sum(i) for i in injected)  # its own runs, all 16
+    assert int(glued(out, "inj_top")) == max(max(i) for i in injected)
+    assert int(glued(out, "inj_rarest")) == min(min(i) for i in injected)
