@@ -73,9 +73,12 @@ def uses_compile(config: RunConfig, world: int, asked: bool | None = None) -> bo
 
 
 def cpu_has_amx() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (AMX tiles). Without them (AVX2 or
-    AVX-512 without AMX) bf16 products are emulated: measured 1 GFLOP/s against 128 in fp32 on a
-    2-core AVX2 EPYC, where bf16 autocast would slow training a hundredfold."""
+    """Whether this CPU has AMX tiles, where bf16 autocast was measured to pay (:func:`uses_bf16`).
+    On AVX2 bf16 products are emulated: measured 1 GFLOP/s against 128 in fp32 on a 2-core AVX2
+    EPYC, where autocast would slow training a hundredfold. An AVX-512 CPU with AVX512_BF16 but
+    no AMX multiplies bf16 in hardware (one thread, 2048 × 256 × 1024: about 100 GFLOP/s against
+    35–40 in fp32), but autocast there has not been measured at the ladder's sizes, so it stays
+    off (fp32), as on the machine that trained the committed CPU runs."""
     import torch
 
     try:
