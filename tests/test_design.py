@@ -204,3 +204,18 @@ def test_a_restricted_view_of_a_committed_sweep_reads_back_with_its_other_task_u
     row = capacity_choice(res, 0.5, cell, seeds=1)["rows"][0]
     assert (row["small_learned"], row["large_learned"]) == (1, 1) and not row["qualifies"]
     assert row["large_accuracy"] == pytest.approx(0.97)
+
+
+def test_the_capacity_choice_table_and_sentence_say_what_the_rule_did():
+    from rarescale.book.report import sci
+    from rarescale.olmo.design import capacity_choice
+    from rarescale.olmo.figures import capacity_choice_rows, capacity_choice_sentence
+
+    out = capacity_choice(_Main(1, 5), 0.5, [("TADD", 1e-2), ("TCMP", 1e-3)])
+    rows = capacity_choice_rows(out)
+    assert rows[0] == ["TADD", sci(1e-2), "5", "1 of 5", "5 of 5", "0.420", "0.900", "chosen"]
+    assert rows[1][-1] == "no"
+    assert capacity_choice_sentence(out) == (f"The capacity test runs at TADD, {sci(1e-2)} per token: "
+                                             "1M learned it in 5 of 5 seeds and 30K in 1.")
+    none = capacity_choice(_Main(3, 5), 0.5, [("TADD", 1e-2)])
+    assert capacity_choice_sentence(none).startswith("No cell is chosen: no candidate cell has 1M")

@@ -299,6 +299,24 @@ def pilot_choice_sentence(c: dict) -> str:
     return f"{c['task']} at {freqs} per token ({why})"
 
 
+def capacity_choice_rows(choice: dict) -> list[list[str]]:
+    """The capacity cell's table (:func:`rarescale.olmo.design.capacity_choice`): per candidate,
+    the seeds landed, each size's seeds learned and mean accuracy, and whether it qualifies."""
+    return [[r["task"], sci(r["frequency"]), str(r["seeds"]),
+             f"{r['small_learned']} of {r['seeds']}", f"{r['large_learned']} of {r['seeds']}",
+             f"{r['small_accuracy']:.3f}", f"{r['large_accuracy']:.3f}",
+             "chosen" if choice["chosen"] is r else ("qualifies" if r["qualifies"] else "no")]
+            for r in choice["rows"]]
+
+
+def capacity_choice_sentence(choice: dict) -> str:
+    """The capacity cell's choice in words: the cell, or why there is none."""
+    c = choice["chosen"]
+    if c is None:
+        return f"No cell is chosen: {choice['how']}."
+    return f"The capacity test runs at {c['task']}, {sci(c['frequency'])} per token: {choice['how']}."
+
+
 def forgetting_direction_sentence(found: dict, alpha: float) -> str:
     """:func:`~rarescale.olmo.ladder.forgetting_direction` in words, whichever way it points."""
     falls, rises = found["falls"], found["rises"]
