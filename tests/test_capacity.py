@@ -231,3 +231,17 @@ def test_the_saturation_time_constant_never_exceeds_the_run():
     assert tau <= tokens.max() and level <= 1.0
     level, tau = saturation_fit(tokens, 0.7 - 0.5 * np.exp(-tokens / (1.5 * BASE)), 0.2)
     assert level == pytest.approx(0.7, abs=2e-3) and tau == pytest.approx(1.5 * BASE, rel=0.02)
+
+
+def test_the_capacity_sentence_states_the_gap_its_interval_both_p_values_and_the_agreement():
+    from rarescale.olmo.capacity import capacity_test, capacity_test_sentence
+
+    rng = np.random.default_rng(5)
+    small = 0.3 + 0.02 * rng.standard_normal((5, 4))
+    large = 0.9 + 0.02 * rng.standard_normal(5)
+    test = capacity_test(_cap(small), _Main(large, small[:, 0]), _analysis())
+    said = capacity_test_sentence(test)
+    g = test.registered
+    assert said.startswith(f"1M at the base budget against 30K at 8×: a gap of {g.gap:+.3f} [{g.low:+.3f}, ")
+    assert f"p = {g.p_below:.3f}" in said and f"{g.p_reaches:.3f} that it is below 0.05" in said
+    assert "**stays below**, the verdict of 5 of the 5 alternatives" in said

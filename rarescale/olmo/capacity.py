@@ -347,6 +347,17 @@ def capacity_test(cap: CapacityResults, main: LadderResults, analysis) -> Capaci
         registered=registered, alternatives=tuple(alternatives), budget=float(analysis.budget))
 
 
+def capacity_test_sentence(test: CapacityTest) -> str:
+    """The registered capacity verdict in words: the gap with its interval, both p-values, the
+    verdict and how many of the alternatives agree."""
+    g = test.registered
+    agree = sum(alt.verdict == g.verdict for _, alt in test.alternatives)
+    return (f"{test.large_size} at the base budget against {test.small_size} at {test.budget:g}×: a gap of "
+            f"{g.gap:+.3f} [{g.low:+.3f}, {g.high:+.3f}] in held-out accuracy (one-sided p = "
+            f"{g.p_below:.3f} that it is above zero, {g.p_reaches:.3f} that it is below {g.margin:g}): "
+            f"**{g.verdict}**, the verdict of {agree} of the {len(test.alternatives)} alternatives.")
+
+
 def load_capacity_test(path) -> tuple[Sweep, CapacityResults, CapacityTest]:
     """A capacity sweep (its ``analysis`` a ``"capacity gap"``), its results and its test against
     the sweep it names in ``compare_with`` (read only at its smallest and largest sizes, at this
