@@ -219,3 +219,23 @@ def test_the_capacity_choice_table_and_sentence_say_what_the_rule_did():
                                              "1M learned it in 5 of 5 seeds and 30K in 1.")
     none = capacity_choice(_Main(3, 5), 0.5, [("TADD", 1e-2)])
     assert capacity_choice_sentence(none).startswith("No cell is chosen: no candidate cell has 1M")
+
+
+def test_the_capacity_design_second_stage_runs_the_candidate_task_at_its_commoner_multiples():
+    """cpu_capacity_design.yaml is the rule's second stage: the pilot's separating task at
+    CAPACITY_SECOND_STAGE times its separating frequency, at the main sweep's smallest and largest
+    sizes and seeds, with the main sweep's run block (one instance per sequence no longer fits)."""
+    from conftest import REPO
+    from rarescale.olmo import ladder
+    from rarescale.olmo.design import CAPACITY_SECOND_STAGE, capacity_candidates, pilot_choice
+    from rarescale.olmo.grid import Sweep
+
+    main = Sweep.from_yaml(REPO / "runners/configs/cpu_main.yaml")
+    stage = Sweep.from_yaml(REPO / "runners/configs/cpu_capacity_design.yaml")
+    choice = pilot_choice(ladder.load_ladder(REPO / "runners/configs/cpu_pilot_add.yaml")[1], main.analysis.margin)
+    (title, f), = capacity_candidates(choice)
+    assert [t.title for t in stage.tasks] == [title] and stage.tasks[0] in main.tasks
+    assert sorted(stage.frequencies) == pytest.approx(sorted(k * f for k in CAPACITY_SECOND_STAGE))
+    assert stage.sizes == (main.sizes[0], main.sizes[-1]) and stage.seeds == main.seeds
+    assert {k: v for k, v in stage.run.items() if k != "per_sequence"} == main.run
+    assert stage.analysis.margin == main.analysis.margin and not stage.pack

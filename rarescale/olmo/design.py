@@ -16,7 +16,11 @@ read. Per task, with the pilot's smallest and largest sizes:
 The capacity sweep's cell (C4, C5: the paper's Definition 2) is chosen by
 :func:`capacity_choice`, written before the main sweep's runs at the candidate cells were
 read: among the pilot's separating (task, frequency) cells, one where the main sweep's largest
-size learned the task in at least 4 of its 5 seeds and its smallest in at most 1.
+size learned the task in at least 4 of its 5 seeds and its smallest in at most 1. When none
+qualifies, the rule's second stage (written before its runs, ``cpu_capacity_design.yaml``) runs
+the separating task at the commoner frequencies of :data:`CAPACITY_SECOND_STAGE` at the same two
+sizes, five seeds and base budget, and applies the same rule to those cells; when none of them
+qualifies either, there is no capacity test at this scale.
 """
 
 from __future__ import annotations
@@ -80,6 +84,11 @@ def pilot_choice(res, margin: float, n: int = 3) -> list[dict]:
 LARGE_AT_LEAST, SMALL_AT_MOST = 4, 1
 """The capacity sweep's precondition, of five seeds at the base budget (the issue's Definition 2
 design): the large size learns, the small one does not."""
+
+
+CAPACITY_SECOND_STAGE = (2, 3)
+"""The second stage's frequencies, as multiples of the separating one (1e-2: 2e-2 and 3e-2):
+commoner, where the large size should learn in more of its seeds."""
 
 
 def capacity_candidates(choice: list[dict]) -> list[tuple[str, float]]:
