@@ -160,6 +160,10 @@ def adjust_family(trends, family: str, alpha: float = ALPHA) -> list[Trend]:
 
 # ---------------------------------------------------------------------- capacity (C4, C5)
 
+CAPACITY_MARGIN = 0.05
+"""The accuracy gap within which a small model trained longer counts as reaching the large one
+(:func:`capacity_gap`'s default, and a capacity sweep's registered ``analysis.gap_margin``)."""
+
 STAYS_BELOW, REACHES, WITHIN, UNDECIDED = ("stays below", "reaches it", "below, within the margin",
                                            "undecided")
 
@@ -204,7 +208,7 @@ def permutation_splits(n_first: int, n: int, n_perm: int = 20_000, seed: int = 0
     return np.array([rng.permutation(n)[:n_first] for _ in range(n_perm)])
 
 
-def capacity_gap(large, small, margin: float = 0.05, alpha: float = ALPHA,
+def capacity_gap(large, small, margin: float = CAPACITY_MARGIN, alpha: float = ALPHA,
                  interval: bool = True) -> CapacityGap:
     """The capacity verdict, fixed before the runs: two one-sided exact permutation tests at
     level ``alpha`` of the gap ``D`` between the large size at the base budget and the small

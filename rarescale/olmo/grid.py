@@ -32,6 +32,7 @@ from numbers import Integral, Real
 from pathlib import Path
 
 from rarescale.store import artifacts
+from rarescale.verdicts import CAPACITY_MARGIN
 from rarescale.olmo.config import InjectedTask, RunConfig
 from rarescale.olmo.model import model_size, padded_vocab
 from rarescale.olmo.tasks import TaskSpec
@@ -109,7 +110,7 @@ class Analysis(Config):
     the base budget, the small size is compared with."""
     budget: float = 8.0
     """A capacity sweep: the small size's budget, as a multiple of the base, that the verdict reads."""
-    gap_margin: float = 0.05
+    gap_margin: float = CAPACITY_MARGIN
     """A capacity sweep: the accuracy gap below which the small size counts as reaching the large one."""
     registered: str = ""
     """When the block was written, against the runs: ``"before the runs"`` or a note saying
