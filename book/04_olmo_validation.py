@@ -44,6 +44,7 @@ packing_file = "runners/configs/cpu_packing.yaml"  # one ladder copy run alone (
 pilot_file = "runners/configs/cpu_pilot.yaml"  # one task per run on natural text: the main sweep's design
 pilot_add_file = "runners/configs/cpu_pilot_add.yaml"  # the pilot's second stage: an addition it can learn
 main_file = "runners/configs/cpu_main.yaml"  # the main sweep the pilot designed
+capacity_design_file = "runners/configs/cpu_capacity_design.yaml"  # the capacity cell's second stage
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,7 +55,7 @@ from rarescale.olmo import figures
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.book import ledger
 from rarescale.olmo import capacity, design, ladder, natural
-from rarescale.verdicts import ALPHA
+from rarescale.verdicts import ALPHA, CAPACITY_MARGIN
 from rarescale.olmo.model import model_size
 from rarescale.book.report import glue, glue_text, html_table, sci
 
@@ -736,6 +737,54 @@ glue_text("main_state", f"Of its {len(main_cells)} runs, {main_done} are done (t
 # The rule's choice: {glue:md}`pilot_choice`. The main sweep (`runners/configs/cpu_main.yaml`)
 # runs these frequencies at {glue:md}`main_sizes`, with {glue:text}`main_seeds` seeds, its
 # analysis fixed in its `analysis:` block before its first run. {glue:md}`main_state`
+#
+# ## A capacity test that can answer (C4, C5)
+#
+# The capacity sweep above could not decide between the paper's two definitions: it compared
+# sizes at frequencies where even the larger one did not learn. Definition 2 is about a task
+# the larger model *does* learn. So the test starts from a cell of the main sweep where, at the
+# base budget, the largest size learns the task in at least {glue:text}`cap8_large_min` of its
+# {glue:text}`main_seeds` seeds and the smallest in at most {glue:text}`cap8_small_max`, among
+# the cells where the pilot separated the sizes (the rule, `design.capacity_choice`, was
+# committed before the main sweep's runs at those cells landed). The smallest size is then
+# trained to eight times the base budget, its budgets measured on decay branches as above, and
+# compared at 8× with the largest at 1×, by two one-sided exact permutation tests over the
+# seeds (`verdicts.capacity_gap`): it *stays below* (C5) when the gap is shown above zero and
+# not shown below a margin of {glue:text}`cap8_gap_margin`; it *reaches it* (C4) when the gap is
+# shown below the margin and not shown above zero. Both tests, the margin and the budget read
+# are registered in the capacity sweep's `analysis:` block.
+
+# %%
+from rarescale.olmo.grid import Sweep, load_runs
+
+main_sweep = Sweep.from_yaml(REPO_ROOT / main_file)
+candidates = design.capacity_candidates([c for choice in choices for c in choice])
+at_candidates = design.capacity_view(main_sweep, candidates)
+cap8_main = ladder.ladder_results(at_candidates, load_runs(at_candidates, produce=f"python -m runners.sweep {main_file}"))
+cap8_choice = design.capacity_choice(cap8_main, main_sweep.analysis.margin, candidates)
+HTML(html_table(["task", "frequency", "seeds", f"{cap8_main.sizes[0]} learned", f"{cap8_main.sizes[-1]} learned",
+                 f"{cap8_main.sizes[0]} accuracy", f"{cap8_main.sizes[-1]} accuracy", "capacity test"],
+                figures.capacity_choice_rows(cap8_choice),
+                caption="The capacity test's cell: the pilot's separating cells in the main sweep's "
+                        "five seeds at the base budget (mean held-out accuracy over the seeds)"))
+
+# %% tags=["remove-input"]
+glue("cap8_large_min", design.LARGE_AT_LEAST)
+glue("cap8_small_max", design.SMALL_AT_MOST)
+glue("cap8_gap_margin", CAPACITY_MARGIN)
+glue_text("cap8_choice", figures.capacity_choice_sentence(cap8_choice))
+second_stage = Sweep.from_yaml(REPO_ROOT / capacity_design_file)
+second_done = sum(find_run(c) is not None for c in second_stage.cells())
+glue_text("cap8_state", "" if cap8_choice["chosen"] is not None else (
+    f"So the rule's second stage (`{capacity_design_file}`, committed before its runs) runs "
+    f"{second_stage.tasks[0].title} at {', '.join(sci(f) for f in second_stage.frequencies)} per "
+    f"token, at the same two sizes, seeds and budget, and applies the same rule there: "
+    f"{second_done} of its {len(second_stage.cells())} runs are done, and the capacity test's cell, "
+    "then its runs, wait for the rest. Until then the chapter's capacity verdict is the one above, "
+    "which could not decide."))
+
+# %% [markdown]
+# {glue:md}`cap8_choice` {glue:md}`cap8_state`
 #
 # ## Going further: the paper's grid on GPUs
 
