@@ -58,8 +58,9 @@ def machine(r):
 
 
 source = inventory.made_by(rows)
-table = [[r["kind"], r["key"], source[r["key"]], "missing" if r["missing"] else r["created"][:16].replace("T", " "),
-          "" if r["missing"] else r["code_version"],
+table = [[r["kind"], r["key"][:8], source[r["key"]].replace(", ", " "),
+          "missing" if r["missing"] else r["created"][:10],
+          "" if r["missing"] else r["code_version"].split("+g")[-1],
           "" if r["missing"] or r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.1f}",
           "" if r["missing"] else machine(r),
           {True: "yes", False: "NO", None: "not checked"}[r["current"]]] for r in rows]
@@ -68,13 +69,14 @@ glue("n_dirty", sum(inventory.unreproducible(r) for r in rows))
 glue("n_stale", sum(r["current"] is False for r in rows))
 glue("pretraining_hours", sum(r["wall_time_s"] or 0 for r in rows if r["kind"] == "olmo_run") / 3600)
 glue("n_gpu_runs", sum(r["device"].startswith("cuda") for r in rows))
-HTML(html_table(["kind", "key", "made by", "created", "code version", "wall time (min)",
-                 "machine", "current"], table, caption="Every artifact this build read"))
+HTML(html_table(["kind", "key", "made by", "created", "commit", "wall time (min)",
+                 "machine", "current"], table,
+                caption="Every artifact this build read (its key's first 8 digits; the commit that made it)"))
 
 # %% [markdown]
 # The build read {glue:text}`n_artifacts` artifacts, of which {glue:text}`n_stale` do not match
 # today's code. *Made by* is the sweep file whose cell a pretraining run is, or the module whose
-# code keys a light result. A code version ending in `-dirty` was made from a working tree with
+# code keys a light result. A commit ending in `-dirty` means a working tree with
 # uncommitted changes ({glue:text}`n_dirty` of those read), before the store began to refuse
 # such results: now a result of changed code is not recorded in `artifacts/` at all, and one
 # recorded elsewhere lists the changed files in its manifest, so that every committed result
