@@ -239,3 +239,27 @@ def test_the_capacity_design_second_stage_runs_the_candidate_task_at_its_commone
     assert stage.sizes == (main.sizes[0], main.sizes[-1]) and stage.seeds == main.seeds
     assert {k: v for k, v in stage.run.items() if k != "per_sequence"} == main.run
     assert stage.analysis.margin == main.analysis.margin and not stage.pack
+
+
+def test_the_capacity_sweep_built_for_a_chosen_cell_measures_exact_multiples_of_the_base():
+    """design.capacity_sweep: the small size at 8× the base budget, branches at exactly 1×, 2×,
+    4×, 8× of the base run's steps, its warmup in steps, the same task and frequency, compared
+    with the source sweep; the file it describes loads, and its 1× branch is the base run's length."""
+    from conftest import REPO
+    from rarescale.olmo.design import capacity_sweep
+    from rarescale.olmo.grid import Sweep
+
+    source = Sweep.from_yaml(REPO / "runners/configs/cpu_capacity_design.yaml")
+    chosen = {"task_index": 0, "frequency": 2e-2}
+    d = capacity_sweep(chosen, source, "runners/configs/cpu_capacity_design.yaml")
+    sweep = Sweep.from_dict(d, "capacity.yaml")
+    cell, base = sweep.cells()[0], source.cells()[0]
+    assert len(sweep.cells()) == len(source.seeds) and {c.size for c in sweep.cells()} == {"30K"}
+    assert cell.budget_steps() == [base.steps * k for k in (1, 2, 4, 8)]
+    assert round(cell.warmup * cell.steps) == round(base.warmup * base.steps)
+    assert cell.tasks[0].spec == base.tasks[0].spec and cell.tasks[0].rate == 2e-2
+    assert cell.per_sequence == base.per_sequence and cell.forgetting_steps == 0
+    assert sweep.analysis.statistic == "capacity gap" and sweep.analysis.budget == 8
+    assert sweep.analysis.compare_with == "runners/configs/cpu_capacity_design.yaml"
+    with pytest.raises(ValueError, match="power of two"):
+        capacity_sweep(chosen, source, "x.yaml", budget=6)

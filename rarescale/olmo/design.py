@@ -152,3 +152,36 @@ def capacity_view(sweep, candidates):
 
     own = tuple(tuple(f for title, f in candidates if title == t.title) for t in sweep.tasks)
     return replace(sweep, sizes=(sweep.sizes[0], sweep.sizes[-1]), task_frequencies=own)
+
+
+CAPACITY_BUDGET = 8
+"""The small size's longest budget, as a multiple of the base (the issue's Definition 2 design)."""
+
+
+def capacity_sweep(chosen: dict, source, source_file: str, budget: int = CAPACITY_BUDGET) -> dict:
+    """The capacity sweep for :func:`capacity_choice`'s ``chosen`` cell of the sweep ``source``
+    (read from ``source_file``), as the dict its YAML holds: the smallest size alone, every seed,
+    the task at its frequency, ``budget``× the base budget in whole steps that the budgets
+    1×, 2×, … ``budget``× divide exactly, warmup–stable–decay branches at each, the base run's
+    warmup in steps, no forgetting curves; compared (``analysis``) with ``source``'s largest size
+    at the base budget by ``verdicts.capacity_gap``."""
+    import math
+
+    from rarescale.verdicts import CAPACITY_MARGIN
+
+    if budget < 2 or budget & (budget - 1):
+        raise ValueError(f"the capacity budget must be a power of two above 1 (its branches halve it); got {budget}")
+    spec = source.tasks[chosen["task_index"]]
+    base = next(c for c in source.cells() if c.size == source.sizes[0])
+    steps = base.steps * budget
+    warmup_steps = round(base.warmup * base.steps)
+    run = {**source.run, "tokens": steps * base.global_batch * base.seq_len, "schedule": "wsd",
+           "decay": 0.2, "budgets": int(math.log2(budget)) + 1, "warmup": warmup_steps / steps,
+           "forgetting_steps": 0}
+    run.pop("forgetting_lr", None)
+    return {"name": f"{source.name}_capacity_{budget}x", "sizes": [source.sizes[0]],
+            "seeds": list(source.seeds), "frequencies": [chosen["frequency"]],
+            "tasks": [spec.to_dict()], "pack": False, "task_seeds": "own", "run": run,
+            "analysis": {"statistic": "capacity gap", "compare_with": source_file, "budget": budget,
+                         "gap_margin": CAPACITY_MARGIN, "margin": source.analysis.margin,
+                         "registered": "before the runs"}}
