@@ -158,18 +158,19 @@ def main(argv=None) -> int:
                   f"steps ({os.environ.get('OMP_NUM_THREADS', 'all')} threads), median step:")
             print(f"  {'size':>6} {'non-emb':>9} {'eager':>8} {'compiled':>9} {'eager bf16':>11} "
                   f"{'compiled bf16':>14}")
-            from rarescale.olmo.step import cpu_has_amx
+            from rarescale.olmo.step import cpu_multiplies_bf16
 
             variants = [(False, False), (True, False)] + ([(False, True), (True, True)]
-                                                          if cpu_has_amx() else [])
+                                                          if cpu_multiplies_bf16() else [])
             for size in args.ladder.split(","):
                 rates = [args.batch * args.seq_len / np.median(
                     plain_loop(size, args.batch, args.seq_len, 4096, args.steps, c, b)[3:])
                     for c, b in variants] + [float("nan")] * (4 - len(variants))
                 print(f"  {size:>6} {model_size(size).non_embedding_params():>9,} {rates[0]:>8.0f} "
                       f"{rates[1]:>9.0f} {rates[2]:>11.0f} {rates[3]:>14.0f}", flush=True)
-            if not cpu_has_amx():
-                print("  (bf16 columns: not measured, this CPU has no AMX and emulates bf16 products)")
+            if not cpu_multiplies_bf16():
+                print("  (bf16 columns: not measured, this CPU emulates bf16 products: neither AMX nor "
+                      "AVX512_BF16)")
             return 0
         ours, plain, plain_compiled, result = median_rates(args.size, args.batch, args.seq_len,
                                                            args.steps, args.rounds, tmp / "ours")

@@ -479,3 +479,16 @@ def test_compiling_and_bf16_are_chosen_where_they_pay():
     assert not uses_bf16(RunConfig(size="1M", seq_len=64), "cpu", amx=True)
     assert uses_bf16(RunConfig(size="20M", seq_len=64), "cpu", amx=True)
     assert not uses_bf16(RunConfig(size="20M", seq_len=512), "cpu", amx=False)  # emulated bf16
+
+
+def test_a_cpu_multiplies_bf16_in_hardware_with_avx512_bf16_or_amx(tmp_path, monkeypatch):
+    from rarescale.olmo import step
+
+    monkeypatch.setattr(step, "cpu_has_amx", lambda: False)
+    with_flag, without = tmp_path / "a", tmp_path / "b"
+    with_flag.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_vnni\n")
+    assert step.cpu_multiplies_bf16(str(with_flag)) and not step.cpu_multiplies_bf16(str(without))
+    assert not step.cpu_multiplies_bf16(str(tmp_path / "missing"))
+    monkeypatch.setattr(step, "cpu_has_amx", lambda: True)
+    assert step.cpu_multiplies_bf16(str(without))
