@@ -84,9 +84,10 @@ HTML(html_table(["kind", "key", "made by", "created", "commit", "wall time (min)
 # of wall time on a CPU ({glue:text}`n_gpu_runs` of the artifacts read were made on a GPU); they
 # are committed because `make book` never trains a language model. Everything else is
 # recomputed by `make book` when it is missing, in minutes. To redo a pretraining run, run its
-# sweep on a CPU, `python -m runners.sweep runners/configs/<sweep>.yaml --jobs 2` with
-# `cpu_ladder`, `cpu_capacity` or `cpu_packing` (`--dry-run` first prints the time it will
-# take), or the GPU grids of chapter 4 on a GPU.
+# sweep on a CPU, `python -m runners.sweep runners/configs/<sweep>.yaml --jobs 2`, where
+# `<sweep>` is one of the `cpu_*` files: the ladder, its capacity and packing checks, the
+# pilot's two stages, the main sweep and the capacity design (`--dry-run` first prints the time
+# it will take); or the GPU grids of chapter 4 on a GPU.
 #
 # ## The environment
 #
