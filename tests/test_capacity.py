@@ -156,6 +156,9 @@ class _Main:
     def level(self, margin):
         return self.baseline + margin * (1 - self.baseline)
 
+    from rarescale.olmo.ladder import LadderResults
+    frequency_index = LadderResults.frequency_index
+
 
 def _cap(small):
     """A planted capacity sweep: 30K alone at budgets 1x…8x of the base."""

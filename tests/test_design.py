@@ -133,6 +133,13 @@ class _Main:
     def learned(self, margin):
         return self.accuracy >= 0.5
 
+    @property
+    def ran(self):
+        return np.isfinite(self.accuracy).any(axis=(0, 1))
+
+    from rarescale.olmo.ladder import LadderResults
+    frequency_index = LadderResults.frequency_index
+
 
 @pytest.mark.parametrize("small, large, qualifies", [(0, 5, True), (1, 4, True), (2, 5, False),
                                                       (0, 3, False), (1, 5, True)])

@@ -294,12 +294,6 @@ class CapacityTest:
         return mean_shift(self.small_base_cosine, self.small[:, 0])
 
     @property
-    def level_fit(self) -> tuple[float, float]:
-        """(level, time constant) of the small size's seed-mean accuracy by budget, the start
-        fixed at the baseline and the time constant bounded by the run (:func:`saturation_fit`)."""
-        return saturation_fit(self.tokens, self.small.mean(0), self.baseline)
-
-    @property
     def robust_share(self) -> float:
         """Share of the alternatives that give the registered verdict."""
         return float(np.mean([g.verdict == self.registered.verdict for _, g in self.alternatives]))
@@ -322,9 +316,10 @@ def capacity_test(cap: CapacityResults, main: LadderResults, analysis) -> Capaci
     if title not in main.titles:
         raise ValueError(f"the compared sweep has no task {title!r} (it has {main.titles})")
     t = main.titles.index(title)
-    j = int(np.argmin(np.abs(np.log(main.frequencies / f))))
-    if not np.isclose(main.frequencies[j], f, rtol=1e-9) or not main.ran[t, j]:
-        raise ValueError(f"the compared sweep did not run {title} at {f:g}")
+    try:
+        j = main.frequency_index(f, t, exact=True)
+    except ValueError:
+        raise ValueError(f"the compared sweep did not run {title} at {f:g}") from None
     if cap.sizes[0] not in main.sizes:
         raise ValueError(f"the compared sweep has no size {cap.sizes[0]} to check the schedule against")
     base = float(main.tokens[-1])

@@ -117,9 +117,7 @@ def capacity_choice(res, margin: float, candidates, large_at_least: int = LARGE_
         if title not in titles:
             raise ValueError(f"capacity candidate task {title!r} is not one of {titles}")
         t = titles.index(title)
-        j = int(np.argmin(np.abs(np.log(np.asarray(res.frequencies) / f))))
-        if not np.isclose(res.frequencies[j], f, rtol=1e-9):
-            raise ValueError(f"capacity candidate frequency {f} is not one of the sweep's")
+        j = res.frequency_index(f, exact=True)
         n_small, n_large = int(ran[0, :, t, j].sum()), int(ran[-1, :, t, j].sum())
         small, large = int(learned[0, :, t, j][ran[0, :, t, j]].sum()), int(learned[-1, :, t, j][ran[-1, :, t, j]].sum())
         enough = min(n_small, n_large) >= seeds

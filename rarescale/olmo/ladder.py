@@ -131,13 +131,18 @@ class LadderResults:
         task its own frequencies; the arrays hold nan where it was not)."""
         return np.isfinite(self.accuracy).any(axis=(0, 1))
 
-    def frequency_index(self, frequency: float, task: int | None = None) -> int:
+    def frequency_index(self, frequency: float, task: int | None = None, exact: bool = False) -> int:
         """The index of the frequency of the grid nearest ``frequency`` (in log); with ``task``,
-        the nearest of those that task was run at."""
+        the nearest of those that task was run at; ``exact``: that frequency itself, or a
+        ValueError naming it."""
         distance = np.abs(np.log(self.frequencies / frequency))
         if task is not None:
             distance = np.where(self.ran[task], distance, np.inf)
-        return int(np.argmin(distance))
+        j = int(np.argmin(distance))
+        if exact and not (np.isfinite(distance[j]) and np.isclose(self.frequencies[j], frequency, rtol=1e-9)):
+            where = f" for {self.titles[task]}" if task is not None else ""
+            raise ValueError(f"frequency {frequency:g} is not one the sweep ran{where}")
+        return j
 
     def level(self, margin: float = 0.5) -> np.ndarray:
         """[task, frequency]: the learned level."""
