@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rarescale.olmo.grid import sweep_keys
+from rarescale.olmo.grid import sweeps_by_key
 from rarescale.store.artifacts import LOG_ENV, prune
 
 
@@ -27,7 +27,7 @@ def main(argv=None) -> int:
         print(f"error: {used_file} not found: run a full build with {LOG_ENV} set first", file=sys.stderr)
         return 2
     used = [line.split("\t")[0] for line in used_file.read_text().splitlines() if line.strip()]
-    for path in prune(used, keep=sweep_keys()):
+    for path in prune(used, keep=sweeps_by_key()):
         print(f"removed {path}")
     return 0
 

@@ -78,12 +78,9 @@ def inventory(paths) -> list[dict]:
 def made_by(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "configs") -> dict:
     """Per artifact key, what made it: the sweep files (under ``config_dir``) with that
     pretraining run as a cell, or the module whose code keys a light result."""
-    from rarescale.olmo.grid import Sweep, cell_key
+    from rarescale.olmo.grid import sweeps_by_key
 
-    sweeps = {}
-    for path in sorted(config_dir.glob("*.yaml")):
-        for c in Sweep.from_yaml(path).cells():
-            sweeps.setdefault(cell_key(c), []).append(path.stem)
+    sweeps = sweeps_by_key(config_dir)
     out = {}
     for r in rows:
         if r["kind"] == "olmo_run":

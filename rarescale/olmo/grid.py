@@ -324,15 +324,19 @@ def save_run(config: RunConfig, result: dict, arrays: dict, wall_time_s: float):
                                    wall_time_s=round(wall_time_s, 3))
 
 
-def sweep_keys(config_dir: Path = artifacts.REPO_ROOT / "runners" / "configs") -> set[str]:
-    """The artifact keys of every cell of every sweep file in ``config_dir``: pruning keeps them,
-    read by a chapter or not (a sweep still landing, a grid the book does not show)."""
+def sweeps_by_key(config_dir: Path = artifacts.REPO_ROOT / "runners" / "configs") -> dict[str, list[str]]:
+    """Every cell of every sweep file in ``config_dir``: its artifact key and the sweeps (file
+    stems) that hold it. Pruning keeps these keys, read by a chapter or not (a sweep still
+    landing, a grid the book does not show); the reproducibility page names each run's sweeps."""
     import sys
 
-    keys = set()
+    found = {}
     for path in sorted(config_dir.glob("*.yaml")):
         try:
-            keys |= {cell_key(c) for c in Sweep.from_yaml(path).cells()}
+            cells = Sweep.from_yaml(path).cells()
         except ConfigError as exc:  # a broken sweep file protects nothing, and says so
             print(f"warning: {path.name}: {exc}; its cells are not protected", file=sys.stderr)
-    return keys
+            continue
+        for c in cells:
+            found.setdefault(cell_key(c), []).append(path.stem)
+    return found
