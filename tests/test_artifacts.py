@@ -187,3 +187,20 @@ def test_a_result_of_uncommitted_code_is_not_recorded_in_the_repository_s_store(
     monkeypatch.setattr(artifacts, "uncommitted_code", lambda: ())
     monkeypatch.delenv(artifacts.ALLOW_DIRTY_ENV)
     assert save_artifact("demo", CONFIG, {"x": 2}).manifest["uncommitted"] == []
+
+
+def test_files_written_together_are_all_renamed_or_none(tmp_path):
+    from rarescale.store.files import write_together
+
+    first, second = tmp_path / "a.json", tmp_path / "sub" / "b.png"
+    assert write_together([(first, lambda t: t.write_text("1")), (second, lambda t: t.write_text("2"))]) \
+        == [first, second]
+    assert first.read_text() == "1" and second.read_text() == "2"
+
+    def full(tmp):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as caught:
+        write_together([(tmp_path / "c.json", lambda t: t.write_text("3")), (tmp_path / "d.png", full)])
+    assert caught.value.filename == str(tmp_path / "d.png")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.json", "b.png"]

@@ -14,6 +14,7 @@ import numpy as np
 
 from rarescale.advisor import __doc__ as ADVISOR_DOC
 from rarescale.advisor import advise, format_table, load_spec
+from rarescale.store.files import write_together
 from rarescale.validation import ConfigError, writable_file
 
 
@@ -58,46 +59,33 @@ def main(argv=None) -> int:
 
 
 def _write_outputs(args, spec, text) -> None:
-    """Every output written under a temporary name, then all renamed into place: all of them,
-    or none (a full disk while writing the second leaves neither)."""
-    import os
-    import uuid
+    """The plot and the JSON written together (:func:`~rarescale.store.files.write_together`):
+    both, or neither (a full disk while writing the second leaves neither), in one line naming
+    the option that could not be written."""
+    outputs, fig = [], None
+    if args.plot:
+        import matplotlib
 
-    pending, option = [], None  # (temporary, final); the output being written
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from rarescale.book.plots import fig_learned_by_width
+
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        fig_learned_by_width(ax, spec.mixture, spec.names)
+        fmt = Path(args.plot).suffix.lower().lstrip(".")
+        outputs.append((Path(args.plot), lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format=fmt)))
+    if args.json:
+        outputs.append((Path(args.json), lambda tmp: Path(tmp).write_text(text)))
+    option = {str(Path(getattr(args, o))): f"--{o}" for o in ("plot", "json") if getattr(args, o)}
     try:
-        if args.plot:
-            option = "--plot"
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            from rarescale.book.plots import fig_learned_by_width
-
-            fig, ax = plt.subplots(figsize=(6.4, 3.6))
-            fig_learned_by_width(ax, spec.mixture, spec.names)
-            final = Path(args.plot)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            pending.append((final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"), final))
-            try:
-                fig.savefig(pending[-1][0], dpi=120, bbox_inches="tight",
-                            format=final.suffix.lower().lstrip("."))
-            finally:
-                plt.close(fig)
-        if args.json:
-            option = "--json"
-            final = Path(args.json)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            pending.append((final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"), final))
-            pending[-1][0].write_text(text)
-        option = "the outputs"
-        for tmp, final in pending:
-            os.replace(tmp, final)
+        write_together(outputs)
     except OSError as exc:
-        raise ConfigError(f"{option}: cannot write it ({exc.strerror or exc}); nothing was written") from None
+        raise ConfigError(f"{option.get(exc.filename, 'the outputs')}: cannot write it "
+                          f"({exc.strerror or exc}); nothing was written") from None
     finally:
-        for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
+        if fig is not None:
+            plt.close(fig)
 
 
 _FORMATS = {"png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp"}

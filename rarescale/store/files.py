@@ -18,12 +18,28 @@ def write_atomically(path, write) -> Path:
 
     The folder is created if missing; the temporary file never outlives the call.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    return write_together([(path, write)])[0]
+
+
+def write_together(items) -> list[Path]:
+    """:func:`write_atomically` for several files that go together: each ``(path, write)`` of
+    ``items`` written to its temporary file first, and all renamed into place only when every one
+    is written, so a failing write (a full disk) leaves none of them. An ``OSError`` from a write
+    names that write's ``path`` in its ``filename``; no temporary file outlives the call."""
+    pending = []  # (temporary, final)
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        for path, write in items:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pending.append((path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"), path))
+            try:
+                write(pending[-1][0])
+            except OSError as exc:
+                exc.filename = str(path)
+                raise
+        for tmp, path in pending:
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+    return [path for _, path in pending]
