@@ -8,8 +8,9 @@ leave old outputs in the book. Before each build, ``make book`` runs
 - computes, per page (``book/*.py``), a digest of what it executes and reads: the
   ``rarescale`` modules it imports and their imports' closure, the repository files named in
   those sources (data files, sweep configs, the chapters the front page's ledger recomputes),
-  which of a named sweep's cells have landed, and ``requirements.txt``; a page whose digest changed since the last build loses its cache
-  record and is marked for Sphinx to read again, so it alone re-executes;
+  which of a named sweep's cells have landed, and ``requirements.txt``; a page whose digest
+  changed since the last build loses its cache record and is marked for Sphinx to read again,
+  so it alone re-executes;
 - re-checks every artifact listed in ``_build/artifacts-read.log`` (each artifact the last
   builds read, with a checksum of its files, written by the book's Sphinx extension
   ``_ext/book_fixes.py``); one that changed or vanished clears the whole execution cache and
