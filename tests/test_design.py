@@ -270,3 +270,60 @@ def test_the_capacity_sweep_built_for_a_chosen_cell_measures_exact_multiples_of_
     assert sweep.analysis.compare_with == "runners/configs/cpu_capacity_design.yaml"
     with pytest.raises(ValueError, match="power of two"):
         capacity_sweep(chosen, source, "x.yaml", budget=6)
+
+
+def _completions(res):
+    """Every way the missing seeds of ``res`` could land: each learned (0.9) or not (0.3)."""
+    from itertools import product
+
+    missing = [i for i in zip(*np.nonzero(np.isnan(res.accuracy))) if i[2] == 1 or i[3] == 1]
+    for values in product((0.9, 0.3), repeat=len(missing)):
+        acc = res.accuracy.copy()
+        for i, v in zip(missing, values):
+            acc[i] = v
+        out = _Main(0, 0)
+        out.accuracy = acc
+        yield out
+
+
+@pytest.mark.parametrize("missing", [
+    {(1, 4, 1, 0): None},                                 # the large size's fifth seed at TADD
+    {(1, 3, 1, 0): None, (1, 4, 1, 0): None},             # two of them
+    {(0, 4, 1, 0): None, (1, 4, 0, 1): None, (1, 3, 0, 1): None},  # across both candidates
+])
+@pytest.mark.parametrize("small, large", [(0, 5), (1, 3), (1, 4), (0, 4), (2, 5)])
+def test_the_choices_still_possible_are_those_of_every_landing_of_the_missing_seeds(small, large, missing):
+    """capacity_choice's ``possible`` (counts of seeds learned) against brute force: the rule run
+    on every completion of the missing seeds, each learned or not."""
+    from rarescale.olmo.design import capacity_choice
+
+    cells = [("TADD", 1e-2), ("TCMP", 1e-3)]
+    res = _Main(small, large)
+    res.accuracy[0, :, 0, 1] = [0.9, 0.3, 0.3, 0.3, 0.3]
+    res.accuracy[1, :, 0, 1] = [0.9, 0.9, 0.9, 0.3, 0.9]  # TCMP at 1e-3: 1 against 4
+    for i in missing:
+        res.accuracy[i] = np.nan
+    brute = set()
+    for done in _completions(res):
+        chosen = capacity_choice(done, 0.5, cells)["chosen"]
+        brute.add(None if chosen is None else (chosen["task"], chosen["frequency"]))
+    assert set(capacity_choice(res, 0.5, cells)["possible"]) == brute
+
+
+def test_a_choice_no_landing_can_change_is_settled_before_the_last_seed():
+    """The second stage's state with one seed of 1M to land at each frequency: at the rarer, 30K
+    0 of 5 and 1M 4 of 4; at the commoner, 30K 1 of 5 and 1M 4 of 4. The rarer qualifies whatever
+    its last seed does, and wins or ties (then wins as the rarer) whatever the commoner's does."""
+    from rarescale.olmo.design import capacity_choice
+
+    res = _Main(1, 4)  # "TADD" at 1e-2 plays the commoner frequency
+    res.accuracy[1, 4, 1, 0] = np.nan
+    res.accuracy[:, :, 0, :] = np.nan
+    res.accuracy[0, :, 1, 1] = 0.3  # "TADD" at 1e-3 plays the rarer: 30K 0 of 5
+    res.accuracy[1, :, 1, 1] = [0.9, 0.9, 0.9, 0.9, np.nan]
+    cells = [("TADD", 1e-2), ("TADD", 1e-3)]
+    out = capacity_choice(res, 0.5, cells)
+    assert out["chosen"] is None and out["how"].startswith("waiting")
+    assert out["possible"] == [("TADD", 1e-3)]
+    res.accuracy[1, 3, 1, 1] = 0.3  # the rarer at 3 of 4: its last seed now decides
+    assert sorted(capacity_choice(res, 0.5, cells)["possible"], key=str) == [("TADD", 1e-3), ("TADD", 1e-2)]

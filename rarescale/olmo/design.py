@@ -108,7 +108,9 @@ def capacity_choice(res, margin: float, candidates, large_at_least: int = LARGE_
     rarer frequency. When none qualifies, ``chosen`` is None: the capacity test cannot be run as
     designed at this scale, and the chapter says so with these counts. Returns ``rows`` (one per
     candidate: task, frequency, seeds, small and large seeds learned, mean accuracies, whether
-    it qualifies), ``chosen`` (a row or None) and ``how``."""
+    it qualifies), ``chosen`` (a row or None), ``how``, and ``possible``: every choice (task,
+    frequency) or None that some landing of the seeds still missing could give, so that a single
+    entry says the rule's choice is already settled."""
     learned = res.learned(margin)  # [size, seed, task, frequency]
     ran = np.isfinite(res.accuracy)
     titles = list(res.titles)
@@ -125,13 +127,15 @@ def capacity_choice(res, margin: float, candidates, large_at_least: int = LARGE_
             warnings.simplefilter("ignore", RuntimeWarning)
             acc_small, acc_large = (float(np.nanmean(res.accuracy[k, :, t, j])) for k in (0, -1))
         rows.append({"task": title, "task_index": t, "frequency": float(f), "seeds": min(n_small, n_large),
+                     "small_seeds": n_small, "large_seeds": n_large,
                      "small": res.sizes[0], "large": res.sizes[-1],
                      "small_learned": small, "large_learned": large,
                      "small_accuracy": acc_small, "large_accuracy": acc_large,
                      "qualifies": bool(enough and large >= large_at_least and small <= small_at_most)})
     good = [r for r in rows if r["qualifies"]]
+    possible = _possible_choices(rows, large_at_least, small_at_most, seeds)
     if good:
-        chosen = max(good, key=lambda r: (r["large_learned"] - r["small_learned"], -r["frequency"]))
+        chosen = _pick(good)
         how = (f"{res.sizes[-1]} learned it in {chosen['large_learned']} of {chosen['seeds']} seeds "
                f"and {res.sizes[0]} in {chosen['small_learned']}")
     elif any(r["seeds"] < seeds for r in rows):
@@ -140,7 +144,35 @@ def capacity_choice(res, margin: float, candidates, large_at_least: int = LARGE_
         chosen, how = None, (f"no candidate cell has {res.sizes[-1]} learning in at least "
                              f"{large_at_least} of {seeds} seeds and {res.sizes[0]} in at most "
                              f"{small_at_most}")
-    return {"rows": rows, "chosen": chosen, "how": how}
+    return {"rows": rows, "chosen": chosen, "how": how, "possible": possible}
+
+
+def _pick(good: list[dict]) -> dict:
+    """The rule's choice among qualifying rows: the largest difference in seeds learned; between
+    equals, the rarer frequency."""
+    return max(good, key=lambda r: (r["large_learned"] - r["small_learned"], -r["frequency"]))
+
+
+def _possible_choices(rows, large_at_least: int, small_at_most: int, seeds: int) -> list:
+    """Every choice ``(task, frequency)`` (or None) that :func:`capacity_choice` can still make
+    when the seeds not yet landed land, each learned or not: one entry when the choice no longer
+    depends on them. Only the counts of seeds learned enter the rule, so each candidate's
+    completions are the counts it can still reach."""
+    from itertools import product
+
+    ways = []
+    for r in rows:
+        more_small, more_large = max(0, seeds - r["small_seeds"]), max(0, seeds - r["large_seeds"])
+        ways.append([(r["small_learned"] + a, r["large_learned"] + b)
+                     for a in range(more_small + 1) for b in range(more_large + 1)])
+    out = []
+    for counts in product(*ways):
+        good = [{**r, "small_learned": s, "large_learned": l} for r, (s, l) in zip(rows, counts)
+                if l >= large_at_least and s <= small_at_most]
+        pick = (lambda c: (c["task"], c["frequency"]))(_pick(good)) if good else None
+        if pick not in out:
+            out.append(pick)
+    return out
 
 
 def capacity_view(sweep, candidates):
