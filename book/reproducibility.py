@@ -110,3 +110,30 @@ HTML(html_table(["package", "pinned", "in the artifacts' manifests"],
 # %% [markdown]
 # The artifacts came from: {glue:text}`machines`. Artifacts made before the manifests recorded
 # the machine say "not recorded".
+
+# %% [markdown]
+# ## The corpus bytes
+#
+# Chapter 4's runs train on natural text that `make corpus` builds from three Debian
+# documentation packages on the machine at hand. Another machine may carry other versions of
+# those packages, and then the same file holds other bytes: a run records the SHA-256 of the
+# token files it trained on, a sweep refuses to add cells on bytes other than its landed cells'
+# (`--allow-corpus-change` overrides it), and a run does not resume on other bytes. Runs made
+# before runs recorded it are assigned the build of the session that made them
+# (`book/data/olmo_run_corpora.json` says how). Per sweep:
+
+# %% tags=["remove-input"]
+corpus_rows = inventory.corpus_builds(rows)
+glue("n_corpus_builds", len({r[2] for r in corpus_rows}))
+glue("mixed_sweeps", ", ".join(sorted({r[0] for r in corpus_rows
+                                       if sum(q[0] == r[0] for q in corpus_rows) > 1
+                                       and len({q[2] for q in corpus_rows if q[0] == r[0]}) > 1}))
+     or "none")
+HTML(html_table(["sweep", "token file", "sha256", "Debian packages of the build", "runs", "known"],
+                corpus_rows, caption="The corpus builds the pretraining runs read trained on"))
+
+# %% [markdown]
+# The runs read trained on {glue:text}`n_corpus_builds` build(s) of the corpus. Sweeps whose
+# cells span more than one: {glue:text}`mixed_sweeps`. The builds share their sources, their
+# tokenizer and their split rule; they differ by the documentation changes of a package's
+# point release, and chapter 4 says where a comparison crosses builds.

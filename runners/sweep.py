@@ -37,7 +37,7 @@ import numpy as np
 from rarescale.store import artifacts
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.olmo import grid, throughput
-from rarescale.olmo.data import check_corpus
+from rarescale.olmo.data import check_corpus, corpus_checksums
 from rarescale.validation import ConfigError, MissingFile, read_yaml, writable_dir
 from runners import cluster
 from runners.cells import GpuSlots, describe, repair_record, run_cell, stop_children
@@ -82,12 +82,18 @@ def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=No
     return total
 
 
-def check_inputs(sweep: grid.Sweep, todo, work_dir: Path) -> Path:
+def check_inputs(sweep: grid.Sweep, todo, work_dir: Path, corpus_change: bool = False) -> Path:
     """What a run would trip over, checked before it starts: the corpus files of the cells to
-    run (present, of the right width for the vocabulary), the work folder and the artifact
-    folder (writable). Returns the sweep's work folder."""
+    run (present, of the right width for the vocabulary, and the bytes the sweep's landed cells
+    trained on unless ``corpus_change``), the work folder and the artifact folder (writable).
+    Returns the sweep's work folder."""
     for config in {c.corpus: c for c in todo}.values():
         check_corpus(config)
+    changes = [] if corpus_change else grid.corpus_changes(sweep, todo, corpus_checksums)
+    if changes:
+        raise ConfigError(f"{changes[0]}; its new cells would train on other bytes than its "
+                          "landed ones (--allow-corpus-change runs them anyway, and the grid then "
+                          "mixes two corpora, which the chapters report).")
     work_root = writable_dir(work_dir.resolve() / sweep.name, "--work-dir")
     writable_dir(artifacts.artifact_root() / grid.KIND, "artifacts")
     return work_root
@@ -156,7 +162,7 @@ def device_failures(cells, executor: str) -> list[str]:
 
 
 def dry_run(sweep: grid.Sweep, cells, work_dir: Path, processes_per_node: int, nodes: int,
-            gpu: str, executor: str = "local") -> int:
+            gpu: str, executor: str = "local", corpus_change: bool = False) -> int:
     """Every check a run would trip over, after the plan: each failure one line, exit 1 if any."""
     lines, failures = placement_checks(sweep, cells, processes_per_node, nodes, gpu)
     failures += device_failures(cells, executor)
@@ -168,6 +174,8 @@ def dry_run(sweep: grid.Sweep, cells, work_dir: Path, processes_per_node: int, n
             check_corpus(config)
         except MissingFile as exc:  # not here yet: the plan stands; other corpus errors are input errors
             failures.append(f"corpus: {exc}")
+    if not corpus_change and not any(f.startswith("corpus:") for f in failures):
+        failures += [f"corpus: {line}" for line in grid.corpus_changes(sweep, todo, corpus_checksums)]
     would_write(work_dir / sweep.name, "--work-dir")
     would_write(artifacts.artifact_root() / grid.KIND, "artifacts")
     for failure in failures:
@@ -195,6 +203,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="compile each run's loss and backward (default: where it pays, on a CPU)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    parser.add_argument("--allow-corpus-change", action="store_true",
+                        help="run cells on corpus bytes other than the sweep's landed cells' "
+                             "(a rebuilt corpus from other package versions)")
     parser.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
                         help="local: cells in this process's thread pool (default); slurm: one "
                              "Slurm job array through submitit (runners.cluster); submitit-local: "
@@ -320,12 +331,14 @@ def main(argv=None) -> int:
         nodes = args.nodes if args.executor == "slurm" else 1
         if args.dry_run:  # the plan first, then what would stop a real run
             print_plan(sweep, cells, args.jobs, threads, gpu=args.gpu, utilisation=args.mfu)
-            return dry_run(sweep, cells, args.work_dir, nproc, nodes, args.gpu, args.executor)
+            return dry_run(sweep, cells, args.work_dir, nproc, nodes, args.gpu, args.executor,
+                           args.allow_corpus_change)
         _, failures = placement_checks(sweep, cells, nproc, nodes, args.gpu)
         failures += device_failures(cells, args.executor)
         if failures:
             raise ConfigError(failures[0])
-        work_root = check_inputs(sweep, [c for c, _, done in cells if not done], args.work_dir)
+        work_root = check_inputs(sweep, [c for c, _, done in cells if not done], args.work_dir,
+                                 args.allow_corpus_change)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

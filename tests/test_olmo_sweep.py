@@ -272,3 +272,73 @@ def test_the_verdict_table_writes_an_undefined_value_as_a_dash_never_nan():
                                  "means": ladder.arrow(undefined.means)}])
     assert not any("nan" in cell for cell in rows[0])
     assert rows[0][-1].startswith("– → ")
+
+
+def test_a_sweep_refuses_to_add_cells_on_other_corpus_bytes_than_its_landed_ones(tmp_path, monkeypatch):
+    """grid.corpus_changes: a landed cell that trained on bytes other than the corpus file here
+    holds (same path) is named with both checksums; the same bytes, or a sweep with nothing
+    landed, give nothing. A run that records no checksum is read from the inferred record, and
+    one in neither is an error naming the run."""
+    import json
+
+    from rarescale.store import artifacts
+
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    d = {**TINY, "pack": False, "run": {**TINY["run"], "corpus": ["data/natural/x.bin"]}}
+    sweep = grid.Sweep.from_dict(d)
+    first, *todo = sweep.cells()
+    here = lambda config: {"data/natural/x.bin": "b" * 64}
+    assert grid.corpus_changes(sweep, todo, here) == []  # nothing landed
+    grid.save_run(first, {"corpus_sha256": {"data/natural/x.bin": "a" * 64}}, {}, 1.0)
+    (line,) = grid.corpus_changes(sweep, todo, here)
+    assert "1 landed cell(s)" in line and "aaaaaaaaaaaa" in line and "bbbbbbbbbbbb" in line
+    assert grid.corpus_changes(sweep, todo, lambda c: {"data/natural/x.bin": "a" * 64}) == []
+    assert grid.corpus_changes(sweep, todo, lambda c: {}) == []  # a synthetic corpus here
+
+    second = todo[0]
+    grid.save_run(second, {}, {}, 1.0)  # an older run: no checksum of its own
+    key = grid.cell_key(second)
+    record = tmp_path / "corpora.json"
+    monkeypatch.setattr(grid, "CORPUS_RECORD", record)
+    with pytest.raises(artifacts.ArtifactError, match="records no corpus checksum"):
+        grid.corpus_changes(sweep, todo[1:], here)
+    record.write_text(json.dumps({"how": "test", "runs": {key: {"data/natural/x.bin": "b" * 64}}}))
+    loaded = artifacts.load_artifact(grid.KIND, grid.artifact_config(second))
+    assert grid.run_corpus(loaded) == ({"data/natural/x.bin": "b" * 64}, "inferred")
+    (line,) = grid.corpus_changes(sweep, todo[1:], here)  # the inferred one agrees with here
+    assert line.startswith("tiny: 1 landed cell(s)")
+
+
+def test_every_committed_natural_text_run_knows_its_corpus_bytes():
+    """Each committed run on a token file has its corpus checksum, recorded or inferred, and
+    the inferred ones name a checksum book/data/natural_corpus.json recorded for some build."""
+    import json
+
+    from rarescale.store import artifacts
+
+    recorded = set(json.loads((REPO / "book/data/natural_corpus.json").read_text()).values())
+    stats = {json.loads(p.read_text())["sha256"] for p in (REPO / "artifacts/natural_corpus").glob("*/result.json")}
+    seen = 0
+    for path in sorted((REPO / "artifacts" / grid.KIND).glob("*/manifest.json")):
+        config = json.loads(path.read_text())["config"]
+        if not config.get("corpus"):
+            continue
+        corpus, how = grid.run_corpus(artifacts.load_artifact(grid.KIND, config))
+        assert set(corpus) == set(config["corpus"]) and set(corpus.values()) <= recorded | stats, path
+        seen += 1
+    assert seen >= 56
+
+
+def test_the_reproducibility_page_names_each_sweeps_corpus_builds_with_their_packages():
+    """inventory.corpus_builds over the committed artifacts: per sweep and build, the runs; each
+    build's package versions come from book/data/natural_corpus.json, and the counts add up to
+    the sweep's landed natural-text cells."""
+    from rarescale.book import inventory
+
+    rows = inventory.inventory(inventory.read_paths(None))
+    builds = inventory.corpus_builds(rows)
+    main = [r for r in builds if r[0] == "cpu_main"]
+    sweep = grid.Sweep.from_yaml(REPO / "runners/configs/cpu_main.yaml")
+    assert sum(int(r[4]) for r in main) == sum(grid.find_run(c) is not None for c in sweep.cells())
+    assert all(r[3] != "not recorded" and "linux-doc-6.1" in r[3] for r in builds)
+    assert {r[5] for r in builds} <= {"recorded", "inferred"}

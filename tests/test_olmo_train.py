@@ -492,3 +492,23 @@ def test_a_cpu_multiplies_bf16_in_hardware_with_avx512_bf16_or_amx(tmp_path, mon
     assert not step.cpu_multiplies_bf16(str(tmp_path / "missing"))
     monkeypatch.setattr(step, "cpu_has_amx", lambda: True)
     assert step.cpu_multiplies_bf16(str(without))
+
+
+def test_a_run_records_its_corpus_bytes_and_will_not_resume_on_other_bytes(tmp_path):
+    """The natural corpus is rebuilt on each machine from its Debian packages, so the same path
+    can hold other bytes: the result names the SHA-256 of what it trained on, and a run killed on
+    one corpus and resumed on another (same path, same length, one token changed) stops."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 512, 60_000).astype(np.uint16)
+    path = write_tokens(tmp_path / "natural.bin", [tokens], "uint16")
+    config = tiny(corpus=(str(path),))
+    result, _ = train(config, tmp_path / "full", progress=False)
+    assert result["corpus_sha256"] == {str(path): hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert train(config, tmp_path / "cut", progress=False, max_steps=6) is None
+    data = bytearray(path.read_bytes())
+    data[-2:] = (int.from_bytes(data[-2:], "little") % 511 + 1).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="trained on other corpus bytes"):
+        train(config, tmp_path / "cut", progress=False)

@@ -71,8 +71,38 @@ def inventory(paths) -> list[dict]:
             "machine": m.get("machine") or {},
             "libraries": m.get("libraries", {}),
             "uncommitted": m.get("uncommitted", []),
+            "path": path,
         })
     return rows
+
+
+def corpus_builds(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "configs",
+                  checksums: Path = DEFAULT_ROOT.parent / "book" / "data" / "natural_corpus.json") -> list[list[str]]:
+    """Which bytes of each token file the pretraining runs among ``rows`` trained on, per sweep:
+    rows of sweep, token file, checksum (12 digits), the package versions ``checksums`` records
+    for that build (or "not recorded"), the runs, and how each is known (recorded by the run,
+    or inferred for older ones: :func:`rarescale.olmo.grid.run_corpus`)."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from rarescale.olmo.grid import run_corpus, sweeps_by_key
+
+    sweeps = sweeps_by_key(config_dir)
+    builds = {sha: key.split(" | ")[1] for key, sha in json.loads(Path(checksums).read_text()).items()}
+    count = Counter()
+    for r in rows:
+        if r["kind"] != "olmo_run" or r["missing"]:
+            continue
+        config = json.loads((r["path"] / "manifest.json").read_text())["config"]
+        if not config.get("corpus"):
+            continue
+        result = json.loads((r["path"] / "result.json").read_text())
+        corpus, how = run_corpus(SimpleNamespace(key=r["key"], result=result, config=config, path=r["path"]))
+        for sweep in sweeps.get(r["key"], ["no sweep file"]):
+            for file, sha in corpus.items():
+                count[sweep, file, sha, how] += 1
+    return [[sweep, file, sha[:12], builds.get(sha, "not recorded"), str(n), how]
+            for (sweep, file, sha, how), n in sorted(count.items())]
 
 
 def made_by(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "configs") -> dict:

@@ -56,6 +56,23 @@ def check_corpus(config: RunConfig) -> None:
         _token_corpus(config, paths)
 
 
+def corpus_checksums(config: RunConfig) -> dict[str, str]:
+    """SHA-256 of each token file ``config`` trains on, by the path its config names (empty for
+    the synthetic corpus, which the config itself determines). The natural corpus is rebuilt on
+    each machine from the Debian packages there, and another package version gives other bytes
+    under the same path: a run records these, and a run resumed on other bytes stops."""
+    import hashlib
+
+    out = {}
+    for path in config.corpus_files():
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        out[str(path)] = h.hexdigest()
+    return out
+
+
 def run_tasks(config: RunConfig):
     """The run's drawn tasks, in the order of ``config.tasks``."""
     return draw_tasks([t.spec for t in config.tasks], config.vocab_size, reserved=[config.eos])

@@ -324,6 +324,48 @@ def save_run(config: RunConfig, result: dict, arrays: dict, wall_time_s: float):
                                    wall_time_s=round(wall_time_s, 3))
 
 
+CORPUS_RECORD = artifacts.REPO_ROOT / "book" / "data" / "olmo_run_corpora.json"
+"""The corpus bytes of the runs made before runs recorded them (inferred, and said how)."""
+
+
+def run_corpus(artifact) -> tuple[dict, str]:
+    """The SHA-256 of each token file a run's artifact trained on, by path, and how it is known:
+    ``"recorded"`` (the run's own ``corpus_sha256``), ``"inferred"`` (:data:`CORPUS_RECORD`,
+    for older runs) or ``"synthetic"`` (no file: the config determines the corpus)."""
+    import json
+
+    if "corpus_sha256" in artifact.result:
+        return dict(artifact.result["corpus_sha256"]), "recorded"
+    if not artifact.config.get("corpus"):
+        return {}, "synthetic"
+    known = json.loads(CORPUS_RECORD.read_text())["runs"] if CORPUS_RECORD.is_file() else {}
+    if artifact.key not in known:
+        raise artifacts.ArtifactError(f"{artifact.path}: the run records no corpus checksum and "
+                                      f"{CORPUS_RECORD.name} has none for it")
+    return dict(known[artifact.key]), "inferred"
+
+
+def corpus_changes(sweep: Sweep, todo, checksums) -> list[str]:
+    """One line per token file whose bytes here (``checksums(config)``, by path) differ from
+    those a landed cell of ``sweep`` trained on: running ``todo`` would mix corpora in one grid."""
+    here = {}
+    for config in {c.corpus: c for c in todo}.values():
+        here.update(checksums(config))
+    if not here:
+        return []
+    then: dict[tuple, int] = {}
+    for config in sweep.cells():
+        found = find_run(config)
+        if found is None:
+            continue
+        for path, digest in run_corpus(artifacts.load_artifact(KIND, artifact_config(config)))[0].items():
+            if path in here and digest != here[path]:
+                then[path, digest] = then.get((path, digest), 0) + 1
+    return [f"{sweep.name}: {n} landed cell(s) trained on {path} with sha256 {digest[:12]}, and "
+            f"here it has {here[path][:12]} (another build: other package versions?)"
+            for (path, digest), n in sorted(then.items())]
+
+
 def sweeps_by_key(config_dir: Path = artifacts.REPO_ROOT / "runners" / "configs") -> dict[str, list[str]]:
     """Every cell of every sweep file in ``config_dir``: its artifact key and the sweeps (file
     stems) that hold it. Pruning keeps these keys, read by a chapter or not (a sweep still

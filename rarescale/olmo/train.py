@@ -37,7 +37,7 @@ from rarescale.store.files import write_atomically
 from rarescale.store.locks import wait_for_lock
 from rarescale.olmo import measures, memory, sharding, throughput
 from rarescale.olmo.config import RunConfig
-from rarescale.olmo.data import open_corpus, run_tasks, schedules, training_batch
+from rarescale.olmo.data import corpus_checksums, open_corpus, run_tasks, schedules, training_batch
 from rarescale.olmo.model import build_model
 from rarescale.olmo.step import (autocast_for, compiled_loss, make_optimizer, optimizer_step,
                                  set_lr, uses_bf16, uses_compile)
@@ -200,7 +200,7 @@ def save_checked(path: Path, save) -> None:
     write_atomically(digests, lambda t: Path(t).write_text(new + "\n"))
 
 
-def _load_checkpoint(path: Path, config: RunConfig) -> dict:
+def _load_checkpoint(path: Path, config: RunConfig, corpus: dict | None = None) -> dict:
     import torch
 
     digests = _digests_path(path)
@@ -214,14 +214,18 @@ def _load_checkpoint(path: Path, config: RunConfig) -> dict:
     except Exception as exc:  # truncated or not a checkpoint: torch raises many kinds
         raise ConfigError(f"{path.resolve()} is unreadable ({type(exc).__name__}); delete it to "
                           "start the run over.") from None
-    _check_config(saved, path, config)
+    _check_config(saved, path, config, corpus)
     return saved
 
 
-def _check_config(saved: dict, path: Path, config: RunConfig) -> None:
+def _check_config(saved: dict, path: Path, config: RunConfig, corpus: dict | None = None) -> None:
     if saved.get("config") != config.to_dict():
         raise ConfigError(f"{path.resolve()} belongs to a different run config; "
                           "delete it or use another work folder.")
+    if corpus is not None and saved.get("corpus", corpus) != corpus:
+        then, now = (", ".join(f"{p} {d[:12]}" for p, d in c.items()) for c in (saved["corpus"], corpus))
+        raise ConfigError(f"{path.resolve()} was trained on other corpus bytes ({then}; here {now}): "
+                          "resuming would mix two corpora in one run; delete it to start over.")
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -361,7 +365,7 @@ def _replica_fits(config: RunConfig, device, rank: int) -> bool:
 
 
 def _restore(config, work_dir: Path, build, device, rank: int, world: int, sharded: bool,
-             n_tasks: int):
+             n_tasks: int, corpus: dict):
     """The run's model, its wrapper, optimizer and state: fresh, or from the work folder's
     checkpoint in either layout, whichever this run uses now. A run started replicated resumes
     sharded and the reverse (another world size, or another GPU), as the layout depends on
@@ -372,7 +376,7 @@ def _restore(config, work_dir: Path, build, device, rank: int, world: int, shard
     model, saved = build(), None
     state = RunState(injected=[0] * n_tasks, seen=[[] for _ in range(n_tasks)])
     if replicated.exists() and not (sharded and shards.exists()):
-        saved, found = _load_checkpoint(replicated, config), replicated
+        saved, found = _load_checkpoint(replicated, config, corpus), replicated
         model.load_state_dict(saved["model"])  # the whole model, before any sharding
     if sharded:  # FSDP2: each decoder layer's parameters split across the processes
         sharding.shard_model(model, device)
@@ -387,7 +391,7 @@ def _restore(config, work_dir: Path, build, device, rank: int, world: int, shard
         optimizer.load_state_dict(saved["optimizer"])
     elif shards.exists():  # into shards, or into a whole model on one process or each of DDP's
         saved, found = sharding.load_sharded(work_dir, model, optimizer), shards
-        _check_config(saved, shards, config)
+        _check_config(saved, shards, config, corpus)
     stale = None
     if saved:
         state = RunState(**saved["state"])
@@ -419,6 +423,7 @@ def _loop(config, work_dir, device, rank, world, micro, sharded, progress, max_s
     import torch
 
     corpus = open_corpus(config)
+    corpus_bytes = corpus_checksums(config)  # a resumed run must train on the same bytes
     tasks = run_tasks(config)
 
     def build():
@@ -426,11 +431,12 @@ def _loop(config, work_dir, device, rank, world, micro, sharded, progress, max_s
                            config.seed).to(device)
 
     model, net, optimizer, state, stale = _restore(config, work_dir, build, device, rank, world,
-                                                   sharded, len(tasks))
+                                                   sharded, len(tasks), corpus_bytes)
     checkpoint = work_dir / (sharding.SHARDED_CHECKPOINT if sharded else CHECKPOINT)
 
     def save_checkpoint():  # rank 0 writes (each rank its shard when sharded), the others wait
-        extra = {"config": config.to_dict(), "state": asdict(state), "rng": rng_state_bytes()}
+        extra = {"config": config.to_dict(), "corpus": corpus_bytes, "state": asdict(state),
+                 "rng": rng_state_bytes()}
         if sharded:
             sharding.save_sharded(work_dir, model, optimizer, extra, rank)
             _remove_stale(stale, rank)
@@ -516,4 +522,5 @@ def _loop(config, work_dir, device, rank, world, micro, sharded, progress, max_s
     result["compiled"] = compiled
     result["autocast"] = "bf16" if uses_bf16(config, device.type) else "none"
     result["micro_batch"] = micro
+    result["corpus_sha256"] = corpus_bytes  # the bytes trained on, by path (see corpus_checksums)
     return {**result, **throughput.run_speed(config, result["tokens_per_s"], name, world)}, arrays
