@@ -248,3 +248,46 @@ def test_the_capacity_sentence_states_the_gap_its_interval_both_p_values_and_the
     assert said.startswith(f"1M at the base budget against 30K at 8×: a gap of {g.gap:+.3f} [{g.low:+.3f}, ")
     assert f"p = {g.p_below:.3f}" in said and f"{g.p_reaches:.3f} that it is below 0.05" in said
     assert "**stays below**, the verdict of 5 of the 5 alternatives" in said
+
+
+def test_a_capacity_sweep_written_by_the_design_reads_back_against_its_compared_sweep(tmp_path, monkeypatch):
+    """End to end, with tiny real runs: a compared sweep (two sizes, two seeds, cosine), the
+    capacity sweep design.capacity_sweep writes for a chosen cell of it (the small size at 2x,
+    warmup-stable-decay branches), trained and saved as the sweep runner does; then
+    load_capacity_test reads both: the small size's base branch is the compared run's length,
+    the large size's accuracies are the compared sweep's, and the verdict is one of the three."""
+    import yaml
+
+    from rarescale.olmo import grid
+    from rarescale.olmo.capacity import load_capacity_test
+    from rarescale.olmo.design import capacity_sweep
+    from rarescale.olmo.train import train
+    from rarescale.verdicts import REACHES, STAYS_BELOW, UNDECIDED, WITHIN
+
+    monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
+    compared = {"name": "compared", "sizes": ["30K", "100K"], "seeds": [0, 1], "frequencies": [1 / 64],
+                "tasks": [{"kind": "add", "n_values": 6, "modulus": 3, "n_instances": 36, "split": "balanced"}],
+                "pack": False, "task_seeds": "own",
+                "run": {"vocab_size": 256, "seq_len": 16, "batch": 8, "tokens": 16 * 8 * 24,
+                        "corpus_tokens": 100_000, "holdout": 16, "eval_points": 3,
+                        "eval_instances": 16, "forgetting_steps": 2, "checkpoint_every": 100},
+                "analysis": {"margin": 0.5}}
+    compared_file = tmp_path / "compared.yaml"
+    compared_file.write_text(yaml.safe_dump(compared))
+    source = grid.Sweep.from_yaml(compared_file)
+    d = capacity_sweep({"task_index": 0, "frequency": 1 / 64}, source, str(compared_file), budget=2, name="cap")
+    cap_file = tmp_path / "cap.yaml"
+    cap_file.write_text(yaml.safe_dump(d))
+    for sweep in (source, grid.Sweep.from_yaml(cap_file)):
+        for cell in sweep.cells():
+            result, arrays = train(cell, tmp_path / "runs" / grid.cell_key(cell), progress=False)
+            grid.save_run(cell, result, arrays, 1.0)
+    _, cap, test = load_capacity_test(cap_file)
+    assert cap.sizes == ("30K",) and list(test.multiples) == pytest.approx([1, 2])
+    assert test.large.shape == (2,) and test.small.shape == (2, 2)
+    compared_runs = grid.load_runs(source)
+    large = [r.result["final"]["test_acc_labels"][0] for r in compared_runs if r.config["size"] == "100K"]
+    assert list(test.large) == pytest.approx(large)
+    assert test.registered.verdict in {STAYS_BELOW, REACHES, WITHIN, UNDECIDED}
+    assert len(test.alternatives) == 1 + 2  # the other budget, and the two other margins

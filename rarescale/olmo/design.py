@@ -188,13 +188,15 @@ CAPACITY_BUDGET = 8
 """The small size's longest budget, as a multiple of the base (the issue's Definition 2 design)."""
 
 
-def capacity_sweep(chosen: dict, source, source_file: str, budget: int = CAPACITY_BUDGET) -> dict:
+def capacity_sweep(chosen: dict, source, source_file: str, budget: int = CAPACITY_BUDGET,
+                   name: str | None = None) -> dict:
     """The capacity sweep for :func:`capacity_choice`'s ``chosen`` cell of the sweep ``source``
     (read from ``source_file``), as the dict its YAML holds: the smallest size alone, every seed,
     the task at its frequency, ``budget``× the base budget in whole steps that the budgets
     1×, 2×, … ``budget``× divide exactly, warmup–stable–decay branches at each, the base run's
     warmup in steps, no forgetting curves; compared (``analysis``) with ``source``'s largest size
-    at the base budget by ``verdicts.capacity_gap``."""
+    at the base budget by ``verdicts.capacity_gap``. Its ``name`` defaults to
+    ``<source>_capacity_<budget>x``."""
     import math
 
     from rarescale.verdicts import CAPACITY_MARGIN
@@ -209,7 +211,7 @@ def capacity_sweep(chosen: dict, source, source_file: str, budget: int = CAPACIT
            "decay": 0.2, "budgets": int(math.log2(budget)) + 1, "warmup": warmup_steps / steps,
            "forgetting_steps": 0}
     run.pop("forgetting_lr", None)
-    return {"name": f"{source.name}_capacity_{budget}x", "sizes": [source.sizes[0]],
+    return {"name": name or f"{source.name}_capacity_{budget}x", "sizes": [source.sizes[0]],
             "seeds": list(source.seeds), "frequencies": [chosen["frequency"]],
             "tasks": [spec.to_dict()], "pack": False, "task_seeds": "own", "run": run,
             "analysis": {"statistic": "capacity gap", "compare_with": source_file, "budget": budget,

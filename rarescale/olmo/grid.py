@@ -241,6 +241,12 @@ class Sweep(Config):
             spec = TaskSpec(**{**spec.__dict__, "seed": spec.seed + 1000 * i + j})
         return InjectedTask(spec, float(self.frequencies[j]))
 
+    def task_cells(self) -> list[tuple[str, float]]:
+        """Each ``(task title, frequency)`` the grid runs, in the file's order."""
+        own = self.task_frequencies or (None,) * len(self.tasks)
+        return [(t.title, float(f)) for t, mine in zip(self.tasks, own) for f in self.frequencies
+                if mine is None or f in mine]
+
     def cell_groups(self):
         """``(size, seed, [(task index, frequency index), ...])`` for every cell, in order."""
         own = self.task_frequencies or (None,) * len(self.tasks)
@@ -345,6 +351,18 @@ def run_corpus(artifact) -> tuple[dict, str]:
     return dict(known[artifact.key]), "inferred"
 
 
+def corpus_counts(sweep: Sweep) -> dict[tuple[str, str], int]:
+    """Per ``(token file, SHA-256)``, how many of ``sweep``'s landed cells trained on those bytes
+    (:func:`run_corpus`): more than one checksum for a file means the grid spans corpus builds."""
+    counts: dict[tuple[str, str], int] = {}
+    for config in sweep.cells():
+        if find_run(config) is None:
+            continue
+        for path, digest in run_corpus(artifacts.load_artifact(KIND, artifact_config(config)))[0].items():
+            counts[path, digest] = counts.get((path, digest), 0) + 1
+    return counts
+
+
 def corpus_changes(sweep: Sweep, todo, checksums) -> list[str]:
     """One line per token file whose bytes here (``checksums(config)``, by path) differ from
     those a landed cell of ``sweep`` trained on: running ``todo`` would mix corpora in one grid."""
@@ -353,17 +371,10 @@ def corpus_changes(sweep: Sweep, todo, checksums) -> list[str]:
         here.update(checksums(config))
     if not here:
         return []
-    then: dict[tuple, int] = {}
-    for config in sweep.cells():
-        found = find_run(config)
-        if found is None:
-            continue
-        for path, digest in run_corpus(artifacts.load_artifact(KIND, artifact_config(config)))[0].items():
-            if path in here and digest != here[path]:
-                then[path, digest] = then.get((path, digest), 0) + 1
     return [f"{sweep.name}: {n} landed cell(s) trained on {path} with sha256 {digest[:12]}, and "
             f"here it has {here[path][:12]} (another build: other package versions?)"
-            for (path, digest), n in sorted(then.items())]
+            for (path, digest), n in sorted(corpus_counts(sweep).items())
+            if path in here and digest != here[path]]
 
 
 def sweeps_by_key(config_dir: Path = artifacts.REPO_ROOT / "runners" / "configs") -> dict[str, list[str]]:
