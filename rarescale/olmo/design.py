@@ -134,12 +134,12 @@ def capacity_choice(res, margin: float, candidates, large_at_least: int = LARGE_
                      "qualifies": bool(enough and large >= large_at_least and small <= small_at_most)})
     good = [r for r in rows if r["qualifies"]]
     possible = _possible_choices(rows, large_at_least, small_at_most, seeds)
-    if good:
+    if any(r["seeds"] < seeds for r in rows):  # a cell still landing could change the choice
+        chosen, how = None, f"waiting for {seeds} seeds at every candidate cell"
+    elif good:
         chosen = _pick(good)
         how = (f"{res.sizes[-1]} learned it in {chosen['large_learned']} of {chosen['seeds']} seeds "
                f"and {res.sizes[0]} in {chosen['small_learned']}")
-    elif any(r["seeds"] < seeds for r in rows):
-        chosen, how = None, f"waiting for {seeds} seeds at every candidate cell"
     else:
         chosen, how = None, (f"no candidate cell has {res.sizes[-1]} learning in at least "
                              f"{large_at_least} of {seeds} seeds and {res.sizes[0]} in at most "
