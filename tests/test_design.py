@@ -243,6 +243,7 @@ def test_the_capacity_design_second_stage_runs_the_candidate_task_at_its_commone
     (title, f), = capacity_candidates(choice)
     assert [t.title for t in stage.tasks] == [title] and stage.tasks[0] in main.tasks
     assert sorted(stage.frequencies) == pytest.approx(sorted(k * f for k in CAPACITY_SECOND_STAGE))
+    assert sorted(stage.task_cells()) == sorted((title, g) for g in stage.frequencies)
     assert stage.sizes == (main.sizes[0], main.sizes[-1]) and stage.seeds == main.seeds
     assert {k: v for k, v in stage.run.items() if k != "per_sequence"} == main.run
     assert stage.analysis.margin == main.analysis.margin and not stage.pack
@@ -325,5 +326,35 @@ def test_a_choice_no_landing_can_change_is_settled_before_the_last_seed():
     out = capacity_choice(res, 0.5, cells)
     assert out["chosen"] is None and out["how"].startswith("waiting")
     assert out["possible"] == [("TADD", 1e-3)]
+    res.accuracy[1, 4, 1, 0] = 0.9  # the commoner complete and qualifying (5 against 1) ...
+    out = capacity_choice(res, 0.5, cells)
+    assert out["rows"][0]["qualifies"] and out["chosen"] is None  # ... is not chosen while the rarer lands
+    assert out["possible"] == [("TADD", 1e-3)]
+    res.accuracy[1, 4, 1, 0] = np.nan
     res.accuracy[1, 3, 1, 1] = 0.3  # the rarer at 3 of 4: its last seed now decides
     assert sorted(capacity_choice(res, 0.5, cells)["possible"], key=str) == [("TADD", 1e-3), ("TADD", 1e-2)]
+
+
+def test_the_capacity_sweep_file_is_the_one_the_rule_chose():
+    """cpu_capacity_8x.yaml, committed before its runs: design.capacity_sweep's sweep for the one
+    choice capacity_choice can make over the second stage's cells (the rule over the committed
+    runs of cpu_capacity_design.yaml)."""
+    from conftest import REPO
+    from rarescale.olmo import ladder
+    from rarescale.olmo.design import capacity_choice, capacity_sweep
+    from rarescale.olmo.grid import Sweep, load_runs
+
+    source_file = "runners/configs/cpu_capacity_design.yaml"
+    source = Sweep.from_yaml(REPO / source_file)
+    res = ladder.ladder_results(source, load_runs(source))  # every cell: the file waits for them
+    cells = source.task_cells()
+    out = capacity_choice(res, source.analysis.margin, cells)
+    (chosen,) = out["possible"]  # settled: no seed still landing can change it
+    assert chosen is not None
+    if out["chosen"] is not None:  # every seed in: the rule's own choice
+        assert (out["chosen"]["task"], out["chosen"]["frequency"]) == chosen
+    row = next(r for r in out["rows"] if (r["task"], r["frequency"]) == chosen)
+    made = Sweep.from_dict(capacity_sweep(row, source, source_file, name="cpu_capacity_8x"), "made")
+    committed = Sweep.from_yaml(REPO / "runners/configs/cpu_capacity_8x.yaml")
+    assert committed.cells() == made.cells() and committed.analysis == made.analysis
+    assert len(committed.seeds) >= 5 and committed.analysis.budget >= 8
