@@ -358,3 +358,20 @@ def test_the_capacity_sweep_file_is_the_one_the_rule_chose():
     committed = Sweep.from_yaml(REPO / "runners/configs/cpu_capacity_8x.yaml")
     assert committed.cells() == made.cells() and committed.analysis == made.analysis
     assert len(committed.seeds) >= 5 and committed.analysis.budget >= 8
+
+
+def test_below_chance_p_is_the_binomial_tail_and_holds_its_level_under_guessing():
+    """ladder.below_chance_p against the sum of binomial terms, and under guessing at chance
+    (the null) it falls below 0.05 in at most 5% of simulated runs."""
+    from math import comb
+
+    from rarescale.olmo.ladder import below_chance_p
+
+    n, chance = 200, 0.2
+    for k in (7, 30, 40):
+        exact = sum(comb(n, i) * chance ** i * (1 - chance) ** (n - i) for i in range(k + 1))
+        assert below_chance_p(k / n, n, chance) == pytest.approx(exact, rel=1e-9)
+    rng = np.random.default_rng(0)
+    guesses = rng.binomial(n, chance, 20_000) / n
+    assert np.mean([below_chance_p(a, n, chance) < 0.05 for a in guesses]) <= 0.05
+    assert below_chance_p(0.035, n, chance) < 1e-8  # 7 of 200: far below guessing

@@ -26,6 +26,15 @@ def learned_level(baseline, margin: float = 0.5):
     return baseline + margin * (1 - baseline)
 
 
+def below_chance_p(accuracy: float, n: int, chance: float) -> float:
+    """One-sided exact binomial p-value that guessing at ``chance`` scores at most ``accuracy``
+    on ``n`` held-out instances: small when a run answers the held-out pairs by a rule that is
+    wrong on them, not at random."""
+    from scipy.stats import binom
+
+    return float(binom.cdf(int(round(accuracy * n)), n, chance))
+
+
 def threshold_frequency(frequencies, accuracy, level) -> float:
     """The learning threshold: the lowest frequency at or above which every frequency is learned.
 
