@@ -45,6 +45,7 @@ pilot_file = "runners/configs/cpu_pilot.yaml"  # one task per run on natural tex
 pilot_add_file = "runners/configs/cpu_pilot_add.yaml"  # the pilot's second stage: an addition it can learn
 main_file = "runners/configs/cpu_main.yaml"  # the main sweep the pilot designed
 capacity_design_file = "runners/configs/cpu_capacity_design.yaml"  # the capacity cell's second stage
+capacity_test_file = "runners/configs/cpu_capacity_8x.yaml"  # the capacity test's runs: the small size at 8x
 
 # %%
 import matplotlib.pyplot as plt
@@ -721,7 +722,7 @@ HTML(html_table(
             "whether the rule takes the frequency into the main sweep"))
 
 # %% tags=["remove-input"]
-from rarescale.olmo.grid import Sweep, find_run
+from rarescale.olmo.grid import Sweep, corpus_counts, find_run
 
 glue_text("pilot_choice", "; ".join(figures.pilot_choice_sentence(c) for choice in choices for c in choice))
 main_sweep = Sweep.from_yaml(REPO_ROOT / main_file)
@@ -729,9 +730,17 @@ main_cells = main_sweep.cells()
 glue_text("main_sizes", ", ".join(main_sweep.sizes))
 glue("main_seeds", len(main_sweep.seeds))
 main_done = sum(find_run(c) is not None for c in main_cells)
+main_builds = sorted(corpus_counts(main_sweep).items(), key=lambda kv: -kv[1])
 glue_text("main_state", f"Of its {len(main_cells)} runs, {main_done} are done (the pilot's among them)"
           + ("; until the rest land, the verdicts above read the packed ladder: they are the CPU "
-             "ladder's, not the design's." if main_done < len(main_cells) else "."))
+             "ladder's, not the design's." if main_done < len(main_cells) else ".")
+          + ("" if len(main_builds) < 2 else
+             " Its runs span " + str(len(main_builds)) + " builds of the corpus ("
+             + ", ".join(f"{n} on {digest[:12]}" for (_, digest), n in main_builds)
+             + "): the Debian packages it is built from changed between the machines that ran "
+               "them (the reproducibility page lists the builds). The builds differ in a few "
+               "documents of the kernel's and Python's documentation, so what text fills each "
+               "batch differs, as between two data orders; the verdicts pool the runs of both."))
 
 # %% [markdown]
 # The rule's choice: {glue:md}`pilot_choice`. The main sweep (`runners/configs/cpu_main.yaml`)
@@ -778,13 +787,61 @@ second_done = sum(find_run(c) is not None for c in second_stage.cells())
 glue_text("cap8_state", "" if cap8_choice["chosen"] is not None else (
     f"So the rule's second stage (`{capacity_design_file}`, committed before its runs) runs "
     f"{second_stage.tasks[0].title} at {', '.join(sci(f) for f in second_stage.frequencies)} per "
-    f"token, at the same two sizes, seeds and budget, and applies the same rule there: "
-    f"{second_done} of its {len(second_stage.cells())} runs are done, and the capacity test's cell, "
-    "then its runs, wait for the rest. Until then the chapter's capacity verdict is the one above, "
-    "which could not decide."))
+    f"token, at the same two sizes, seeds and budget, and applies the same rule there "
+    f"({second_done} of its {len(second_stage.cells())} runs are done):"))
 
 # %% [markdown]
 # {glue:md}`cap8_choice` {glue:md}`cap8_state`
+
+# %%
+second_cells = second_stage.task_cells()
+second_res = ladder.ladder_results(second_stage, load_runs(second_stage, produce=f"python -m runners.sweep {capacity_design_file}"))
+second_choice = design.capacity_choice(second_res, second_stage.analysis.margin, second_cells)
+HTML(html_table(["task", "frequency", "seeds", f"{second_res.sizes[0]} learned", f"{second_res.sizes[-1]} learned",
+                 f"{second_res.sizes[0]} accuracy", f"{second_res.sizes[-1]} accuracy", "capacity test"],
+                figures.capacity_choice_rows(second_choice),
+                caption="The second stage: the same rule over the commoner frequencies (five seeds "
+                        "at the base budget; mean held-out accuracy over the seeds)"))
+
+# %% tags=["remove-input"]
+glue_text("cap8_second", figures.capacity_choice_sentence(second_choice))
+from rarescale.olmo.data import run_tasks
+
+below = second_res.accuracy[0] < second_res.baseline[None]  # [seed, task, frequency]
+n_held_out = len(run_tasks(second_stage.cells()[0])[0].test)
+lowest = np.nanmin(second_res.accuracy[0, :, 0])
+lowest_p = ladder.below_chance_p(lowest, n_held_out, second_stage.tasks[0].chance)
+glue_text("cap8_below", "" if not below.any() else (
+    f"At the base budget {second_res.sizes[0]} does more than fail to learn: "
+    + "; ".join(f"at {sci(f)} it ends below its baseline of {second_res.baseline[0, j]:.2f} "
+                f"in {int(below[:, 0, j].sum())} of its {below.shape[0]} seeds (held-out accuracy "
+                f"{', '.join(f'{a:.3f}' for a in second_res.accuracy[0, :, 0, j])})"
+                for j, f in enumerate(second_res.frequencies))
+    + f". The lowest, {lowest:.3f} on {n_held_out} held-out pairs, is a score that guessing at chance "
+      f"reaches with probability {lowest_p:.1e} (one-sided, binomial)"
+    + (": below chance, the model answers the held-out pairs by a rule that is wrong on them, not "
+       "at random; it has fitted something of the training pairs that does not generalise."
+       if lowest_p < ALPHA else "; guessing explains it.")))
+cap8_test_sweep = Sweep.from_yaml(REPO_ROOT / capacity_test_file)
+cap8_runs_done = sum(find_run(c) is not None for c in cap8_test_sweep.cells())
+cap8_ready = cap8_runs_done == len(cap8_test_sweep.cells())
+if cap8_ready:
+    _, cap8_cap, cap8_test = capacity.load_capacity_test(REPO_ROOT / capacity_test_file)
+    glue_text("cap8_verdict", capacity.capacity_test_sentence(cap8_test))
+else:
+    glue_text("cap8_verdict", f"Its runs have not all landed ({cap8_runs_done} of "
+                              f"{len(cap8_test_sweep.cells())}), so this chapter gives no capacity "
+                              "verdict yet; it will read them when they have.")
+c8 = cap8_test_sweep.cells()[0]
+glue_text("cap8_design", f"{c8.size} trained on {cap8_test_sweep.tasks[0].title} "
+                         f"at {sci(c8.tasks[0].rate)} per token for {c8.steps * c8.global_batch * c8.seq_len / 1e6:.0f}M "
+                         f"tokens ({cap8_test_sweep.analysis.budget:g}× the base), {len(cap8_test_sweep.seeds)} seeds, "
+                         f"its budgets read on decay branches at {', '.join(f'{b * c8.global_batch * c8.seq_len / 1e6:.0f}M' for b in c8.budget_steps())} tokens")
+
+# %% [markdown]
+# {glue:md}`cap8_second` {glue:md}`cap8_below` The capacity sweep, `runners/configs/cpu_capacity_8x.yaml`,
+# written from this choice by `design.capacity_sweep` and committed before its runs (a test
+# holds it to the rule): {glue:md}`cap8_design`. {glue:md}`cap8_verdict`
 #
 # ## Going further: the paper's grid on GPUs
 

@@ -224,6 +224,13 @@ def test_the_capacity_choice_table_and_sentence_say_what_the_rule_did():
     assert rows[1][-1] == "no"
     assert capacity_choice_sentence(out) == (f"The capacity test runs at TADD, {sci(1e-2)} per token: "
                                              "1M learned it in 5 of 5 seeds and 30K in 1.")
+    tie = _Main(1, 5)
+    tie.accuracy[0, :, 1, 1] = 0.3
+    tie.accuracy[1, :, 1, 1] = [0.9, 0.9, 0.9, 0.9, 0.3]  # TADD at 1e-3: 4 against 0, rarer
+    said = capacity_choice_sentence(capacity_choice(tie, 0.5, [("TADD", 1e-2), ("TADD", 1e-3)]))
+    assert said.startswith(f"The capacity test runs at TADD, {sci(1e-3)} per token: 1M learned it in 4 of 5")
+    assert said.endswith(f"; TADD at {sci(1e-2)} (1M 5 of 5, 30K 1) qualifies too, with the same difference "
+                         "of 4 seeds, and between equals the rule takes the rarer frequency.")
     none = capacity_choice(_Main(3, 5), 0.5, [("TADD", 1e-2)])
     assert capacity_choice_sentence(none).startswith("No cell is chosen: no candidate cell has 1M")
 

@@ -314,7 +314,16 @@ def capacity_choice_sentence(choice: dict) -> str:
     c = choice["chosen"]
     if c is None:
         return f"No cell is chosen: {choice['how']}."
-    return f"The capacity test runs at {c['task']}, {sci(c['frequency'])} per token: {choice['how']}."
+    said = f"The capacity test runs at {c['task']}, {sci(c['frequency'])} per token: {choice['how']}"
+    gap = c["large_learned"] - c["small_learned"]
+    tied = [r for r in choice["rows"] if r["qualifies"] and r is not c
+            and r["large_learned"] - r["small_learned"] == gap]
+    if tied:
+        said += ("; " + ", ".join(f"{r['task']} at {sci(r['frequency'])} ({r['large']} {r['large_learned']} "
+                                  f"of {r['seeds']}, {r['small']} {r['small_learned']})" for r in tied)
+                 + f" qualifies too, with the same difference of {gap} seeds, and between equals "
+                   "the rule takes the rarer frequency")
+    return said + "."
 
 
 def forgetting_direction_sentence(found: dict, alpha: float) -> str:
