@@ -828,6 +828,9 @@ cap8_ready = cap8_runs_done == len(cap8_test_sweep.cells())
 if cap8_ready:
     _, cap8_cap, cap8_test = capacity.load_capacity_test(REPO_ROOT / capacity_test_file)
     glue_text("cap8_verdict", capacity.capacity_test_sentence(cap8_test))
+    fig, ax = plt.subplots(figsize=(9.5, 4), layout="constrained")
+    figures.fig_capacity_test(ax, cap8_test)
+    glue("fig_capacity_test", fig, display=True)  # the book's own figure (h): the capacity test
 else:
     glue_text("cap8_verdict", f"Its runs have not all landed ({cap8_runs_done} of "
                               f"{len(cap8_test_sweep.cells())}), so this chapter gives no capacity "

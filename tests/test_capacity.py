@@ -291,3 +291,30 @@ def test_a_capacity_sweep_written_by_the_design_reads_back_against_its_compared_
     assert list(test.large) == pytest.approx(large)
     assert test.registered.verdict in {STAYS_BELOW, REACHES, WITHIN, UNDECIDED}
     assert len(test.alternatives) == 1 + 2  # the other budget, and the two other margins
+
+
+def test_the_capacity_test_figure_draws_every_seed_and_is_readable():
+    """figures.fig_capacity_test on a planted test: each small seed a line over the budgets, each
+    large seed and each small cosine seed a marker at the base budget; labelled axes, ticks on
+    both, a legend clear of the data (rarescale.book.report.figure_problems)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rarescale.book.report import figure_problems
+    from rarescale.olmo.capacity import capacity_test
+    from rarescale.olmo.figures import fig_capacity_test
+
+    rng = np.random.default_rng(2)
+    small = 0.3 + 0.05 * np.arange(4) + 0.02 * rng.standard_normal((5, 4))
+    test = capacity_test(_cap(small), _Main(0.9 + 0.02 * rng.standard_normal(5), small[:, 0]), _analysis())
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    fig_capacity_test(ax, test)
+    assert figure_problems(fig) == []
+    seeds = [line for line in ax.get_lines() if len(line.get_xdata()) == 4]
+    assert len(seeds) == 5 + 1  # five seeds and their mean
+    np.testing.assert_allclose(seeds[-1].get_ydata(), small.mean(0))
+    markers = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
+    assert sorted(len(m.get_xdata()) for m in markers) == [5, 5]
+    plt.close(fig)

@@ -195,6 +195,34 @@ def fig_capacity(axes, cap, task: int, margin: float = 0.5):
     return axes
 
 
+def fig_capacity_test(ax, test):
+    """(h) The book's own: the capacity test (C4 against C5). The small size's held-out accuracy
+    at each budget (each decayed on its branch; faint: each seed, solid: the mean) against the
+    large size's seeds at the base budget (cosine), the margin below the large size's mean that
+    counts as reaching it, and the small size's own cosine run at the base budget."""
+    colours = plt.get_cmap("plasma")([0.05, 0.8])
+    x = test.tokens
+    for seed in test.small:
+        ax.plot(x, seed, color=colours[0], lw=0.8, alpha=0.35, marker="o", ms=3)
+    ax.plot(x, test.small.mean(0), color=colours[0], lw=2, marker="o", ms=6,
+            label=f"{test.small_size}, each budget decayed (mean of {len(test.small)} seeds)")
+    ax.plot(np.full(len(test.small_base_cosine), test.base_tokens * 0.93), test.small_base_cosine,
+            ls="none", marker="s", mfc="none", ms=6, color=colours[0],
+            label=f"{test.small_size} at the base budget, cosine (each seed)")
+    ax.plot(np.full(len(test.large), test.base_tokens * 1.07), test.large, ls="none", marker="D",
+            ms=6, color=colours[1], label=f"{test.large_size} at the base budget, cosine (each seed)")
+    reach = test.large.mean() - test.registered.margin
+    ax.axhspan(reach, test.large.mean(), color=colours[1], alpha=0.15, lw=0,
+               label=f"within {test.registered.margin:g} of {test.large_size}'s mean: reaches it")
+    ax.axhline(test.baseline, color="0.4", ls=":", lw=1.2, label="chance or one-operand rule, the better")
+    ax.axvline(test.base_tokens * test.budget, color="0.6", ls="--", lw=1, label=f"registered budget ({test.budget:g}×)")
+    ax.set(xscale="log", ylim=(0, 1.02), xlabel="training tokens of the budget",
+           ylabel="held-out accuracy (argmax, labels)",
+           title=f"{test.task} at {sci(test.frequency)} per token")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    return ax
+
+
 def threshold_rows(res, margin: float = 0.5) -> list[list[str]]:
     """The threshold table: per task and size, the mean threshold, the seeds' range and each seed."""
     summary, rows = ladder.threshold_summary(res, margin), []
