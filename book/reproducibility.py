@@ -45,7 +45,7 @@ from IPython.display import HTML
 
 from rarescale.book import inventory
 from rarescale.store.artifacts import REPO_ROOT
-from rarescale.book.report import glue, html_table
+from rarescale.book.report import glue, glue_text, html_table
 
 log = artifact_log or os.environ.get("RARESCALE_ARTIFACT_LOG")
 rows = inventory.inventory(inventory.read_paths(Path(log) if log else None))
@@ -102,13 +102,13 @@ for r in rows:
     for name, version in r["libraries"].items():
         seen.setdefault(name, set()).add(version)
 machines = sorted({machine(r) for r in rows if not r["missing"]})
-glue("machines", "; ".join(machines) or "none recorded")
+glue_text("machines", "; ".join(machines) or "none recorded")
 HTML(html_table(["package", "pinned", "in the artifacts' manifests"],
                 [[n, pins.get(n, "–"), ", ".join(sorted(seen.get(n.replace("-", "_"), seen.get(n, set()))))
                   or "–"] for n in names]))
 
 # %% [markdown]
-# The artifacts came from: {glue:text}`machines`. Artifacts made before the manifests recorded
+# The artifacts came from: {glue:md}`machines`. Artifacts made before the manifests recorded
 # the machine say "not recorded".
 
 # %% [markdown]
@@ -125,7 +125,7 @@ HTML(html_table(["package", "pinned", "in the artifacts' manifests"],
 # %% tags=["remove-input"]
 corpus_rows = inventory.corpus_builds(rows)
 glue("n_corpus_builds", len({r[2] for r in corpus_rows}))
-glue("mixed_sweeps", ", ".join(sorted({r[0] for r in corpus_rows
+glue_text("mixed_sweeps", ", ".join(sorted({r[0] for r in corpus_rows
                                        if sum(q[0] == r[0] for q in corpus_rows) > 1
                                        and len({q[2] for q in corpus_rows if q[0] == r[0]}) > 1}))
      or "none")
@@ -134,6 +134,6 @@ HTML(html_table(["sweep", "token file", "sha256", "Debian packages of the build"
 
 # %% [markdown]
 # The runs read trained on {glue:text}`n_corpus_builds` build(s) of the corpus. Sweeps whose
-# cells span more than one: {glue:text}`mixed_sweeps`. The builds share their sources, their
+# cells span more than one: {glue:md}`mixed_sweeps`. The builds share their sources, their
 # tokenizer and their split rule; they differ by the documentation changes of a package's
 # point release, and chapter 4 says where a comparison crosses builds.
