@@ -61,16 +61,9 @@ def corpus_checksums(config: RunConfig) -> dict[str, str]:
     the synthetic corpus, which the config itself determines). The natural corpus is rebuilt on
     each machine from the Debian packages there, and another package version gives other bytes
     under the same path: a run records these, and a run resumed on other bytes stops."""
-    import hashlib
+    from rarescale.store.files import file_sha256
 
-    out = {}
-    for path in config.corpus_files():
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        out[str(path)] = h.hexdigest()
-    return out
+    return {str(path): file_sha256(path) for path in config.corpus_files()}
 
 
 def run_tasks(config: RunConfig):

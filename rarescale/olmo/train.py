@@ -33,7 +33,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rarescale.store.files import write_atomically
+from rarescale.store.files import file_sha256, write_atomically
 from rarescale.store.locks import wait_for_lock
 from rarescale.olmo import measures, memory, sharding, throughput
 from rarescale.olmo.config import RunConfig
@@ -172,16 +172,6 @@ def _digests_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save_checked(path: Path, save) -> None:
     """Write a checkpoint atomically with its SHA-256 beside it (``<name>.sha256``), so that a
     resume can tell a damaged file from a whole one. The digests file lists the new digest and
@@ -192,7 +182,7 @@ def save_checked(path: Path, save) -> None:
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         save(tmp)
-        new = _file_sha256(tmp)
+        new = file_sha256(tmp)
         write_atomically(digests, lambda t: Path(t).write_text("\n".join([new, *old[:1]]) + "\n"))
         os.replace(tmp, path)
     finally:
@@ -204,7 +194,7 @@ def _load_checkpoint(path: Path, config: RunConfig, corpus: dict | None = None) 
     import torch
 
     digests = _digests_path(path)
-    if digests.is_file() and _file_sha256(path) not in digests.read_text().split():
+    if digests.is_file() and file_sha256(path) not in digests.read_text().split():
         raise ConfigError(f"{path.resolve()} does not match its checksum ({digests.name}): the file "
                           "was damaged; delete it to start the run over.")
     try:

@@ -13,6 +13,17 @@ import uuid
 from pathlib import Path
 
 
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes, read in 4 MiB blocks (a corpus or checkpoint need not fit twice)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_atomically(path, write) -> Path:
     """Call ``write(tmp)`` to write a temporary file beside ``path``, then rename it to ``path``.
 
