@@ -304,7 +304,7 @@ def test_a_sweep_refuses_to_add_cells_on_other_corpus_bytes_than_its_landed_ones
         grid.corpus_changes(sweep, todo[1:], here)
     record.write_text(json.dumps({"how": "test", "runs": {key: {"data/natural/x.bin": "b" * 64}}}))
     loaded = artifacts.load_artifact(grid.KIND, grid.artifact_config(second))
-    assert grid.run_corpus(loaded) == ({"data/natural/x.bin": "b" * 64}, "inferred")
+    assert grid.run_corpus(loaded.path) == ({"data/natural/x.bin": "b" * 64}, "inferred")
     (line,) = grid.corpus_changes(sweep, todo[1:], here)  # the inferred one agrees with here
     assert line.startswith("tiny: 1 landed cell(s)")
 
@@ -323,7 +323,7 @@ def test_every_committed_natural_text_run_knows_its_corpus_bytes():
         config = json.loads(path.read_text())["config"]
         if not config.get("corpus"):
             continue
-        corpus, how = grid.run_corpus(artifacts.load_artifact(grid.KIND, config))
+        corpus, how = grid.run_corpus(artifacts.load_artifact(grid.KIND, config).path)
         assert set(corpus) == set(config["corpus"]) and set(corpus.values()) <= recorded | stats, path
         seen += 1
     assert seen >= 56

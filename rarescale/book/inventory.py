@@ -83,7 +83,6 @@ def corpus_builds(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "co
     for that build (or "not recorded"), the runs, and how each is known (recorded by the run,
     or inferred for older ones: :func:`rarescale.olmo.grid.run_corpus`)."""
     from collections import Counter
-    from types import SimpleNamespace
 
     from rarescale.olmo.grid import run_corpus, sweeps_by_key
 
@@ -93,11 +92,9 @@ def corpus_builds(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "co
     for r in rows:
         if r["kind"] != "olmo_run" or r["missing"]:
             continue
-        config = json.loads((r["path"] / "manifest.json").read_text())["config"]
-        if not config.get("corpus"):
+        corpus, how = run_corpus(r["path"])
+        if how == "synthetic":
             continue
-        result = json.loads((r["path"] / "result.json").read_text())
-        corpus, how = run_corpus(SimpleNamespace(key=r["key"], result=result, config=config, path=r["path"]))
         for sweep in sweeps.get(r["key"], ["no sweep file"]):
             for file, sha in corpus.items():
                 count[sweep, file, sha, how] += 1

@@ -241,17 +241,19 @@ class Sweep(Config):
             spec = TaskSpec(**{**spec.__dict__, "seed": spec.seed + 1000 * i + j})
         return InjectedTask(spec, float(self.frequencies[j]))
 
+    def task_pairs(self) -> list[tuple[int, int]]:
+        """``(task index, frequency index)`` of each task at each frequency it runs at."""
+        own = self.task_frequencies or (None,) * len(self.tasks)
+        return [(i, j) for i in range(len(self.tasks)) for j, f in enumerate(self.frequencies)
+                if own[i] is None or f in own[i]]
+
     def task_cells(self) -> list[tuple[str, float]]:
         """Each ``(task title, frequency)`` the grid runs, in the file's order."""
-        own = self.task_frequencies or (None,) * len(self.tasks)
-        return [(t.title, float(f)) for t, mine in zip(self.tasks, own) for f in self.frequencies
-                if mine is None or f in mine]
+        return [(self.tasks[i].title, float(self.frequencies[j])) for i, j in self.task_pairs()]
 
     def cell_groups(self):
         """``(size, seed, [(task index, frequency index), ...])`` for every cell, in order."""
-        own = self.task_frequencies or (None,) * len(self.tasks)
-        pairs = [(i, j) for i in range(len(self.tasks)) for j, f in enumerate(self.frequencies)
-                 if own[i] is None or f in own[i]]
+        pairs = self.task_pairs()
         for size, seed in itertools.product(self.sizes, self.seeds):
             for group in ([pairs] if self.pack else [[p] for p in pairs]):
                 yield size, seed, group
@@ -334,21 +336,25 @@ CORPUS_RECORD = artifacts.REPO_ROOT / "book" / "data" / "olmo_run_corpora.json"
 """The corpus bytes of the runs made before runs recorded them (inferred, and said how)."""
 
 
-def run_corpus(artifact) -> tuple[dict, str]:
-    """The SHA-256 of each token file a run's artifact trained on, by path, and how it is known:
-    ``"recorded"`` (the run's own ``corpus_sha256``), ``"inferred"`` (:data:`CORPUS_RECORD`,
-    for older runs) or ``"synthetic"`` (no file: the config determines the corpus)."""
+def run_corpus(folder: Path) -> tuple[dict, str]:
+    """The SHA-256 of each token file the run in artifact ``folder`` trained on, by path, and how
+    it is known: ``"recorded"`` (the run's own ``corpus_sha256``), ``"inferred"``
+    (:data:`CORPUS_RECORD`, for older runs) or ``"synthetic"`` (no file: the config determines
+    the corpus). Reads the run's result and manifest, not its arrays."""
     import json
 
-    if "corpus_sha256" in artifact.result:
-        return dict(artifact.result["corpus_sha256"]), "recorded"
-    if not artifact.config.get("corpus"):
+    folder = Path(folder)
+    result = json.loads((folder / "result.json").read_text())
+    if "corpus_sha256" in result:
+        return dict(result["corpus_sha256"]), "recorded"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if not manifest["config"].get("corpus"):
         return {}, "synthetic"
     known = json.loads(CORPUS_RECORD.read_text())["runs"] if CORPUS_RECORD.is_file() else {}
-    if artifact.key not in known:
-        raise artifacts.ArtifactError(f"{artifact.path}: the run records no corpus checksum and "
+    if manifest["key"] not in known:
+        raise artifacts.ArtifactError(f"{folder}: the run records no corpus checksum and "
                                       f"{CORPUS_RECORD.name} has none for it")
-    return dict(known[artifact.key]), "inferred"
+    return dict(known[manifest["key"]]), "inferred"
 
 
 def corpus_counts(sweep: Sweep) -> dict[tuple[str, str], int]:
@@ -356,9 +362,10 @@ def corpus_counts(sweep: Sweep) -> dict[tuple[str, str], int]:
     (:func:`run_corpus`): more than one checksum for a file means the grid spans corpus builds."""
     counts: dict[tuple[str, str], int] = {}
     for config in sweep.cells():
-        if find_run(config) is None:
+        folder = find_run(config)
+        if folder is None:
             continue
-        for path, digest in run_corpus(artifacts.load_artifact(KIND, artifact_config(config)))[0].items():
+        for path, digest in run_corpus(folder)[0].items():
             counts[path, digest] = counts.get((path, digest), 0) + 1
     return counts
 
