@@ -771,9 +771,7 @@ candidates = design.capacity_candidates([c for choice in choices for c in choice
 at_candidates = design.capacity_view(main_sweep, candidates)
 cap8_main = ladder.ladder_results(at_candidates, load_runs(at_candidates, produce=f"python -m runners.sweep {main_file}"))
 cap8_choice = design.capacity_choice(cap8_main, main_sweep.analysis.margin, candidates)
-HTML(html_table(["task", "frequency", "seeds", f"{cap8_main.sizes[0]} learned", f"{cap8_main.sizes[-1]} learned",
-                 f"{cap8_main.sizes[0]} accuracy", f"{cap8_main.sizes[-1]} accuracy", "capacity test"],
-                figures.capacity_choice_rows(cap8_choice),
+HTML(html_table(figures.capacity_choice_columns(cap8_choice), figures.capacity_choice_rows(cap8_choice),
                 caption="The capacity test's cell: the pilot's separating cells in the main sweep's "
                         "five seeds at the base budget (mean held-out accuracy over the seeds)"))
 
@@ -782,28 +780,23 @@ glue("cap8_large_min", design.LARGE_AT_LEAST)
 glue("cap8_small_max", design.SMALL_AT_MOST)
 glue("cap8_gap_margin", CAPACITY_MARGIN)
 glue_text("cap8_choice", figures.capacity_choice_sentence(cap8_choice))
-second_stage = Sweep.from_yaml(REPO_ROOT / capacity_design_file)
-second_done = sum(find_run(c) is not None for c in second_stage.cells())
-glue_text("cap8_state", "" if cap8_choice["chosen"] is not None else (
-    f"So the rule's second stage (`{capacity_design_file}`, committed before its runs) runs "
-    f"{second_stage.tasks[0].title} at {', '.join(sci(f) for f in second_stage.frequencies)} per "
-    f"token, at the same two sizes, seeds and budget, and applies the same rule there "
-    f"({second_done} of its {len(second_stage.cells())} runs are done):"))
 
 # %% [markdown]
 # {glue:md}`cap8_choice` {glue:md}`cap8_state`
 
 # %%
-second_cells = second_stage.task_cells()
+second_stage = Sweep.from_yaml(REPO_ROOT / capacity_design_file)
 second_res = ladder.ladder_results(second_stage, load_runs(second_stage, produce=f"python -m runners.sweep {capacity_design_file}"))
-second_choice = design.capacity_choice(second_res, second_stage.analysis.margin, second_cells)
-HTML(html_table(["task", "frequency", "seeds", f"{second_res.sizes[0]} learned", f"{second_res.sizes[-1]} learned",
-                 f"{second_res.sizes[0]} accuracy", f"{second_res.sizes[-1]} accuracy", "capacity test"],
-                figures.capacity_choice_rows(second_choice),
+second_choice = design.capacity_choice(second_res, second_stage.analysis.margin, second_stage.task_cells())
+HTML(html_table(figures.capacity_choice_columns(second_choice), figures.capacity_choice_rows(second_choice),
                 caption="The second stage: the same rule over the commoner frequencies (five seeds "
                         "at the base budget; mean held-out accuracy over the seeds)"))
 
 # %% tags=["remove-input"]
+glue_text("cap8_state", "" if cap8_choice["chosen"] is not None else (
+    f"So the rule's second stage (`{capacity_design_file}`, committed before its runs) runs "
+    f"{second_stage.tasks[0].title} at {', '.join(sci(f) for f in second_stage.frequencies)} per "
+    f"token, at the same two sizes, seeds and budget, and applies the same rule there:"))
 glue_text("cap8_second", figures.capacity_choice_sentence(second_choice))
 from rarescale.olmo.data import run_tasks
 

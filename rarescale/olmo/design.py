@@ -169,7 +169,8 @@ def _possible_choices(rows, large_at_least: int, small_at_most: int, seeds: int)
     for counts in product(*ways):
         good = [{**r, "small_learned": s, "large_learned": l} for r, (s, l) in zip(rows, counts)
                 if l >= large_at_least and s <= small_at_most]
-        pick = (lambda c: (c["task"], c["frequency"]))(_pick(good)) if good else None
+        best = _pick(good) if good else None
+        pick = None if best is None else (best["task"], best["frequency"])
         if pick not in out:
             out.append(pick)
     return out

@@ -337,6 +337,13 @@ def capacity_choice_rows(choice: dict) -> list[list[str]]:
             for r in choice["rows"]]
 
 
+def capacity_choice_columns(choice: dict) -> list[str]:
+    """The header of :func:`capacity_choice_rows`' table, naming the two sizes it compares."""
+    small, large = choice["rows"][0]["small"], choice["rows"][0]["large"]
+    return ["task", "frequency", "seeds", f"{small} learned", f"{large} learned",
+            f"{small} accuracy", f"{large} accuracy", "capacity test"]
+
+
 def capacity_choice_sentence(choice: dict) -> str:
     """The capacity cell's choice in words: the cell, or why there is none."""
     c = choice["chosen"]
