@@ -65,6 +65,21 @@ def test_missing_artifact_names_itself_and_the_command(artifact_dir):
         load_artifact("demo", CONFIG)
 
 
+def test_a_config_recomputed_to_another_last_bit_reads_the_same_artifact(artifact_dir):
+    """A float of the config recomputed on another CPU (numpy's SIMD pow differs by an ulp
+    between CPUs) keys and reads the same artifact; a change the key's digits see is refused."""
+    config = {"spectra": [0.10174595237052728, 0.2], "seed": 0}
+    save_artifact("demo", config, {"x": 1}, {})
+    again = {"spectra": [float(np.nextafter(0.10174595237052728, 1)), 0.2], "seed": 0}
+    assert again != config and load_artifact("demo", again).result == {"x": 1}
+    saved = load_artifact("demo", config)
+    manifest = json.loads((saved.path / "manifest.json").read_text())
+    manifest["config"]["spectra"][0] = 0.1017459524  # a digit the key reads
+    (saved.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="different config"):
+        load_artifact("demo", config)
+
+
 def test_corrupt_and_mismatched_artifacts_fail_loudly(artifact_dir):
     saved = save_artifact("demo", CONFIG, {"x": 1}, {"a": np.ones(3)})
     (saved.path / "arrays.npz").write_bytes(b"not a zip")

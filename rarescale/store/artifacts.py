@@ -334,7 +334,8 @@ def _read(path: Path, kind: str, config: dict, produce: str | None) -> Artifact:
         raise
     except (OSError, ValueError, KeyError) as exc:
         raise ArtifactError(f"{name} is corrupt ({type(exc).__name__}: {exc}).{how}") from exc
-    if manifest.get("kind") != kind or manifest.get("config") != config:
+    # compared as the key sees them: a float recomputed on another CPU may differ in its last bit
+    if manifest.get("kind") != kind or _rounded(manifest.get("config")) != _rounded(config):
         raise ArtifactError(f"{name} was made from a different config than the one asked for.{how}")
     if os.environ.get(LOG_ENV):  # the book records what each build read, and its checksum
         with open(os.environ[LOG_ENV], "a") as log:
