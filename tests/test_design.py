@@ -382,3 +382,21 @@ def test_below_chance_p_is_the_binomial_tail_and_holds_its_level_under_guessing(
     guesses = rng.binomial(n, chance, 20_000) / n
     assert np.mean([below_chance_p(a, n, chance) < 0.05 for a in guesses]) <= 0.05
     assert below_chance_p(0.035, n, chance) < 1e-8  # 7 of 200: far below guessing
+
+
+def test_below_chance_holds_its_family_level_over_ten_runs_and_finds_a_planted_one():
+    """ladder.below_chance over ten runs guessing at chance (the null): some run is called
+    below chance in at most 5% of simulated families (Holm), while testing the lowest alone
+    would call one far more often; one run at 7 of 200 among nine guessing is found."""
+    from rarescale.olmo.ladder import below_chance, below_chance_p
+
+    n, chance, rng = 200, 0.2, np.random.default_rng(1)
+    families = rng.binomial(n, chance, (4000, 10)) / n
+    called = np.mean([below_chance(f, n, chance)["below"].any() for f in families])
+    naive = np.mean([below_chance_p(f.min(), n, chance) < 0.05 for f in families])
+    assert called <= 0.05 and naive > 0.2
+    planted = families[0].copy()
+    planted[3] = 7 / n
+    found = below_chance(planted.reshape(2, 5), n, chance)
+    assert found["below"].reshape(-1)[3] and found["p_adjusted"].shape == (2, 5)
+    assert np.isnan(below_chance([np.nan, 0.035], n, chance)["p"][0])

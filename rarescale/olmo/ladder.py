@@ -16,7 +16,7 @@ import numpy as np
 from rarescale.olmo.grid import Sweep, cell_key, load_runs
 from rarescale.olmo.model import model_size
 from rarescale.olmo.tasks import TaskSpec
-from rarescale.verdicts import adjust_family, size_trend
+from rarescale.verdicts import ALPHA, adjust_family, holm, size_trend
 
 
 def learned_level(baseline, margin: float = 0.5):
@@ -33,6 +33,19 @@ def below_chance_p(accuracy: float, n: int, chance: float) -> float:
     from scipy.stats import binom
 
     return float(binom.cdf(int(round(accuracy * n)), n, chance))
+
+
+def below_chance(accuracy, n: int, chance: float, alpha: float = ALPHA) -> dict:
+    """Which runs score below guessing: :func:`below_chance_p` for each finite accuracy in
+    ``accuracy`` (any shape; nan: not run), Holm-adjusted over them as one family. Returns
+    ``p`` and ``p_adjusted`` (the shape of ``accuracy``) and ``below`` (adjusted p at or under
+    ``alpha``): picking the lowest run and testing it alone would ignore the others."""
+    acc = np.asarray(accuracy, float)
+    p = np.full(acc.shape, np.nan)
+    ran = np.isfinite(acc)
+    p[ran] = [below_chance_p(a, n, chance) for a in acc[ran]]
+    q = holm(p.ravel()).reshape(acc.shape)
+    return {"p": p, "p_adjusted": q, "below": np.isfinite(q) & (q <= alpha)}
 
 
 def threshold_frequency(frequencies, accuracy, level) -> float:
