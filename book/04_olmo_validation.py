@@ -815,9 +815,8 @@ glue_text("cap8_below", "" if not below.any() else (
       f"(one-sided binomial tests, Holm-adjusted over them; the lowest, "
       f"{second_res.accuracy[0][lowest[0], 0, lowest[1]]:.3f}, at adjusted p = "
       f"{guessing['p_adjusted'][lowest]:.1e})"
-    + (": below chance, a model answers the held-out pairs by a rule that is wrong on them, "
-       "not at random; it has fitted something of the training pairs that does not generalise."
-       if guessing["below"].any() else "; guessing explains them.")))
+    + (": below chance, such a model answers the held-out pairs by some rule that is wrong on "
+       "them, not by guessing." if guessing["below"].any() else "; guessing explains them.")))
 cap8_test_sweep = Sweep.from_yaml(REPO_ROOT / capacity_test_file)
 cap8_runs_done = sum(find_run(c) is not None for c in cap8_test_sweep.cells())
 cap8_ready = cap8_runs_done == len(cap8_test_sweep.cells())
