@@ -250,6 +250,31 @@ def test_the_capacity_sentence_states_the_gap_its_interval_both_p_values_and_the
     assert "**stays below**, the verdict of 5 of the 5 alternatives" in said
 
 
+def test_the_capacity_reading_counts_the_seeds_that_learn_and_lose_the_task():
+    """capacity_test_reading on a planted test: the seeds at or above the learned level (0.6 here:
+    baseline 0.2, margin 0.5) per budget, the large size's, a seed that learns at 4x and loses it
+    at 8x, and the small seeds within the margin of the large mean at the registered budget."""
+    from rarescale import verdicts
+    from rarescale.olmo.capacity import VERDICT_MEANING, capacity_test, capacity_test_reading
+
+    small = np.full((5, 4), 0.3)
+    small[0] = [0.3, 0.3, 0.7, 0.88]   # learns at 4x and keeps it; within 0.05 of the large mean at 8x
+    small[1] = [0.3, 0.65, 0.7, 0.4]   # learns at 2x, loses it at 8x
+    large = np.array([0.9, 0.92, 0.9, 0.5, 0.91])  # 4 of 5 learn it
+    test = capacity_test(_cap(small), _Main(large, small[:, 0]), _analysis())
+    assert test.learned_level == pytest.approx(0.6)
+    said = capacity_test_reading(test)
+    assert said.startswith(VERDICT_MEANING[test.registered.verdict].format(budget="8×"))
+    assert "30K learns the task (held-out accuracy at least 0.60) in 0 at 1×, 1 at 2×, 2 at 4×, 1 at 8×" in said
+    assert "1M in 4 of 5 at 1×" in said
+    assert "1 of the small size's seeds learns it at one budget and loses it at a longer one" in said
+    assert "At 8×, 1 of the 5 small seeds comes within 0.05 of 1M's mean" in said
+    # every verdict the test can return has its meaning, naming the budget
+    assert set(VERDICT_MEANING) == {verdicts.STAYS_BELOW, verdicts.REACHES, verdicts.WITHIN,
+                                    verdicts.UNDECIDED}
+    assert all("{budget}" in m for m in VERDICT_MEANING.values())
+
+
 def test_a_capacity_sweep_written_by_the_design_reads_back_against_its_compared_sweep(tmp_path, monkeypatch):
     """End to end, with tiny real runs: a compared sweep (two sizes, two seeds, cosine), the
     capacity sweep design.capacity_sweep writes for a chosen cell of it (the small size at 2x,

@@ -346,16 +346,16 @@ def chapter3(K, m, a, b, d, mixture_seed, widths, seeds, steps, batch, lr, commo
 
 # --------------------------------------------------------------------------- chapter 4 (C15-C20)
 
-def chapter4(sweep_file, capacity_file, **_) -> list[Row]:
+def chapter4(sweep_file, capacity_test_file, **_) -> list[Row]:
     from rarescale.store.artifacts import REPO_ROOT
+    from rarescale import verdicts as verdicts_
+    from rarescale.book.report import sci
     from rarescale.olmo import capacity, ladder
 
     sweep, res = ladder.load_ladder(REPO_ROOT / sweep_file)
-    _, cap = capacity.load_capacity(REPO_ROOT / capacity_file)
     chapter = "04_olmo_validation"
     scale = (f"OLMo-2, {res.params.min():,}–{res.params.max():,} non-embedding parameters, "
              f"{res.tokens.max() / 1e6:.0f}M tokens, {len(res.seeds)} seeds, CPU")
-    margin = sweep.analysis.margin
     found = ladder.verdicts(res, sweep.analysis)
     rows = [
         Row("C15", "two synthetic tasks (comparison, modular addition) on reserved tokens",
@@ -384,16 +384,19 @@ def chapter4(sweep_file, capacity_file, **_) -> list[Row]:
                         scale, chapter, sections[claim], kind="replication",
                         family=mine[0]["trend"].family, p=_finite(best.p),
                         p_adjusted=_finite(best.p_adjusted)))
-    verdicts = [cap.verdict(t, margin) for t in range(len(cap.tasks))]
+    _, _, test = capacity.load_capacity_test(REPO_ROOT / capacity_test_file)
+    g = test.registered
     rows.append(Row(
-        "C4, C5 (pretraining)", "a smaller model plateaus below a larger one whatever its data",
-        "; ".join(f"{name}: {v.verdict} ({v.reason})" for name, v in zip(cap.titles, verdicts)),
-        _all_or_some(v.verdict == capacity.PLATEAU for v in verdicts),
-        "; ".join(f"gap {v.gap.text('{:+.2f}')}" for v in verdicts),
-        f"OLMo-2, {cap.sizes[0]} against {cap.sizes[-1]}, {cap.tokens[-1] / 1e6:.0f}M tokens, "
-        f"{len(cap.seeds)} seeds, CPU", chapter, "Capacity or speed? (C4, C5)",
-        kind="replication", family=f"C4, C5 in pretraining ({len(verdicts)} tests, no p-value: "
-        "a plateau fit's intervals)"))
+        "C4, C5 (pretraining)", "a smaller model stays below a larger one however long it trains",
+        f"{test.small_size} at {test.budget:g}× the tokens against {test.large_size} at the base "
+        f"budget, on {test.task} at {sci(test.frequency)} per token: {g.verdict}",
+        {verdicts_.STAYS_BELOW: REPRODUCED, verdicts_.REACHES: DIFFERS}.get(g.verdict, NOT_SHOWN),
+        f"gap {g.gap:+.3f} [{g.low:+.3f}, {g.high:+.3f}]",
+        f"OLMo-2, {test.small_size} against {test.large_size}, up to "
+        f"{test.tokens.max() / 1e6:.0f}M tokens, {len(test.large)} seeds, CPU", chapter,
+        "A capacity test that can answer (C4, C5)", kind="replication",
+        family="C4, C5 in pretraining (1 test: two one-sided permutation tests, gap > 0 and "
+               f"gap < {g.margin:g})", p=_finite(g.p_below), p_adjusted=_finite(g.p_below)))
     return rows
 
 

@@ -353,6 +353,59 @@ def capacity_test_sentence(test: CapacityTest) -> str:
             f"**{g.verdict}**, the verdict of {agree} of the {len(test.alternatives)} alternatives.")
 
 
+VERDICT_MEANING = {
+    verdicts.STAYS_BELOW:
+        "With {budget} the tokens the small model stays below the large one: at this task the gap "
+        "between the sizes is one of capacity, as the paper's Definition 2 (C5) has it, not only of "
+        "speed.",
+    verdicts.REACHES:
+        "With {budget} the tokens the small model comes within the margin of the large one: at this "
+        "task the larger size learns faster, as the paper's Definition 1 (C4) has it, but the smaller "
+        "is not held below it.",
+    verdicts.WITHIN:
+        "With {budget} the tokens the small model stays below the large one, but by less than the "
+        "margin: a real gap too small to call a capacity limit (neither Definition in full).",
+    verdicts.UNDECIDED:
+        "With {budget} the tokens neither test decides: the seeds allow both a gap that stays and one "
+        "that closes, so the test settles neither Definition.",
+}
+"""What each verdict of :func:`rarescale.verdicts.capacity_gap` says about C4 and C5."""
+
+
+def capacity_test_reading(test: CapacityTest) -> str:
+    """What the registered verdict means, and what lies under it: the seeds of each size that
+    learn the task (reach the learned level) at each budget, the seeds that learn it at one budget
+    and not at a longer one, the small size's seeds that reach the large one at the registered
+    budget, and what the schedule alone changes at the base budget."""
+    level, n = test.learned_level, len(test.small)
+    budget = f"{test.budget:g}×"
+    learned = test.small >= level  # [seed, budget]
+    k = int(np.argmin(np.abs(test.multiples - test.budget)))
+    reaching = int((test.small[:, k] >= test.large.mean() - test.registered.margin).sum())
+    # a seed "loses" the task when it is learned at one budget and not at some longer one
+    lost = int(sum(any(learned[s, i] and not learned[s, j]
+                       for i in range(learned.shape[1]) for j in range(i + 1, learned.shape[1]))
+                   for s in range(n)))
+    shift = test.schedule_shift
+    text = (VERDICT_MEANING[test.registered.verdict].format(budget=budget)
+            + f" Of its {n} seeds, {test.small_size} learns the task (held-out accuracy at least "
+            f"{level:.2f}) in " + ", ".join(f"{c} at {m:g}×" for c, m in zip(learned.sum(0), test.multiples))
+            + f"; {test.large_size} in {int((test.large >= level).sum())} of {len(test.large)} at 1×.")
+    if lost:
+        text += (f" {lost} of the small size's seeds {'learns' if lost == 1 else 'learn'} it at one "
+                 f"budget and {'loses' if lost == 1 else 'lose'} it at a longer one "
+                 "(each budget is its own decay branch off the same run).")
+    text += (f" At {budget}, {reaching} of the {n} small seeds come{'s' if reaching == 1 else ''} within "
+             f"{test.registered.margin:g} of {test.large_size}'s mean: the verdict is about the seeds' mean"
+             + (", not every seed." if reaching else ", and holds for every seed."))
+    text += (f" At the base budget the small size's decay branch differs from its own cosine run by "
+             f"{shift.value:+.3f} [{shift.low:+.3f}, {shift.high:+.3f}]: "
+             + ("no effect of the schedule is shown, though the interval is wide."
+                if shift.low <= 0 <= shift.high else "the schedule alone moves it, so part of the "
+                "gap may be the schedule's."))
+    return text
+
+
 def load_capacity_test(path) -> tuple[Sweep, CapacityResults, CapacityTest]:
     """A capacity sweep (its ``analysis`` a ``"capacity gap"``), its results and its test against
     the sweep it names in ``compare_with`` (read only at its smallest and largest sizes, at this

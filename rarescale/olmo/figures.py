@@ -344,6 +344,23 @@ def capacity_choice_columns(choice: dict) -> list[str]:
             f"{small} accuracy", f"{large} accuracy", "capacity test"]
 
 
+CAPACITY_TEST_COLUMNS = ["analysis", "gap (large − small)", "95% interval", "p (gap > 0)",
+                         "p (gap < margin)", "verdict"]
+"""The header of :func:`capacity_test_rows`' table."""
+
+
+def capacity_test_rows(test) -> list[list[str]]:
+    """The capacity test's table (:class:`rarescale.olmo.capacity.CapacityTest`): the registered
+    analysis, then each defensible alternative (another budget read, another margin), with the
+    gap, its interval, both one-sided p-values and the verdict."""
+    def row(name, g):
+        return [name, f"{g.gap:+.3f}", f"[{g.low:+.3f}, {g.high:+.3f}]", f"{g.p_below:.3f}",
+                f"{g.p_reaches:.3f}", g.verdict]
+
+    registered = f"registered: small at {test.budget:g}×, margin {test.registered.margin:g}"
+    return [row(registered, test.registered)] + [row(name, g) for name, g in test.alternatives]
+
+
 def capacity_choice_sentence(choice: dict) -> str:
     """The capacity cell's choice in words: the cell, or why there is none."""
     c = choice["chosen"]
