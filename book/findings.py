@@ -73,8 +73,9 @@ glue_text("differs", "; ".join(f"{r.claim}: {r.measured}" for r in differs) if d
 
 # %% [markdown]
 # Where the book measured one of the paper's numbers: {glue:md}`differs`. Where a measured
-# trend points the other way, the chapters say so; the clearest is C20's forgetting in the CPU
-# ladder: {glue:md}`forgetting`
+# trend points the other way, the chapters say so. C20's forgetting in chapter 4's main sweep:
+# {glue:md}`forgetting` (the packed ladder that preceded it measured a rise with size, larger
+# models forgetting more; chapter 4's last sections give it)
 #
 # ## What a GPU run would settle
 

@@ -26,7 +26,7 @@
 #
 # Chapters 1–3 reproduce sections 2 and 3 of the paper at the scale of this machine (2 CPU
 # cores). Chapter 4 follows section 4, pretraining OLMo-2 models with tasks injected at
-# controlled frequencies: it reads the artifacts of a ladder of runs made on this CPU, with the
+# controlled frequencies: it reads the artifacts of sweeps of runs made on this CPU, with the
 # same runners that train the paper-like grid on GPUs. Chapter 5 goes beyond the paper. The
 # last pages list the references, and what was computed where, when and with what.
 #

@@ -342,3 +342,56 @@ def test_the_reproducibility_page_names_each_sweeps_corpus_builds_with_their_pac
     assert sum(int(r[4]) for r in main) == sum(grid.find_run(c) is not None for c in sweep.cells())
     assert all(r[3] != "not recorded" and "linux-doc-6.1" in r[3] for r in builds)
     assert {r[5] for r in builds} <= {"recorded", "inferred"}
+
+
+class _Learned:
+    """A planted sweep's learned flags: [size, seed, task, frequency], two tasks run at
+    different frequencies (TCMP at the first three, TADD at the last three)."""
+
+    def __init__(self, learned):
+        self._learned = np.asarray(learned, bool)
+        self.sizes, self.titles = ("30K", "250K", "1M"), ["TCMP", "TADD"]
+        self.frequencies = np.array([1e-2, 3e-3, 1e-3, 3e-4])
+        self.ran = np.array([[True, True, True, False], [False, True, True, True]])
+
+    def learned(self, margin):
+        return self._learned
+
+
+def test_the_seeds_learned_table_counts_each_cell_and_marks_what_was_not_run():
+    from rarescale.olmo.figures import seeds_learned_columns, seeds_learned_rows, seeds_learned_sentence
+
+    learned = np.zeros((3, 5, 2, 4), bool)
+    learned[:, :, 0, 0] = True                   # TCMP at 1e-2: every seed of every size
+    learned[0, :1, 0, 1] = learned[2, :4, 0, 1] = True   # TCMP at 3e-3: 1, 0, 4 of 5
+    learned[:, :, 0, 3] = True                   # not run: never counted
+    res = _Learned(learned)
+    assert seeds_learned_columns(res) == ["task", "size", "1 × 10⁻²", "3 × 10⁻³", "1 × 10⁻³", "3 × 10⁻⁴"]
+    rows = seeds_learned_rows(res)
+    assert rows[0] == ["TCMP", "30K", "5 of 5", "1 of 5", "0 of 5", "–"]
+    assert rows[2] == ["TCMP", "1M", "5 of 5", "4 of 5", "0 of 5", "–"]
+    assert rows[3] == ["TADD", "30K", "–", "0 of 5", "0 of 5", "0 of 5"] and len(rows) == 6
+    said = seeds_learned_sentence(res)
+    assert said.startswith("TCMP: at 3 × 10⁻³, 30K 1, 250K 0, 1M 4 of 5; the sizes agree at "
+                           "1 × 10⁻² (every seed learns) and 1 × 10⁻³ (no seed learns).")
+    assert "TADD: the sizes agree at 3 × 10⁻³ (no seed learns)" in said
+
+
+def _found(claim, statement, verdict, p_adjusted):
+    from types import SimpleNamespace
+    return {"claim": claim, "statement": statement,
+            "trend": SimpleNamespace(verdict=verdict, p_adjusted=p_adjusted)}
+
+
+def test_the_verdict_sentences_count_the_supported_rows_of_each_claim():
+    from rarescale.olmo.figures import verdict_contrast_sentence, verdict_summary_sentence
+
+    main = [_found("C18", "threshold falls", "not shown", 0.3), _found("C18", "share rises", "not shown", 0.19),
+            _found("C19", "probe rises", "supported", 0.01)]
+    assert verdict_summary_sentence(main) == ("C18: 0 of 2 rows supported, the smallest adjusted p 0.19. "
+                                              "C19: 1 of 1 rows supported: probe rises.")
+    other = [_found("C18", "threshold falls", "supported", 0.01), _found("C18", "share rises", "not shown", 0.4),
+             _found("C19", "probe rises", "supported", 0.02)]
+    assert verdict_contrast_sentence(main, other, "the main sweep", "the ladder") == (
+        "Where they differ: C18, 1 row supported in the ladder against 0 in the main sweep.")
+    assert verdict_contrast_sentence(main, main, "the main sweep", "the ladder").startswith("The main sweep and")

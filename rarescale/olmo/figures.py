@@ -236,6 +236,70 @@ def threshold_rows(res, margin: float = 0.5) -> list[list[str]]:
     return rows
 
 
+def seeds_learned_columns(res) -> list[str]:
+    """The header of :func:`seeds_learned_rows`: task, size, then each frequency, highest first."""
+    return ["task", "size"] + [sci(f, 1) for f in res.frequencies]
+
+
+def seeds_learned_rows(res, margin: float = 0.5) -> list[list[str]]:
+    """C18's counts: per task and size, at each frequency, the seeds whose held-out accuracy
+    reached the learned level ("3 of 5"); "–" where the task was not run at that frequency."""
+    learned = res.learned(margin)  # [size, seed, task, frequency]
+    n = learned.shape[1]
+    return [[name, size] + [f"{int(learned[s, :, t, f].sum())} of {n}" if res.ran[t, f] else "–"
+                            for f in range(len(res.frequencies))]
+            for t, name in enumerate(res.titles) for s, size in enumerate(res.sizes)]
+
+
+def seeds_learned_sentence(res, margin: float = 0.5) -> str:
+    """:func:`seeds_learned_rows` in words, per task: the seeds each size learns in at the
+    frequencies where the sizes differ, and where they agree, which."""
+    learned = res.learned(margin)
+    n, parts = learned.shape[1], []
+    for t, name in enumerate(res.titles):
+        differ, agree = [], []
+        for f in np.flatnonzero(res.ran[t]):
+            counts = learned[:, :, t, f].sum(axis=1)
+            at = sci(res.frequencies[f], 1)
+            if np.ptp(counts) == 0:
+                k = int(counts[0])
+                agree.append(f"{at} ({'every seed learns' if k == n else 'no seed learns' if k == 0 else f'{k} seeds of each size learn'})")
+            else:
+                differ.append(f"at {at}, " + ", ".join(f"{size} {int(c)}" for size, c in zip(res.sizes, counts))
+                              + f" of {n}")
+        parts.append(f"{name}: " + "; ".join(differ + (["the sizes agree at " + " and ".join(agree)]
+                                                      if agree else [])))
+    return ". ".join(parts) + "."
+
+
+def verdict_summary_sentence(found: list[dict]) -> str:
+    """:func:`rarescale.olmo.ladder.verdicts` claim by claim: how many of its rows are supported,
+    which, and the smallest Holm-adjusted p-value of the claim's family."""
+    parts = []
+    for claim in dict.fromkeys(v["claim"] for v in found):
+        mine = [v for v in found if v["claim"] == claim]
+        ok = [v["statement"] for v in mine if v["trend"].verdict == "supported"]
+        best = np.nanmin([v["trend"].p_adjusted for v in mine])
+        parts.append(f"{claim}: {len(ok)} of {len(mine)} rows supported"
+                     + (": " + " and ".join(ok) if ok else f", the smallest adjusted p {best:.2f}"))
+    return ". ".join(parts) + "."
+
+
+def verdict_contrast_sentence(found: list[dict], other: list[dict], name: str, other_name: str) -> str:
+    """Where two sweeps' verdicts (:func:`rarescale.olmo.ladder.verdicts`) differ, claim by claim:
+    how many rows each supports."""
+    def n_supported(rows, claim):
+        return sum(v["claim"] == claim and v["trend"].verdict == "supported" for v in rows)
+
+    claims = list(dict.fromkeys(v["claim"] for v in found + other))
+    differ = [c for c in claims if n_supported(found, c) != n_supported(other, c)]
+    if not differ:
+        return f"{name[0].upper() + name[1:]} and {other_name} support as many rows of each claim."
+    return ("Where they differ: " + "; ".join(
+        f"{c}, {n_supported(other, c)} row{'' if n_supported(other, c) == 1 else 's'} supported in {other_name} against "
+        f"{n_supported(found, c)} in {name}" for c in differ) + ".")
+
+
 def fig_olmo_learning_curves(ax, res, task: int, margin: float = 0.5, seed: int = 0):
     """Held-out accuracy against training tokens, a line per (size, frequency): colour by
     frequency, solid for the largest size and dashed for the smallest; the learned level grey."""
