@@ -415,7 +415,7 @@ HTML(html_table(figures.seeds_learned_columns(res), figures.seeds_learned_rows(r
 # {glue:text}`inj_rarest` times, covering at most {glue:text}`distinct_rarest_max` of its
 # {glue:text}`pool` train pairs. Figure (b) puts the same accuracies against the number of
 # distinct train instances each run injected. Where two sizes saw as many instances, a gap
-# between them is a difference in what they make of them.
+# between them is a difference in what they make of them. {glue:md}`exposure_reading`
 
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
@@ -426,7 +426,14 @@ glue("fig_olmo_exposure", fig, display=False)
 plt.close(fig)
 
 # %% tags=["remove-input"]
-glue("distinct_rarest_max", int(np.nanmax(res.distinct[:, :, :, -1])))
+lowest = [len(ran) - 1 - int(np.argmax(ran[::-1])) for ran in res.ran]  # each task's rarest frequency run
+glue("distinct_rarest_max", int(max(np.nanmax(res.distinct[:, :, t, f]) for t, f in enumerate(lowest))))
+seen = (int(np.nanmin(res.distinct)), int(np.nanmax(res.distinct)))
+glue_text("exposure_reading", f"Here the runs injected {seen[0]} to {seen[1]} distinct train pairs "
+          f"of {int(min(t.n_instances // 2 for t in res.tasks))}" + (
+              ": at these frequencies every size saw (nearly) all of them, so no difference in "
+              "figure (a) is one of exposure." if seen[0] >= 0.9 * min(t.n_instances // 2 for t in res.tasks)
+              else "."))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_exposure
@@ -524,6 +531,8 @@ plt.close(fig)
 glue_text("probe_freq", sci(res.frequencies[f_probe], 2))
 label_best = res.best_probe(0, f_probe, 2).mean(1)  # TCMP answer probe, best layer, by size
 glue_text("label_probe_0", ladder.arrow(label_best))
+for t in range(len(res.tasks)):
+    glue_text(f"probe_reading_{t}", figures.selectivity_sentence(res, t, f_probe, analysis.layer))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_probes
@@ -537,6 +546,7 @@ glue_text("label_probe_0", ladder.arrow(label_best))
 # For the answer of {glue:md}`task_0` the one-operand rule is the probe's floor, not chance:
 # the best layer's answer probe reads {glue:md}`label_probe_0` from the smallest size to the
 # largest, against a shortcut of {glue:text}`shortcut_lo_0:.2f`–{glue:text}`shortcut_hi_0:.2f`.
+# At the registered layer: {glue:md}`probe_reading_0` {glue:md}`probe_reading_1`
 #
 # ## C20: interference and forgetting
 #

@@ -70,3 +70,17 @@ def test_crowded_tick_labels_of_one_axis_are_named():
     ax.set(xlabel="tokens", ylabel="loss (nats)")
     problems = figure_problems(fig)
     assert any("x tick" in p and "overlaps its x tick" in p for p in problems), problems
+
+
+def test_crowded_minor_tick_labels_of_a_log_axis_are_named():
+    """Under two decades, a log axis labels its minor ticks (2 × 10⁻⁴, 3 × 10⁻⁴, …), which
+    crowd each other on a narrow panel; with the powers of ten only labelled, it passes."""
+    from matplotlib.ticker import NullFormatter
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([2e-4, 3e-3], [0.6, 0.9], "o-")
+    ax.set(xscale="log", xlabel="frequency (per token)", ylabel="accuracy")
+    problems = figure_problems(fig)
+    assert any("x tick" in p and "overlaps its x tick" in p for p in problems), problems
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    assert figure_problems(fig) == []

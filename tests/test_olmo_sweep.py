@@ -395,3 +395,23 @@ def test_the_verdict_sentences_count_the_supported_rows_of_each_claim():
     assert verdict_contrast_sentence(main, other, "the main sweep", "the ladder") == (
         "Where they differ: C18, 1 row supported in the ladder against 0 in the main sweep.")
     assert verdict_contrast_sentence(main, main, "the main sweep", "the ladder").startswith("The main sweep and")
+
+
+def test_the_selectivity_sentence_reads_the_sign_of_probe_minus_control():
+    from types import SimpleNamespace
+
+    from rarescale.olmo.figures import selectivity_sentence
+    from rarescale.olmo.ladder import LadderResults
+
+    def planted(gap):  # [size][seed][task][frequency][target] -> per-layer scores, 3 layers
+        score = [[[[[np.full(3, 0.5 + g) for g in gap]]] for _ in range(2)] for _ in range(2)]
+        control = [[[[[np.full(3, 0.5) for _ in gap]]] for _ in range(2)] for _ in range(2)]
+        res = SimpleNamespace(probe_score=score, probe_control=control, seeds=(0, 1), sizes=("a", "b"),
+                              probe_targets=("v1", "label"), titles=["TADD"], frequencies=np.array([1e-3]))
+        res.selectivity = lambda *a, **k: LadderResults.selectivity(res, *a, **k)
+        return res
+
+    below = selectivity_sentence(planted([-0.1, -0.05]), 0, 0, 0.5)
+    assert "v1 -0.100 to -0.100; label -0.050 to -0.050" in below and "below its control" in below
+    assert "every probe scores above its control" in selectivity_sentence(planted([0.2, 0.1]), 0, 0, "best")
+    assert "both sides" in selectivity_sentence(planted([0.2, -0.1]), 0, 0, 0.5)

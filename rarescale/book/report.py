@@ -112,7 +112,7 @@ def text_overlaps(fig) -> list[str]:
         for axis_name, axis, limits in (("x", ax.xaxis, ax.get_xlim()), ("y", ax.yaxis, ax.get_ylim())):
             lo, hi = sorted(limits)
             slack = 1e-9 * (hi - lo)
-            for t in axis.get_ticklabels():
+            for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True):  # a log axis labels minor ticks
                 at = t.get_position()[0 if axis_name == "x" else 1]
                 # a tick outside the view is not drawn, though the axis may still hold its label
                 if t.get_visible() and t.get_text().strip() and lo - slack <= at <= hi + slack:

@@ -8,6 +8,7 @@ changing the code the student sweeps of chapters 2, 3 and 5 are keyed by.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from rarescale.book.plots import PALETTE, _major_log_ticks_only, _task_colours
@@ -24,6 +25,7 @@ def fig_olmo_run(artifact):
     axes[0].plot(tokens, a["val_loss"], marker="o", ms=3, color="k")
     axes[0].set(xscale="log", xlabel="training tokens", ylabel="validation loss (nats/token)",
                 title="background")
+    _major_log_ticks_only(axes[0])
     colours = _task_colours(np.arange(len(r["tasks"])))
     for i, name in enumerate(r["tasks"]):
         axes[1].plot(tokens, a["injected_label_loss"][:, i], color=colours[i], label=name)
@@ -31,8 +33,10 @@ def fig_olmo_run(artifact):
         axes[2].plot(tokens, a["test_acc_vocab"][:, i], color=colours[i], ls="--", lw=0.8)
     axes[1].set(xscale="log", xlabel="training tokens", ylabel="label loss, injected instances (nats)",
                 title="injected instances")
+    _major_log_ticks_only(axes[1])
     axes[2].set(xscale="log", xlabel="training tokens", ylabel="held-out accuracy", ylim=(0, 1.02),
                 title="held-out instances")
+    _major_log_ticks_only(axes[2])
     axes[2].legend(fontsize=7, ncol=2)
     return fig
 
@@ -46,7 +50,6 @@ def _size_colours(params):
 def _size_lines(ax, res, values, x, label_sizes=True, **kw):
     """A line per size (mean over seeds) and each seed as a faint dot; colour by size."""
     colours = _size_colours(res.params)
-    _major_log_ticks_only(ax)
     for s, size in enumerate(res.sizes):
         for r in range(values.shape[1]):
             ax.plot(x, values[s, r], ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
@@ -75,6 +78,7 @@ def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False, margin: float = 0
     ax.set(xscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="held-out accuracy" + (" (argmax, whole vocabulary)" if vocab else " (argmax, labels)"),
            ylim=(-0.02, 1.02), title=res.tasks[task].title)
+    _major_log_ticks_only(ax)  # spanning under two decades, matplotlib labels minor ticks too
     return ax
 
 
@@ -84,6 +88,8 @@ def fig_olmo_label_loss(ax, res, task: int):
     ax.axhline(np.log(1 / res.chance[task]), color="0.4", ls="--", lw=1, label="uniform over labels")
     ax.set(xscale="log", yscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="label loss on injected instances (nats)", title=res.tasks[task].title)
+    _major_log_ticks_only(ax)
+    _major_log_ticks_only(ax, "y")
     return ax
 
 
@@ -99,6 +105,8 @@ def fig_olmo_thresholds(ax, res, margin: float = 0.5):
         ax.plot(res.params, mean, color=colour, marker="s", ms=5, label=spec.title)
     ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters",
            ylabel="threshold frequency (instances per token)")
+    _major_log_ticks_only(ax)
+    _major_log_ticks_only(ax, "y")
     ax.axhspan(res.frequencies.min() / 3, res.frequencies.min(), color="0.9", lw=0)
     ax.axhspan(res.frequencies.max(), res.frequencies.max() * 3, color="0.9", lw=0)
     return ax
@@ -108,15 +116,22 @@ def fig_olmo_exposure(ax, res, task: int, margin: float = 0.5):
     """(b) Held-out accuracy against the distinct instances a run injected, a line per size across
     the frequencies (C18): at equal exposure, does a larger model learn more?"""
     colours = _size_colours(res.params)
-    _major_log_ticks_only(ax)
     for s, size in enumerate(res.sizes):
         x, y = res.distinct[s, :, task], res.accuracy[s, :, task]
         ax.plot(x.ravel(), y.ravel(), ls="none", marker="o", ms=3, alpha=0.35, color=colours[s])
         ax.plot(x.mean(0), y.mean(0), marker="o", ms=4, color=colours[s],
                 label=f"{size} ({res.params[s]:,})")
     ax.axhline(res.level(margin)[task].mean(), color="0.75", lw=3, zorder=0, label="learned level")
-    ax.set(xscale="log", xlabel="distinct train instances injected", ylim=(-0.02, 1.02),
-           ylabel="held-out accuracy (argmax, labels)", title=res.tasks[task].title)
+    distinct = res.distinct[:, :, task]
+    spread = np.nanmax(distinct) / max(np.nanmin(distinct), 1)
+    # a log axis where the counts span a factor of three or more; else (every run saw about as
+    # many, as when each saw nearly all its train pairs) a linear one, whose ticks fall in view
+    ax.set(xscale="log" if spread >= 3 else "linear", xlabel="distinct train instances injected",
+           ylim=(-0.02, 1.02), ylabel="held-out accuracy (argmax, labels)", title=res.tasks[task].title)
+    if spread >= 3:
+        _major_log_ticks_only(ax)
+    else:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4, integer=True))
     return ax
 
 
@@ -138,6 +153,24 @@ def fig_olmo_probes(axes, res, task: int, frequency: int):
     return axes
 
 
+def selectivity_sentence(res, task: int, frequency: int, layer) -> str:
+    """C19's probes of one task at one frequency in words: per target, the range over sizes of
+    the seed-mean probe score minus its control at ``layer``, and what its sign says."""
+    means = np.array([res.selectivity(task, frequency, k, layer).mean(axis=1)
+                      for k in range(len(res.probe_targets))])  # [target, size]
+    ranges = "; ".join(f"{target} {m.min():+.3f} to {m.max():+.3f}" for target, m in zip(res.probe_targets, means))
+    where = f"{'the best layer' if layer == 'best' else f'relative depth {float(layer):g}'}"
+    if (means < 0).all():
+        reading = ("every probe scores below its control, so the hidden states hold less of these "
+                   "targets than of a random relabelling's: no sign of the task")
+    elif (means > 0).all():
+        reading = "every probe scores above its control"
+    else:
+        reading = "the probes fall on both sides of their controls"
+    return (f"For {res.titles[task]} at {sci(res.frequencies[frequency], 1)} per token, at {where}, "
+            f"the probe minus its control ranges over the sizes: {ranges}: {reading}.")
+
+
 def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
     """(e) Gradient cosine over the blocks minus the shuffled-label null's, against frequency; and
     the forgetting curve at one frequency, at the same learning rate for every size (C20)."""
@@ -146,6 +179,7 @@ def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
     axes[0].set(xscale="log", xlabel="injection frequency (instances per training token)",
                 ylabel="cos(task, background) − cos(null, background)",
                 title="gradient interference (blocks, mean over training)")
+    _major_log_ticks_only(axes[0])
     colours = _size_colours(res.params)
     steps = res.forgetting_steps
     curves = res.forgetting_curve_matched[:, :, task, frequency]  # [size, seed, step]
@@ -189,6 +223,7 @@ def fig_capacity(axes, cap, task: int, margin: float = 0.5):
                    label="shortcut or chance, the better")
         ax.axhline(cap.level(margin)[task], color="0.75", lw=3, zorder=0, label="learned level")
         ax.set(xscale="log", ylim=(0.3, 1.02), ylabel="held-out accuracy (argmax, labels)")
+        _major_log_ticks_only(ax)
     axes[0].set(xlabel="training tokens (each budget decayed)",
                 title=f"{cap.titles[task]} at {cap.frequencies[task]:.0e} per token")
     axes[1].set(xlabel="instances injected", title="the same against exposures")
@@ -219,6 +254,7 @@ def fig_capacity_test(ax, test):
     ax.set(xscale="log", ylim=(0, 1.02), xlabel="training tokens of the budget",
            ylabel="held-out accuracy (argmax, labels)",
            title=f"{test.task} at {sci(test.frequency)} per token")
+    _major_log_ticks_only(ax)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     return ax
 
@@ -318,6 +354,7 @@ def fig_olmo_learning_curves(ax, res, task: int, margin: float = 0.5, seed: int 
     ax.axhline(res.chance[task], color="0.4", ls=":", lw=1)
     ax.set(xscale="log", xlabel="training tokens", ylabel="held-out accuracy (argmax, labels)",
            ylim=(-0.02, 1.02), title=res.tasks[task].title)
+    _major_log_ticks_only(ax)
     return ax
 
 
