@@ -486,6 +486,9 @@ glue("fig_olmo_thresholds", fig, display=False)
 plt.close(fig)
 
 # %% tags=["remove-input"]
+found = ladder.verdicts(res, analysis)  # every claim's registered tests, read where its figure stands
+for claim in ("C18", "C19", "C20"):
+    glue_text(f"claim_rows_{claim}", figures.claim_rows_sentence(found, claim))
 HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric mean over seeds that learned)",
                  "seeds' range", "each seed"], figures.threshold_rows(res, margin),
                 caption="Learning threshold frequency, instances per training token"))
@@ -499,8 +502,9 @@ HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric m
 # A missing point is a seed that learned the task at no frequency. Main sweep.
 # ```
 #
-# Whether the thresholds fall with size is decided, with the other claims, in the verdict
-# table at the end of the chapter.
+# Figure (d) and the accuracies of (a), in C18's registered tests (Welch's t of each slope against
+# log₁₀ parameters, Holm over the claim's rows; the section after C20 gives the method):
+# {glue:md}`claim_rows_C18`
 #
 # ## C19: what the hidden states hold
 #
@@ -546,7 +550,8 @@ for t in range(len(res.tasks)):
 # For the answer of {glue:md}`task_0` the one-operand rule is the probe's floor, not chance:
 # the best layer's answer probe reads {glue:md}`label_probe_0` from the smallest size to the
 # largest, against a shortcut of {glue:text}`shortcut_lo_0:.2f`–{glue:text}`shortcut_hi_0:.2f`.
-# At the registered layer: {glue:md}`probe_reading_0` {glue:md}`probe_reading_1`
+# At the registered layer: {glue:md}`probe_reading_0` {glue:md}`probe_reading_1` C19's
+# registered tests: {glue:md}`claim_rows_C19`
 #
 # ## C20: interference and forgetting
 #
@@ -593,7 +598,8 @@ glue_text("forget_direction", figures.forgetting_direction_sentence(ladder.forge
 # ```
 #
 # Before the null is subtracted, the blocks' cosine, mean over frequencies and seeds, from the
-# smallest size to the largest: {glue:md}`cos_raw`. {glue:md}`forget_direction`
+# smallest size to the largest: {glue:md}`cos_raw`. {glue:md}`forget_direction` C20's
+# registered tests: {glue:md}`claim_rows_C20`
 #
 # ## What the main sweep supports
 #
@@ -946,6 +952,9 @@ for c in costs:
 glue_text("gpu_freqs", f"{sci(max(gpu_grids['gpu_ladder'].frequencies))} to "
                        f"{sci(min(gpu_grids['gpu_ladder'].frequencies))}")
 glue("gpu_steps", gpu_grids["gpu_ladder"].steps)
+glue("paper_tokens_b", throughput.PAPER_TOKENS / 1e9)
+glue("paper_step_m", throughput.PAPER_TOKENS / throughput.PAPER_STEPS / 1e6)
+glue("gpu_step_m", next(c["tokens_b"] for c in costs if c["name"] == "gpu_ladder") * 1e3 / gpu_grids["gpu_ladder"].steps)
 glue("gpu_mfu_pct", 100 * throughput.DEFAULT_MFU)
 from rarescale.olmo.sharding import PRECISION
 
@@ -957,7 +966,9 @@ glue_text("precision_policy", PRECISION)
 # trains every size for the same steps at its own batch, so larger sizes also see more tokens
 # and more instances; `runners/configs/gpu_ladder.yaml` follows it: sizes
 # {glue:md}`gpu_ladder_sizes`, its frequencies {glue:md}`gpu_freqs`, {glue:text}`gpu_steps:,.0f`
-# steps (up to {glue:text}`gpu_ladder_tokens_b:.0f`B tokens), on Dolma v1.7's token files.
+# steps (up to {glue:text}`gpu_ladder_tokens_b:.0f`B tokens, where the paper's reach
+# {glue:text}`paper_tokens_b:.0f`B: its largest size takes {glue:text}`paper_step_m:.1f`M tokens
+# a step, DataDecide's batch rule {glue:text}`gpu_step_m:.1f`M), on Dolma v1.7's token files.
 # `gpu_ladder_matched.yaml` is the same grid at {glue:text}`gpu_ladder_matched_tokens_b:.0f`B
 # tokens for every size, the design that separates capacity from exposure, and
 # `gpu_small.yaml` is sized for one GPU ({glue:md}`gpu_small_sizes`, the

@@ -415,3 +415,20 @@ def test_the_selectivity_sentence_reads_the_sign_of_probe_minus_control():
     assert "v1 -0.100 to -0.100; label -0.050 to -0.050" in below and "below its control" in below
     assert "every probe scores above its control" in selectivity_sentence(planted([0.2, 0.1]), 0, 0, "best")
     assert "both sides" in selectivity_sentence(planted([0.2, -0.1]), 0, 0, 0.5)
+
+
+def test_a_claims_rows_in_words_give_each_slope_its_interval_adjusted_p_and_verdict():
+    from types import SimpleNamespace
+
+    from rarescale.olmo.figures import claim_rows_sentence
+
+    def row(claim, statement, p_adjusted, verdict):
+        trend = SimpleNamespace(p_adjusted=p_adjusted, verdict=verdict,
+                                interval=lambda: "+0.100 per decade [+0.020, +0.180]")
+        return {"claim": claim, "statement": statement, "trend": trend}
+
+    found = [row("C18", "threshold falls", 0.012, "supported"), row("C19", "probe rises", 0.5, "not shown"),
+             row("C18", "forgetting falls", float("nan"), "not shown")]
+    assert claim_rows_sentence(found, "C18") == (
+        "threshold falls: +0.100 per decade [+0.020, +0.180], adjusted p 0.012, **supported**; "
+        "forgetting falls: undefined (a size with no value), **not shown**.")

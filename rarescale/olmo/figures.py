@@ -254,7 +254,8 @@ def fig_capacity_test(ax, test):
     ax.set(xscale="log", ylim=(0, 1.02), xlabel="training tokens of the budget",
            ylabel="held-out accuracy (argmax, labels)",
            title=f"{test.task} at {sci(test.frequency)} per token")
-    _major_log_ticks_only(ax)
+    ax.set_xticks(test.tokens, [f"{t / 1e6:.3g}M\n({m:g}×)" for t, m in zip(test.tokens, test.multiples)])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # the budgets are the ticks
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     return ax
 
@@ -319,6 +320,16 @@ def verdict_summary_sentence(found: list[dict]) -> str:
         parts.append(f"{claim}: {len(ok)} of {len(mine)} rows supported"
                      + (": " + " and ".join(ok) if ok else f", the smallest adjusted p {best:.2f}"))
     return ". ".join(parts) + "."
+
+
+def claim_rows_sentence(found: list[dict], claim: str) -> str:
+    """One claim's rows of :func:`rarescale.olmo.ladder.verdicts` in words, where its figure
+    stands: each trend's slope per decade with its 95% interval, its Holm-adjusted p and verdict."""
+    return "; ".join(
+        f"{v['statement']}: {v['trend'].interval()}, adjusted p "
+        f"{ladder._p_text(v['trend'].p_adjusted)}, **{v['trend'].verdict}**" if np.isfinite(v["trend"].p_adjusted) else
+        f"{v['statement']}: undefined (a size with no value), **{v['trend'].verdict}**"
+        for v in found if v["claim"] == claim) + "."
 
 
 def verdict_contrast_sentence(found: list[dict], other: list[dict], name: str, other_name: str) -> str:

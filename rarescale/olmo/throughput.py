@@ -24,6 +24,10 @@ PEAK_BF16_FLOPS = {
 DEFAULT_MFU = 0.35
 """The utilisation the dry run assumes for GPU cells, unless told otherwise (``--mfu``)."""
 
+PAPER_TOKENS, PAPER_STEPS = 210e9, 50_000
+"""The paper's largest budget (section 4: "up to 210B tokens (50K steps)"), for comparison
+with the GPU grid's, whose batch per size follows DataDecide's rule."""
+
 
 def model_flops_per_token(config) -> float:
     """Training FLOPs per token of ``config``'s model (forward and backward)."""
