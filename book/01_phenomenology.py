@@ -45,7 +45,7 @@
 # own, and the replication of {cite:t}`besiroglu2024chinchilla`. The parameters of this chapter are the
 # fit, the size $N_L$ of the "large" model, and the tolerances $\varepsilon$ of Definition 2:
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 fit = "chinchilla"  # loss-law fit: "chinchilla" or "besiroglu"
 n_large = 4e9  # the "large" model N_L (parameters); the paper's largest OLMo has 4B
 eps = 0.0  # tolerance of Definition 2 for the figure (nats per token)
@@ -88,6 +88,8 @@ law
 
 # %%
 d_large = float(scaling.compute_optimal_tokens(n_large, law))
+
+# %% tags=["remove-input"]
 glue("c2_n_large", sci(n_large), display=False)
 glue("c2_d_large", sci(d_large), display=False)
 glue("c2_tokens_per_param", d_large / n_large, display=False)
@@ -134,6 +136,8 @@ plots.fig_scaling_regimes(ax, law, n_large, eps)
 glue("fig_c5_regimes", fig, display=False)
 plt.close(fig)
 n_small = float(scaling.largest_small_model(n_large, eps, law))
+
+# %% tags=["remove-input"]
 glue("c5_n_small", sci(n_small), display=False)
 glue("c5_ratio", n_small / n_large, display=False)
 glue("c5_law_name", law.name, display=False)
@@ -161,7 +165,7 @@ HTML(html_table(["fit", "ε (nats/token)", "N_s*", "N_s* / N_L"],
                 [(r["fit"], f"{r['eps']:g}", sci(r["n_small"], 3), f"{r['ratio']:.4f}")
                  for r in rows], caption=f"Largest small model for N_L = {sci(n_large)}"))
 
-# %%
+# %% tags=["remove-input"]
 ratios = {r["fit"]: r["ratio"] for r in rows if r["eps"] == 0}
 glue("c5_ratio_chinchilla", ratios["Chinchilla"], display=False)
 glue("c5_ratio_besiroglu", ratios["Besiroglu"], display=False)
@@ -281,7 +285,7 @@ HTML(html_table(["constant", "true", "fitted", "relative error"],
                 [(k, f"{getattr(law, k):.4g}", f"{getattr(fitted, k):.4g}", f"{errors[k]:+.2%}")
                  for k in names]))
 
-# %%
+# %% tags=["remove-input"]
 glue("fit_points", fit_points, display=False)
 glue("fit_noise_pct", 100 * fit_noise, display=False)
 glue("fit_err_alpha_pct", 100 * abs(errors["alpha"]), display=False)

@@ -53,7 +53,7 @@
 # directions that carry no signal. Training uses Adam on batches whose tasks are drawn from $\pi$;
 # the encoder is kept on the Stiefel manifold by a QR retraction after each step.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 K = 8  # number of tasks
 m = 6  # features per task
 a = 2.2  # task frequencies: pi_k ∝ k^-a

@@ -40,7 +40,7 @@
 # random baseline of C13 is $N/d$, and with widths at most $0.375\,d$ it stays informative.
 # The paper's exact dimensions are not known; these are ours.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 K = 6  # number of tasks
 m = 4  # features per task
 a = 2.2  # task frequencies: pi_k ∝ k^-a

@@ -40,7 +40,7 @@
 # taught about the design. The scale is far below the paper's, and we say at every figure what
 # it is.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 sweep_file = "runners/configs/cpu_main.yaml"  # the sweep C18–C20 read: any whose artifacts exist (and its analysis:)
 ladder_file = "runners/configs/cpu_ladder.yaml"  # the packed ladder on the synthetic web (last sections)
 forgetting_frequency = 3.0e-3  # the frequency whose forgetting curve figure (f) shows

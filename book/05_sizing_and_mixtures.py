@@ -35,7 +35,7 @@
 # model), the tables and figures from `rarescale.book`; the science never imports the
 # book's machinery, so redrawing a figure retrains nothing.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 K = 8  # number of tasks
 m = 6  # features per task
 a = 2.2  # task frequencies: pi_k ∝ k^-a
