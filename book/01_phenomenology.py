@@ -131,7 +131,7 @@ glue("c2_loss_large", float(scaling.compute_optimal_loss(n_large, law)), display
 # what it learns requires a larger model.
 
 # %%
-fig, ax = plt.subplots(figsize=(6.4, 4.2))
+fig, ax = plt.subplots(figsize=(9.2, 4.2), layout="constrained")
 plots.fig_scaling_regimes(ax, law, n_large, eps)
 glue("fig_c5_regimes", fig, display=False)
 plt.close(fig)
@@ -141,6 +141,8 @@ n_small = float(scaling.largest_small_model(n_large, eps, law))
 glue("c5_n_small", sci(n_small), display=False)
 glue("c5_ratio", n_small / n_large, display=False)
 glue("c5_law_name", law.name, display=False)
+glue("c5_multiples", ", ".join(f"{m:g}" for m in plots.REGIME_DATA_MULTIPLES[:-1])
+     + f" and {plots.REGIME_DATA_MULTIPLES[-1]:g}", display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_c5_regimes
@@ -148,7 +150,9 @@ glue("c5_law_name", law.name, display=False)
 #
 # The two scaling regimes (paper Figure 1) for the {glue:text}`c5_law_name` fit. Models between
 # $N_s^*$ and $N_L$ reach the large model's compute-optimal loss (horizontal line) with
-# enough data; models below $N_s^*$ never do: their asymptote (dashed) stays above it.
+# enough data; models below $N_s^*$ never do: their asymptote (dashed) stays above it. Dotted:
+# the loss at a fixed number of tokens, {glue:text}`c5_multiples` times the large model's compute-optimal
+# $D^*(N_L)$ (labelled at left).
 # ```
 #
 # For $N_L =$ {glue:text}`c2_n_large` the boundary lies at $N_s^* =$ {glue:text}`c5_n_small`

@@ -212,7 +212,7 @@ glue("crossing_order", "in the order the prediction gives" if crossing["in_order
 # ```{glue:figure} fig3
 # :name: fig-3
 #
-# Normalised signal of the frequent (blue) and rare (red) tasks against width, mean over
+# Normalised signal of the frequent tasks (blue) and of each rare task against width, mean over
 # seeds, with the frequent tasks' remaining residual (dashed) and the critical width $N_c$
 # (paper Figure 3).
 # ```

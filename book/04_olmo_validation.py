@@ -527,7 +527,7 @@ fig, axes = plt.subplots(len(res.tasks), 3, figsize=(10.5, 3.3 * len(res.tasks))
 for t in range(len(res.tasks)):
     figures.fig_olmo_probes(axes[t], res, t, f_probe)
     axes[t, 0].set_ylabel(f"{res.titles[t]}\nprobe minus control")
-axes[0, -1].legend(fontsize=8, title="size")
+axes[0, -1].legend(fontsize=8, title="size", title_fontsize=8)
 glue("fig_olmo_probes", fig, display=False)
 plt.close(fig)
 
@@ -572,7 +572,7 @@ for t in range(len(res.tasks)):
 f_forget = res.frequency_index(forgetting_frequency)
 fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8), constrained_layout=True)
 figures.fig_olmo_interference(axes, res, 0, f_forget)
-axes[1].legend(fontsize=8, title="size")
+axes[1].legend(fontsize=8, title="size", title_fontsize=8)
 glue("fig_olmo_interference", fig, display=False)
 plt.close(fig)
 

@@ -84,3 +84,11 @@ def test_crowded_minor_tick_labels_of_a_log_axis_are_named():
     assert any("x tick" in p and "overlaps its x tick" in p for p in problems), problems
     ax.xaxis.set_minor_formatter(NullFormatter())
     assert figure_problems(fig) == []
+
+
+def test_a_legend_title_larger_than_its_entries_is_named():
+    fig = _figure()
+    fig.axes[0].legend(title="size", fontsize=7, loc="lower right")  # the title at the default 10 pt
+    assert any("title larger than its entries" in p for p in figure_problems(fig))
+    fig.axes[0].legend(title="size", fontsize=7, title_fontsize=8, loc="lower right")
+    assert figure_problems(fig) == []

@@ -56,7 +56,11 @@ def fig_random_baseline(ax, check: dict):
     return ax
 
 
-def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiples=(0.1, 1, 10)):
+REGIME_DATA_MULTIPLES = (0.1, 1, 10)
+"""The fixed-data curves of :func:`fig_scaling_regimes`, as multiples of ``D*(N_L)``."""
+
+
+def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiples=REGIME_DATA_MULTIPLES):
     """Figure for C2-C5 (paper Figure 1): the two scaling regimes around a large model ``N_L``.
 
     Draws the compute-optimal loss ``L*(N)``, the asymptotic loss ``L(N, ∞)``,
@@ -70,9 +74,11 @@ def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiple
     N = np.logspace(np.log10(n_small) - 1.5, np.log10(n_large) + 1.0, 300)
     d_large = float(scaling.compute_optimal_tokens(n_large, law))
     for i, m in enumerate(data_multiples):
-        ax.plot(N, scaling.loss(N, m * d_large, law), color="0.6", lw=0.8, ls=":",
-                label="fixed data $D$ = " + ", ".join(f"{m:g}" for m in data_multiples)
-                + r" $\times D^*(N_L)$" if i == 0 else None)
+        fixed = scaling.loss(N, m * d_large, law)
+        ax.plot(N, fixed, color="0.6", lw=0.8, ls=":",
+                label=r"fixed data $D$ (a multiple of $D^*(N_L)$, at left)" if i == 0 else None)
+        ax.annotate(f"{m:g}×", (N[0], fixed[0]), xytext=(3, 0), textcoords="offset points",
+                    ha="left", va="center", fontsize=7, color="0.35")
     ax.plot(N, scaling.compute_optimal_loss(N, law), color=PALETTE[0], lw=2,
             label=r"compute-optimal $L^*(N)$")
     ax.plot(N, scaling.asymptotic_loss(N, law), color=PALETTE[3], lw=2, ls="--",
@@ -95,7 +101,8 @@ def fig_scaling_regimes(ax, law, n_large: float, eps: float = 0.0, data_multiple
     ax.set_ylim(law.E - 0.02, top + 0.05 * (top - law.E))
     ax.set_xlabel("model size $N$ (parameters)")
     ax.set_ylabel("loss (nats per token)")
-    ax.legend(frameon=False, loc="upper right", fontsize=8)
+    # beside the panel: inside, the N_L line and the curves run through it
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize=8)
     return ax
 
 
@@ -230,13 +237,17 @@ def fig_signal_vs_width(ax, widths, signal, common, residual, n_c):
     """
     widths = np.asarray(widths)
     K = signal.shape[-1]
+    common = sorted(np.asarray(common).tolist())
+    rare = [k for k in range(K) if k not in common]
+    # the frequent tasks in one blue (the text treats them as a block); each rare task its own
+    # colour, as in the stability ladder's figure, since the text names them one by one
+    rare_colours = dict(zip(rare, [PALETTE[3], PALETTE[1], PALETTE[4], PALETTE[2], PALETTE[5]] * K))
     for k in range(K):
-        frequent = k in set(np.asarray(common).tolist())
-        colour = PALETTE[0] if frequent else PALETTE[3]
-        ax.plot(widths, signal[:, :, k].mean(1), "o-" if frequent else "s-", color=colour,
-                ms=3, lw=1.2, alpha=0.9,
-                label=("frequent tasks" if frequent else "rare tasks")
-                if k in (min(common), min(set(range(K)) - set(common), default=-1)) else None)
+        frequent = k in common
+        ax.plot(widths, signal[:, :, k].mean(1), "o-" if frequent else "s-",
+                color=PALETTE[0] if frequent else rare_colours[k], ms=3, lw=1.2, alpha=0.9,
+                label=(f"frequent tasks ({', '.join(str(j + 1) for j in common)})" if k == common[0] else None)
+                if frequent else f"rare task {k + 1}")
     ax.plot(widths, residual.mean(1), "k--", lw=1.5, label="frequent residual $R_S / \\mathrm{tr}\\,M_S$")
     ax.axhline(0, color="0.6", lw=0.8)
     ax.axvline(n_c, color="k", lw=0.8, ls="-.")

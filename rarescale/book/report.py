@@ -59,7 +59,8 @@ def glue(name: str, value, display: bool = False):
 
 def figure_problems(fig) -> list[str]:
     """What a reader cannot read in ``fig``: an axes with data but no label on an axis, an axis
-    without tick labels, a legend drawn over data points, or text drawn over text
+    without tick labels, a legend drawn over data points, a legend title larger than its entries
+    (more than 1.5 pt), or text drawn over text
     (:func:`text_overlaps`). Colour bars and empty axes are left alone."""
     fig.canvas.draw()
     colorbars = {getattr(getattr(a, "_colorbar", None), "ax", None) for a in fig.axes}
@@ -89,6 +90,13 @@ def figure_problems(fig) -> list[str]:
                     inside += int(box.count_contains(coll.get_offset_transform().transform(offsets)))
             if inside:
                 problems.append(f"{where}: the legend covers {inside} data points")
+    for legend in [ax.get_legend() for ax in fig.axes] + list(fig.legends):
+        if legend is None or not legend.get_title().get_text():
+            continue
+        entries = [t.get_fontsize() for t in legend.get_texts()]
+        if entries and legend.get_title().get_fontsize() > max(entries) + 1.5:
+            problems.append(f"the legend titled {legend.get_title().get_text()!r} has a title larger "
+                            f"than its entries ({legend.get_title().get_fontsize():g} pt against {max(entries):g})")
     return problems + text_overlaps(fig)
 
 

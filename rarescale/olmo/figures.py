@@ -397,7 +397,7 @@ def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None =
             entries.setdefault(label, handle)
         if len(panels) > 2:  # three panels and more: the axis label in fewer words, so they fit
             ax.set_xlabel("injection frequency (per training token)")
-    fig.legend(list(entries.values()), list(entries), title="size (non-embedding params)", fontsize=7,
+    fig.legend(list(entries.values()), list(entries), title="size (non-embedding params)", fontsize=7, title_fontsize=8,
                loc="outside right upper")  # beside the panels: it covers no data
     return fig
 
