@@ -74,7 +74,11 @@ def figure_problems(fig) -> list[str]:
             siblings = shared_x if name == "x" else ax.get_shared_y_axes().get_siblings(ax)
             if not label and not any(getattr(a, f"get_{name}label")() for a in siblings):
                 problems.append(f"{where}: no {name} label")
-            ticks = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text().strip()]
+            lo, hi = sorted(ax.get_xlim() if name == "x" else ax.get_ylim())
+            slack = 1e-9 * (hi - lo)
+            ticks = [t for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True)
+                     if t.get_visible() and t.get_text().strip()  # drawn: in the view
+                     and lo - slack <= t.get_position()[0 if name == "x" else 1] <= hi + slack]
             if len(ticks) < 2 and len(siblings) == 1:
                 problems.append(f"{where}: fewer than two {name} tick labels")
         legend = ax.get_legend()

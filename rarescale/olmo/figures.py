@@ -47,6 +47,19 @@ def _size_colours(params):
     return plt.get_cmap("plasma")(0.05 + 0.75 * (x - x.min()) / (np.ptp(x) or 1.0))
 
 
+def _log_ticks(ax, axis: str = "x", at=None, label=lambda a: sci(a, 1)):
+    """A log axis labelled at its powers of ten; where fewer than two of them fall in view, at
+    ``at`` (the frequencies run, the budgets) instead, so that the axis can still be read."""
+    _major_log_ticks_only(ax, axis)
+    lo, hi = sorted(getattr(ax, f"get_{axis}lim")())
+    if at is None or np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) + 1 >= 2:
+        return
+    at = sorted({float(a) for a in np.asarray(at, float).ravel() if np.isfinite(a) and lo <= a <= hi})
+    getattr(ax, f"set_{axis}ticks")(at, [label(a) for a in at])
+    getattr(ax, f"{axis}axis").set_minor_locator(matplotlib.ticker.NullLocator())
+    getattr(ax, f"set_{axis}lim")(lo, hi)
+
+
 def _size_lines(ax, res, values, x, label_sizes=True, **kw):
     """A line per size (mean over seeds) and each seed as a faint dot; colour by size."""
     colours = _size_colours(res.params)
@@ -78,7 +91,7 @@ def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False, margin: float = 0
     ax.set(xscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="held-out accuracy" + (" (argmax, whole vocabulary)" if vocab else " (argmax, labels)"),
            ylim=(-0.02, 1.02), title=res.tasks[task].title)
-    _major_log_ticks_only(ax)  # spanning under two decades, matplotlib labels minor ticks too
+    _log_ticks(ax, "x", res.frequencies[res.ran[task]])  # under two decades matplotlib labels minor ticks too
     return ax
 
 
@@ -88,8 +101,8 @@ def fig_olmo_label_loss(ax, res, task: int):
     ax.axhline(np.log(1 / res.chance[task]), color="0.4", ls="--", lw=1, label="uniform over labels")
     ax.set(xscale="log", yscale="log", xlabel="injection frequency (instances per training token)",
            ylabel="label loss on injected instances (nats)", title=res.tasks[task].title)
-    _major_log_ticks_only(ax)
-    _major_log_ticks_only(ax, "y")
+    _log_ticks(ax, "x", res.frequencies[res.ran[task]])
+    _log_ticks(ax, "y", [c * 10.0 ** e for e in range(-4, 2) for c in (1, 2, 5)], label=lambda a: f"{a:g}")
     return ax
 
 
@@ -179,7 +192,7 @@ def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
     axes[0].set(xscale="log", xlabel="injection frequency (instances per training token)",
                 ylabel="cos(task, background) − cos(null, background)",
                 title="gradient interference (blocks, mean over training)")
-    _major_log_ticks_only(axes[0])
+    _log_ticks(axes[0], "x", res.frequencies[res.ran[task]])
     colours = _size_colours(res.params)
     steps = res.forgetting_steps
     curves = res.forgetting_curve_matched[:, :, task, frequency]  # [size, seed, step]
@@ -223,7 +236,8 @@ def fig_capacity(axes, cap, task: int, margin: float = 0.5):
                    label="shortcut or chance, the better")
         ax.axhline(cap.level(margin)[task], color="0.75", lw=3, zorder=0, label="learned level")
         ax.set(xscale="log", ylim=(0.3, 1.02), ylabel="held-out accuracy (argmax, labels)")
-        _major_log_ticks_only(ax)
+    _log_ticks(axes[0], "x", cap.tokens)
+    _log_ticks(axes[1], "x", cap.exposures[:, :, task].mean(axis=1), label=lambda a: f"{a:,.0f}")
     axes[0].set(xlabel="training tokens (each budget decayed)",
                 title=f"{cap.titles[task]} at {cap.frequencies[task]:.0e} per token")
     axes[1].set(xlabel="instances injected", title="the same against exposures")
