@@ -366,8 +366,7 @@ for t in range(len(res.tasks)):
     top = int(np.argmax(res.ran[t]))  # the task's highest frequency run
     glue_text(f"task_{t}", res.titles[t])
     glue(f"chance_{t}", float(res.chance[t]))
-    glue(f"shortcut_lo_{t}", float(np.nanmin(res.shortcut[0, 0, t])))
-    glue(f"shortcut_hi_{t}", float(np.nanmax(res.shortcut[0, 0, t])))
+    glue_text(f"shortcut_range_{t}", figures.value_range(res.shortcut[0, 0, t], "{:.2f}"))
     glue(f"level_{t}", float(np.nanmean(level[t])))
     glue_text(f"top_freq_{t}", sci(res.frequencies[top], 1))
     glue(f"top_acc_min_{t}", float(mean_acc[:, t, top].min()))
@@ -389,13 +388,13 @@ glue_text("seeds_reading", figures.seeds_learned_sentence(res, margin))
 # (Rcmp, Radd). Main sweep, natural text.
 # ```
 #
-# For {glue:md}`task_0` the one-operand rule scores {glue:text}`shortcut_lo_0:.2f` to
-# {glue:text}`shortcut_hi_0:.2f` (chance {glue:text}`chance_0:.2f`), so learned means an accuracy
+# For {glue:md}`task_0` the one-operand rule scores {glue:md}`shortcut_range_0`
+# (chance {glue:text}`chance_0:.2f`), so learned means an accuracy
 # above {glue:text}`level_0:.2f`; at its highest frequency, {glue:md}`top_freq_0`, the sizes reach
 # {glue:text}`top_acc_min_0:.2f` to {glue:text}`top_acc_max_0:.2f`, and on the shortcut-hard
 # test pairs (those the rule gets wrong) {glue:text}`hard_top_min_0:.2f` to
 # {glue:text}`hard_top_max_0:.2f`. For {glue:md}`task_1` no one-operand rule beats chance
-# ({glue:text}`shortcut_lo_1:.2f` to {glue:text}`shortcut_hi_1:.2f`: its balanced split leaves
+# ({glue:md}`shortcut_range_1`: its balanced split leaves
 # one operand no information about the answer), so learned means above
 # {glue:text}`level_1:.2f`; at its highest frequency, {glue:md}`top_freq_1`, the sizes reach
 # {glue:text}`top_acc_min_1:.2f` to {glue:text}`top_acc_max_1:.2f`. The frequencies each size
@@ -549,8 +548,8 @@ for t in range(len(res.tasks)):
 #
 # For the answer of {glue:md}`task_0` the one-operand rule is the probe's floor, not chance:
 # the best layer's answer probe reads {glue:md}`label_probe_0` from the smallest size to the
-# largest, against a shortcut of {glue:text}`shortcut_lo_0:.2f`–{glue:text}`shortcut_hi_0:.2f`.
-# At the registered layer: {glue:md}`probe_reading_0` {glue:md}`probe_reading_1` C19's
+# largest, against a shortcut of {glue:md}`shortcut_range_0`.
+# {glue:md}`probe_reading_0` {glue:md}`probe_reading_1` C19's
 # registered tests: {glue:md}`claim_rows_C19`
 #
 # ## C20: interference and forgetting

@@ -50,7 +50,7 @@ CONSTRAINTS = {
     "04_olmo_validation": {"sweep_file": Text(), "margin": _SHARE, "probe_frequency": _POS,
                            "forgetting_frequency": _POS, "capacity_file": Text(),
                            "packing_file": Text(), "pilot_file": Text(), "pilot_add_file": Text(),
-                           "main_file": Text(), "capacity_design_file": Text(),
+                           "main_file": Text(), "capacity_design_file": Text(), "ladder_file": Text(),
                            "capacity_test_file": Text()},
     "05_sizing_and_mixtures": {**_STUDENT, "small_width": _INT1, "rare_task": _INT1,
                                "resample_frequencies": ListOf(_SHARE),
@@ -133,7 +133,8 @@ RELATIONS = {
     "04_olmo_validation": lambda owner, p: [_file_in_repo(k)(owner, p) for k in
                                             ("sweep_file", "capacity_file", "packing_file",
                                              "pilot_file", "pilot_add_file", "main_file",
-                                             "capacity_design_file", "capacity_test_file")],
+                                             "capacity_design_file", "capacity_test_file",
+                                             "ladder_file")],
     "05_sizing_and_mixtures": _chapter5,
     "olmo_pretrain": _runner,
 }
