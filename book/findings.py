@@ -27,6 +27,7 @@ from IPython.display import HTML
 from rarescale.book import ledger
 from rarescale.book.report import glue, glue_text, html_table
 from rarescale.olmo import figures, ladder, throughput
+from rarescale.olmo.grid import Sweep
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.verdicts import ALPHA
 
@@ -58,15 +59,21 @@ HTML(html_table(["section of the paper"] + list(ledger.VERDICTS),
 # ## Section 4: rare tasks in pretraining (C15–C20)
 #
 # Chapter 4 pretrains OLMo-2 models on this book's CPU with tasks injected at controlled
-# frequencies. {glue:md}`section_2` Scale: {glue:md}`scale_2`. Its models are far smaller than
-# the paper's and train on far fewer tokens, so a claim not shown there is not refuted; the
-# chapter's pilot on natural text and the main sweep it designs are the runs built to decide.
+# frequencies. {glue:md}`section_2` Scale: {glue:md}`scale_2`. Its verdicts come from a main
+# sweep that a pilot designed (one task at one frequency per run, on natural text, five seeds)
+# and from a capacity test with the small size trained {glue:text}`capacity_budget:g` times
+# longer. Its models are far
+# smaller than the paper's and train on far fewer tokens, so a claim not shown there is not
+# refuted.
 #
 # ## What runs against the paper
 
 # %% tags=["remove-input"]
-sweep, res = ladder.load_ladder(REPO_ROOT / ledger.chapter_parameters("04_olmo_validation")["sweep_file"])
-glue_text("forgetting", figures.forgetting_direction_sentence(ladder.forgetting_direction(res), ALPHA))
+chapter4 = ledger.chapter_parameters("04_olmo_validation")
+sweep, res = ladder.load_ladder(REPO_ROOT / chapter4["sweep_file"])
+glue("capacity_budget", Sweep.from_yaml(REPO_ROOT / chapter4["capacity_test_file"]).analysis.budget)
+forgetting = figures.forgetting_direction_sentence(ladder.forgetting_direction(res), ALPHA)
+glue_text("forgetting", forgetting[0].lower() + forgetting[1:])
 differs = [r for r in rows if r.verdict == ledger.DIFFERS]
 glue_text("differs", "; ".join(f"{r.claim}: {r.measured}" for r in differs) if differs else
           "no row of the ledger differs from the paper's number")
@@ -74,8 +81,8 @@ glue_text("differs", "; ".join(f"{r.claim}: {r.measured}" for r in differs) if d
 # %% [markdown]
 # Where the book measured one of the paper's numbers: {glue:md}`differs`. Where a measured
 # trend points the other way, the chapters say so. C20's forgetting in chapter 4's main sweep:
-# {glue:md}`forgetting` (the packed ladder that preceded it measured a rise with size, larger
-# models forgetting more; chapter 4's last sections give it)
+# {glue:md}`forgetting` The packed ladder that preceded it estimated a rise with size too
+# (chapter 4's last sections give it).
 #
 # ## What a GPU run would settle
 

@@ -146,3 +146,15 @@ def test_the_closing_page_groups_each_row_under_its_section_of_the_paper():
     assert sec3["scales"] == ["a", "b"] and sec4["claims"][NOT_SHOWN] == ["C18"]
     assert findings_sentence(sec3) == "Of its 3 rows, 2 reproduced (C8, C13); 1 partly (C12)."
     assert sum(s["rows"] for s in (sec2, sec3, sec4)) == len(rows)
+
+
+def test_c16_counts_only_the_cells_that_ran():
+    """An unpacked sweep runs each task at some frequencies only: those cells have no count
+    (nan) and are neither a match nor a miss; one cell off by an instance is a miss."""
+    from rarescale.book.ledger import injected_as_requested
+
+    requested = np.array([[30.0, 9.0, np.nan], [np.nan, 9.0, 3.0]])
+    assert injected_as_requested(requested.copy(), requested) == (4, 4)
+    off = requested.copy()
+    off[1, 2] = 2.0
+    assert injected_as_requested(off, requested) == (3, 4)
