@@ -176,7 +176,7 @@ HTML(html_table(["corpus", "documents", "characters", f"tokens (vocabulary {nat[
 # **Tasks (C15).** {glue:md}`tasks`. The paper uses 100 values for both, and addition mod 100;
 # we use small versions, 20 values, so that the sizes of a CPU run can learn them at their
 # highest frequencies, with the addition's modulus the pilot below chose (the first it tried,
-# mod 10, nothing could learn). As in the paper, each run carries one task at one frequency:
+# {glue:md}`add_first`, nothing could learn). As in the paper, each run carries one task at one frequency:
 # {glue:md}`task_freqs` instances per training token. An instance replaces the first four tokens
 # of a sequence with its two operands, its label and an end-of-document token (C16); held-out
 # test instances are never injected.
