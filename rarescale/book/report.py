@@ -74,12 +74,7 @@ def figure_problems(fig) -> list[str]:
             siblings = shared_x if name == "x" else ax.get_shared_y_axes().get_siblings(ax)
             if not label and not any(getattr(a, f"get_{name}label")() for a in siblings):
                 problems.append(f"{where}: no {name} label")
-            lo, hi = sorted(ax.get_xlim() if name == "x" else ax.get_ylim())
-            slack = 1e-9 * (hi - lo)
-            ticks = [t for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True)
-                     if t.get_visible() and t.get_text().strip()  # drawn: in the view
-                     and lo - slack <= t.get_position()[0 if name == "x" else 1] <= hi + slack]
-            if len(ticks) < 2 and len(siblings) == 1:
+            if len(drawn_ticklabels(ax, name)) < 2 and len(siblings) == 1:
                 problems.append(f"{where}: fewer than two {name} tick labels")
         legend = ax.get_legend()
         if legend is not None and legend.get_visible():
@@ -108,6 +103,18 @@ OVERLAP_PX = 4.0
 """Square pixels two pieces of text may share before they count as drawn over each other."""
 
 
+def drawn_ticklabels(ax, axis_name: str) -> list:
+    """The tick labels of ``ax``'s ``axis_name`` axis ("x" or "y") a reader sees: visible, not
+    empty, in the view (an axis may hold labels of ticks outside it, which are not drawn), major
+    and minor (a log axis spanning under two decades labels its minor ticks)."""
+    axis = ax.xaxis if axis_name == "x" else ax.yaxis
+    lo, hi = sorted(ax.get_xlim() if axis_name == "x" else ax.get_ylim())
+    slack = 1e-9 * (hi - lo)
+    return [t for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True)
+            if t.get_visible() and t.get_text().strip()
+            and lo - slack <= t.get_position()[0 if axis_name == "x" else 1] <= hi + slack]
+
+
 def text_overlaps(fig) -> list[str]:
     """Axis labels, titles and tick labels drawn over one another: across panels (a label over
     the next panel's ticks), and tick labels of one axis crowding each other. Call after
@@ -121,14 +128,9 @@ def text_overlaps(fig) -> list[str]:
                               ("title", ax.title, None)):
             if t.get_visible() and t.get_text().strip():
                 texts.append((k, what, axis, t.get_window_extent(renderer)))
-        for axis_name, axis, limits in (("x", ax.xaxis, ax.get_xlim()), ("y", ax.yaxis, ax.get_ylim())):
-            lo, hi = sorted(limits)
-            slack = 1e-9 * (hi - lo)
-            for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True):  # a log axis labels minor ticks
-                at = t.get_position()[0 if axis_name == "x" else 1]
-                # a tick outside the view is not drawn, though the axis may still hold its label
-                if t.get_visible() and t.get_text().strip() and lo - slack <= at <= hi + slack:
-                    texts.append((k, f"{axis_name} tick {t.get_text()!r}", axis_name, t.get_window_extent(renderer)))
+        for axis_name in ("x", "y"):
+            for t in drawn_ticklabels(ax, axis_name):
+                texts.append((k, f"{axis_name} tick {t.get_text()!r}", axis_name, t.get_window_extent(renderer)))
     found = []
     for i, (ki, wi, ai, bi) in enumerate(texts):
         for kj, wj, aj, bj in texts[i + 1:]:

@@ -289,6 +289,11 @@ class CapacityTest:
         return self.tokens / self.base_tokens
 
     @property
+    def budget_index(self) -> int:
+        """The index of the registered budget among :attr:`tokens`."""
+        return int(np.flatnonzero(np.isclose(self.multiples, self.budget, rtol=0.01))[0])
+
+    @property
     def schedule_shift(self) -> Interval:
         """The small size at the base budget: warmup-stable-decay branch minus cosine run."""
         return mean_shift(self.small_base_cosine, self.small[:, 0])
@@ -380,8 +385,7 @@ def capacity_test_reading(test: CapacityTest) -> str:
     level, n = test.learned_level, len(test.small)
     budget = f"{test.budget:g}×"
     learned = test.small >= level  # [seed, budget]
-    k = int(np.argmin(np.abs(test.multiples - test.budget)))
-    reaching = int((test.small[:, k] >= test.large.mean() - test.registered.margin).sum())
+    reaching = int((test.small[:, test.budget_index] >= test.large.mean() - test.registered.margin).sum())
     # a seed "loses" the task when it is learned at one budget and not at some longer one
     lost = int(sum(any(learned[s, i] and not learned[s, j]
                        for i in range(learned.shape[1]) for j in range(i + 1, learned.shape[1]))
@@ -400,7 +404,7 @@ def capacity_test_reading(test: CapacityTest) -> str:
              + (", not every seed." if reaching else ", and holds for every seed."))
     text += (f" At the base budget the small size's decay branch differs from its own cosine run by "
              f"{shift.value:+.3f} [{shift.low:+.3f}, {shift.high:+.3f}]: "
-             + ("no effect of the schedule is shown, though the interval is wide."
+             + ("no effect of the schedule is shown."
                 if shift.low <= 0 <= shift.high else "the schedule alone moves it, so part of the "
                 "gap may be the schedule's."))
     return text

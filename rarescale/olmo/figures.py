@@ -174,8 +174,7 @@ def selectivity_sentence(res, task: int, frequency: int, layer) -> str:
     ranges = "; ".join(f"{target} {m.min():+.3f} to {m.max():+.3f}" for target, m in zip(res.probe_targets, means))
     where = f"{'the best layer' if layer == 'best' else f'relative depth {float(layer):g}'}"
     if (means < 0).all():
-        reading = ("every probe scores below its control, so the hidden states hold less of these "
-                   "targets than of a random relabelling's: no sign of the task")
+        reading = "every probe scores below its control: no sign of the task"
     elif (means > 0).all():
         reading = "every probe scores above its control"
     else:
