@@ -787,9 +787,10 @@ HTML(html_table(figures.CAPACITY_TEST_COLUMNS, figures.capacity_test_rows(cap8_t
 # {glue:text}`cap_ladder_copies` task copies (each rule at every frequency, on disjoint tokens),
 # on the synthetic web, where the paper trains one task at one frequency per run. By the same
 # tests as the main sweep's: {glue:md}`ladder_verdicts` {glue:md}`ladder_contrast` In the ladder
-# too, {glue:md}`ladder_forgetting` The main sweep replaced it for the reasons measured in this section: packing moves a copy's
-# accuracy, its addition mod 2 was parity, and its capacity sweep compared sizes where neither
-# learned.
+# too, {glue:md}`ladder_forgetting` The main sweep replaced it for the reasons this section
+# measures: packing, an addition mod 2 that was parity, and a capacity sweep that compared
+# sizes where neither learned. Of the ladder's copies run alone against packed:
+# {glue:md}`pack_reading`.
 
 # %%
 ladder_sweep, ladder_res = ladder.load_ladder(REPO_ROOT / ladder_file)
