@@ -35,8 +35,8 @@ BASELINE = "28716ec"
 """The last commit of the eager step (before the loss was compiled and the measures batched)."""
 RUN = """
 import json, sys, time
-from rarescale.olmo.config import RunConfig
-from rarescale.olmo.train import train
+from rarescale.pretrain.config import RunConfig
+from rarescale.pretrain.train import train
 config = RunConfig.from_dict(json.load(open(sys.argv[1])))
 start = time.perf_counter()
 kw = {"compile": True} if sys.argv[3:] == ["compile"] else {}  # as the full-length cell does
@@ -47,7 +47,7 @@ print(json.dumps({"wall_s": time.perf_counter() - start, "tokens_per_s": result[
 
 
 def ladder_cell(size: str, scale: float) -> dict:
-    from rarescale.olmo.grid import Sweep
+    from rarescale.sweeps.grid import Sweep
 
     sweep = Sweep.from_yaml(REPO / "runners/configs/cpu_ladder.yaml")
     cell = next(c for c in sweep.cells() if c.size == size)
@@ -59,8 +59,8 @@ def ladder_cell(size: str, scale: float) -> dict:
 
 def full_cell_compiles(size: str) -> bool:
     """Whether the full-length cell compiles (the reduced one may be below the threshold)."""
-    from rarescale.olmo.grid import Sweep
-    from rarescale.olmo.step import uses_compile
+    from rarescale.sweeps.grid import Sweep
+    from rarescale.pretrain.step import uses_compile
 
     sweep = Sweep.from_yaml(REPO / "runners/configs/cpu_ladder.yaml")
     return uses_compile(next(c for c in sweep.cells() if c.size == size), world=1)

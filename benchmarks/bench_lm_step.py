@@ -1,4 +1,4 @@
-"""Benchmark: the pretraining step of :func:`rarescale.olmo.train.train` against plain loops.
+"""Benchmark: the pretraining step of :func:`rarescale.pretrain.train.train` against plain loops.
 
     python -m benchmarks.bench_lm_step [--size 250K] [--steps 40] [--rounds 3]
 
@@ -42,8 +42,8 @@ def plain_loop(size: str, batch: int, seq_len: int, vocab: int, steps: int,
 
     import torch
 
-    from rarescale.olmo.model import build_model, model_size
-    from rarescale.olmo.step import lm_loss
+    from rarescale.pretrain.model import build_model, model_size
+    from rarescale.pretrain.step import lm_loss
 
     model = build_model(model_size(size), vocab, seq_len, eos=0, seed=0)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), foreach=True)
@@ -103,9 +103,9 @@ def our_loop(size: str, batch: int, seq_len: int, steps: int, work: Path, corpus
              compile: bool = True):
     """Our training loop for ``steps`` steps, compiled as a ladder cell's (which trains on
     millions of tokens) is; its ``(result, arrays)``."""
-    from rarescale.olmo.tasks import TaskSpec
-    from rarescale.olmo.config import InjectedTask, RunConfig
-    from rarescale.olmo.train import train
+    from rarescale.pretrain.tasks import TaskSpec
+    from rarescale.pretrain.config import InjectedTask, RunConfig
+    from rarescale.pretrain.train import train
 
     tasks = tuple(InjectedTask(TaskSpec(k, n_values=20, n_instances=400, seed=i), r)
                   for i, (k, r) in enumerate([("cmp", 3e-3), ("add", 3e-3), ("cmp", 1e-4)]))
@@ -124,7 +124,7 @@ def rss_child(corpus: str, work: str, size: str, steps: int) -> None:
 
 
 def write_random_corpus(path: Path, n_bytes: int, vocab: int = 4096) -> Path:
-    from rarescale.olmo.corpus import write_tokens
+    from rarescale.pretrain.corpus import write_tokens
 
     rng = np.random.default_rng(0)
     n = n_bytes // 2
@@ -149,16 +149,16 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ.setdefault("RARESCALE_DATA", str(tmp / "data"))
-        from rarescale.olmo.config import RunConfig
-        from rarescale.olmo.model import model_size
-        from rarescale.olmo.throughput import model_flops_per_token
+        from rarescale.pretrain.config import RunConfig
+        from rarescale.pretrain.model import model_size
+        from rarescale.pretrain.throughput import model_flops_per_token
 
         if args.ladder:
             print(f"tokens/s by size, batch {args.batch} x {args.seq_len}, vocab 4096, {args.steps} "
                   f"steps ({os.environ.get('OMP_NUM_THREADS', 'all')} threads), median step:")
             print(f"  {'size':>6} {'non-emb':>9} {'eager':>8} {'compiled':>9} {'eager bf16':>11} "
                   f"{'compiled bf16':>14}")
-            from rarescale.olmo.step import cpu_multiplies_bf16
+            from rarescale.pretrain.step import cpu_multiplies_bf16
 
             variants = [(False, False), (True, False)] + ([(False, True), (True, True)]
                                                           if cpu_multiplies_bf16() else [])
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
               f"{args.rounds} rounds (median step), {os.environ.get('OMP_NUM_THREADS', 'all')} threads:")
         print(f"  plain eager loop          {plain:10.0f} tokens/s")
         print(f"  plain compiled loop       {plain_compiled:10.0f} tokens/s")
-        print(f"  rarescale.olmo.train      {ours:10.0f} tokens/s (compiled: {result['compiled']}, "
+        print(f"  rarescale.pretrain.train      {ours:10.0f} tokens/s (compiled: {result['compiled']}, "
               f"autocast: {result['autocast']})")
         for name, base, target in (("plain eager", plain, 1.8), ("plain compiled", plain_compiled, 0.95)):
             ratio = ours / base

@@ -5,9 +5,9 @@
 Two parts, about five minutes on one H100-class GPU:
 
 1. Speed: a ``--size`` model (default 60M) trains ``--steps`` steps through
-   :func:`rarescale.olmo.train.train` in bf16 on the generated synthetic web,
+   :func:`rarescale.pretrain.train.train` in bf16 on the generated synthetic web,
    with tasks injected; prints tokens/s, model FLOPs utilisation against the
-   device's bf16 peak (:mod:`rarescale.olmo.throughput`), and peak memory.
+   device's bf16 peak (:mod:`rarescale.pretrain.throughput`), and peak memory.
 2. Agreement: a tiny model's loss over 30 steps in fp32 on CUDA against the
    same steps on the CPU (same seed, same batches); prints the largest relative
    difference and whether it is within ``RTOL``.
@@ -33,9 +33,9 @@ def loss_curve(device: str, steps: int = 30, size: str = "30K", seed: int = 0) -
 
     import torch
 
-    from rarescale.olmo.config import RunConfig
-    from rarescale.olmo.model import build_model
-    from rarescale.olmo.step import make_optimizer, optimizer_step
+    from rarescale.pretrain.config import RunConfig
+    from rarescale.pretrain.model import build_model
+    from rarescale.pretrain.step import make_optimizer, optimizer_step
 
     config = RunConfig(size=size, seq_len=64, batch=16, lr=3e-3, vocab_size=512, device=device)
     model = build_model(config.model, config.padded_vocab, config.seq_len, config.eos, seed).to(device)
@@ -54,9 +54,9 @@ def speed(size: str, steps: int, work: Path) -> dict:
     """Train ``size`` for ``steps`` steps in bf16 on CUDA; the run's speed and peak memory."""
     import torch
 
-    from rarescale.olmo.config import InjectedTask, RunConfig
-    from rarescale.olmo.tasks import TaskSpec
-    from rarescale.olmo.train import train
+    from rarescale.pretrain.config import InjectedTask, RunConfig
+    from rarescale.pretrain.tasks import TaskSpec
+    from rarescale.pretrain.train import train
 
     tasks = (InjectedTask(TaskSpec("cmp", n_values=20, n_instances=400), 1e-3),)
     config = RunConfig(size=size, seq_len=512, batch=64, tokens=steps * 64 * 512, tasks=tasks,

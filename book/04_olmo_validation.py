@@ -59,15 +59,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
 
-from rarescale.olmo import figures
-from rarescale.store.artifacts import REPO_ROOT
-from rarescale.book import ledger
-from rarescale.olmo import capacity, design, ladder, natural
-from rarescale.verdicts import ALPHA, CAPACITY_MARGIN
-from rarescale.olmo.model import model_size
+from rarescale.book import chapter4, ledger
 from rarescale.book.report import glue, glue_text, html_table, sci
+from rarescale.pretrain import natural, throughput
+from rarescale.pretrain.data import run_tasks
+from rarescale.pretrain.model import model_size
+from rarescale.pretrain.sharding import PRECISION
+from rarescale.pretrain.tasks import draw_tasks, identified_share
+from rarescale.store.artifacts import REPO_ROOT
+from rarescale.sweeps import capacity, design, trends
+from rarescale.sweeps.grid import Sweep, corpus_counts, find_run, load_runs
+from rarescale.verdicts import ALPHA, CAPACITY_MARGIN
 
-sweep, res = ladder.load_ladder(REPO_ROOT / sweep_file)
+sweep, res = trends.load_ladder(REPO_ROOT / sweep_file)
 analysis = sweep.analysis  # the learned margin, the probe frequency and layer: fixed in the YAML
 margin, probe_frequency = analysis.margin, analysis.probe_frequency
 cell = sweep.cells()[0]
@@ -164,7 +168,7 @@ HTML(html_table(["corpus", "documents", "characters", f"tokens (vocabulary {nat[
 # see, and its token frequencies fall off more gently (Zipf exponent {glue:text}`nat_zipf:.2f`)
 # than the synthetic web's ({glue:text}`web_zipf:.2f`). It also holds the paper's *reference
 # tasks*: comparisons and additions that occur in the pretraining text itself, Rcmp and Radd.
-# What we count (`rarescale.olmo.natural.REFERENCE_PATTERNS`, each pattern tested): an operator
+# What we count (`rarescale.pretrain.natural.REFERENCE_PATTERNS`, each pattern tested): an operator
 # between two operands (a number or a short identifier) with a space on each side, `a < b`,
 # `N + 2`, so that markup and names such as `C++` do not count, and the English phrasings
 # ("greater than", "less than", "plus", "the sum of"). The corpus has {glue:text}`Rcmp_count`
@@ -211,7 +215,7 @@ glue("distinct_rarest", int(np.nanmin(res.distinct)))
 # than two answers. Before them, a pilot at two sizes far apart, {glue:md}`pilot_sizes`,
 # {glue:text}`pilot_ratio:.0f`× apart in non-embedding parameters, one seed and
 # {glue:text}`pilot_tokens_m:.0f`M tokens each, asks where the sizes differ. A rule written in
-# code before any pilot run was read (`rarescale.olmo.design`, committed with
+# code before any pilot run was read (`rarescale.sweeps.design`, committed with
 # `runners/configs/cpu_pilot.yaml`) turns its results into the main sweep's frequencies: per
 # task, those at which the larger size learns and the smaller does not, widened to three with
 # their nearest neighbours; an addition no size learns is replaced by an easier one.
@@ -225,17 +229,15 @@ glue("distinct_rarest", int(np.nanmin(res.distinct)))
 # only; TADD needs both operands' values.
 
 # %%
-pilot_sweep, pilot = ladder.load_ladder(REPO_ROOT / pilot_file)
-pilot_add_sweep, pilot_add = ladder.load_ladder(REPO_ROOT / pilot_add_file)
+pilot_sweep, pilot = trends.load_ladder(REPO_ROOT / pilot_file)
+pilot_add_sweep, pilot_add = trends.load_ladder(REPO_ROOT / pilot_add_file)
 pilots = [pilot, pilot_add]
 pilot_margin = pilot_sweep.analysis.margin
-fig = figures.accuracy_by_frequency(pilots, pilot_margin, reference)
+fig = chapter4.accuracy_by_frequency(pilots, pilot_margin, reference)
 glue("fig_pilot_accuracy", fig, display=False)
 plt.close(fig)
 
 # %% tags=["remove-input"]
-from rarescale.olmo.tasks import draw_tasks, identified_share
-
 adds = [(r, t) for r in pilots for t, spec in enumerate(r.tasks) if spec.kind == "add"]
 cmp_ = next(t for t, spec in enumerate(pilot.tasks) if spec.kind == "cmp")
 glue_text("pilot_sizes", " and ".join(f"{s} ({p:,})" for s, p in zip(pilot.sizes, pilot.params)))
@@ -243,7 +245,7 @@ glue("pilot_ratio", float(pilot.params[-1] / pilot.params[0]))
 glue("pilot_tokens_m", float(pilot.tokens.max()) / 1e6)
 glue("pilot_cmp_labels", round(1 / pilot.chance[cmp_]))
 glue_text("pilot_shortcut", "; ".join(
-    f"{r.tasks[t].title}: {figures.value_range(r.shortcut[0, 0, t])} against chance {r.chance[t]:.3f}"
+    f"{r.tasks[t].title}: {chapter4.value_range(r.shortcut[0, 0, t])} against chance {r.chance[t]:.3f}"
     for r, t in adds))
 (first, t10), (second, t5) = adds
 glue_text("add_first", first.tasks[t10].title)
@@ -275,7 +277,7 @@ glue("identified_second", 100 * identified[second.tasks[t5].title])
 # residue from the train pairs, $r(v_1) + r(v_2) \equiv$ label; the balanced split joins its two
 # groups of values by no train pair, and then fixes each group's residues only up to a shift,
 # so the train pairs determine {glue:text}`identified_first:.0f`% of the test answers
-# (`rarescale.olmo.tasks.identified_share`, checked against brute force). The rule's fallback,
+# (`rarescale.pretrain.tasks.identified_share`, checked against brute force). The rule's fallback,
 # {glue:md}`add_second`, has an odd modulus, for which the same construction determines
 # {glue:text}`identified_second:.0f`% of them; the second stage (`cpu_pilot_add.yaml`) runs it.
 #
@@ -286,7 +288,7 @@ glue("identified_second", 100 * identified[second.tasks[t5].title])
 # level.
 
 # %%
-fig = figures.learning_curves(pilots, pilot_margin)
+fig = chapter4.learning_curves(pilots, pilot_margin)
 glue("fig_pilot_curves", fig, display=False)
 plt.close(fig)
 
@@ -303,8 +305,8 @@ plt.close(fig)
 pilot_cell = pilot_sweep.cells()[0]
 tokens_per_step = pilot_cell.global_batch * pilot_cell.seq_len
 choices = [design.pilot_choice(r, pilot_margin) for r in pilots]
-rows = [row for r, choice in zip(pilots, choices) for row in figures.pilot_choice_rows(
-    choice, ladder.crossing_steps(r, pilot_margin) * tokens_per_step)]
+rows = [row for r, choice in zip(pilots, choices) for row in chapter4.pilot_choice_rows(
+    choice, trends.crossing_steps(r, pilot_margin) * tokens_per_step)]
 HTML(html_table(
     ["task", "frequency", "learned level", f"{pilot.sizes[0]} accuracy", f"{pilot.sizes[-1]} accuracy",
      f"{pilot.sizes[0]} learned at (tokens)", f"{pilot.sizes[-1]} learned at (tokens)", "main sweep"],
@@ -314,9 +316,7 @@ HTML(html_table(
             "whether the rule takes the frequency into the main sweep"))
 
 # %% tags=["remove-input"]
-from rarescale.olmo.grid import Sweep, corpus_counts, find_run
-
-glue_text("pilot_choice", "; ".join(figures.pilot_choice_sentence(c) for choice in choices for c in choice))
+glue_text("pilot_choice", "; ".join(chapter4.pilot_choice_sentence(c) for choice in choices for c in choice))
 main_sweep = Sweep.from_yaml(REPO_ROOT / main_file)
 main_cells = main_sweep.cells()
 glue_text("main_sizes", ", ".join(main_sweep.sizes))
@@ -353,7 +353,7 @@ glue_text("main_state", f"Of its {len(main_cells)} runs, {main_done} are done (t
 # at the end of training against the injection frequency, a line per size (dots: seeds).
 
 # %%
-fig = figures.accuracy_by_frequency(res, margin, reference)
+fig = chapter4.accuracy_by_frequency(res, margin, reference)
 glue("fig_olmo_accuracy", fig, display=False)
 plt.close(fig)
 
@@ -361,12 +361,12 @@ plt.close(fig)
 glue("margin_pct", 100 * margin)
 level = res.level(margin)  # [task, frequency]
 mean_acc = res.accuracy.mean(axis=1)  # [size, task, frequency]
-learned = ladder.learned_by_size(res, margin)  # [size, task, frequency]
+learned = trends.learned_by_size(res, margin)  # [size, task, frequency]
 for t in range(len(res.tasks)):
     top = int(np.argmax(res.ran[t]))  # the task's highest frequency run
     glue_text(f"task_{t}", res.titles[t])
     glue(f"chance_{t}", float(res.chance[t]))
-    glue_text(f"shortcut_range_{t}", figures.value_range(res.shortcut[0, 0, t], "{:.2f}"))
+    glue_text(f"shortcut_range_{t}", chapter4.value_range(res.shortcut[0, 0, t], "{:.2f}"))
     glue(f"level_{t}", float(np.nanmean(level[t])))
     glue_text(f"top_freq_{t}", sci(res.frequencies[top], 1))
     glue(f"top_acc_min_{t}", float(mean_acc[:, t, top].min()))
@@ -376,7 +376,7 @@ for t in range(len(res.tasks)):
     glue_text(f"learned_{t}", "; ".join(
         f"{size}: {', '.join(sci(f, 1) for f in res.frequencies[learned[s, t]]) or 'none'}"
         for s, size in enumerate(res.sizes)))
-glue_text("seeds_reading", figures.seeds_learned_sentence(res, margin))
+glue_text("seeds_reading", chapter4.seeds_learned_sentence(res, margin))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_accuracy
@@ -402,7 +402,7 @@ glue_text("seeds_reading", figures.seeds_learned_sentence(res, margin))
 # {glue:md}`learned_1`. The table counts, per cell, the seeds that learn: {glue:md}`seeds_reading`
 
 # %% tags=["remove-input"]
-HTML(html_table(figures.seeds_learned_columns(res), figures.seeds_learned_rows(res, margin),
+HTML(html_table(chapter4.seeds_learned_columns(res), chapter4.seeds_learned_rows(res, margin),
                 caption="Seeds whose held-out accuracy reaches the learned level, per task, size "
                         "and injection frequency (instances per token; –: not run)"))
 
@@ -419,7 +419,7 @@ HTML(html_table(figures.seeds_learned_columns(res), figures.seeds_learned_rows(r
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
 for t, ax in enumerate(np.atleast_1d(axes)):
-    figures.fig_olmo_exposure(ax, res, t, margin)
+    chapter4.fig_olmo_exposure(ax, res, t, margin)
 np.atleast_1d(axes)[0].legend(fontsize=7)
 glue("fig_olmo_exposure", fig, display=False)
 plt.close(fig)
@@ -451,7 +451,7 @@ glue_text("exposure_reading", f"Here the runs injected {seen[0]} to {seen[1]} di
 # %%
 fig, axes = plt.subplots(1, len(res.tasks), figsize=(10.5, 3.8), constrained_layout=True)
 for t, ax in enumerate(np.atleast_1d(axes)):
-    figures.fig_olmo_label_loss(ax, res, t)
+    chapter4.fig_olmo_label_loss(ax, res, t)
 np.atleast_1d(axes)[-1].legend(fontsize=8)
 glue("fig_olmo_label_loss", fig, display=False)
 plt.close(fig)
@@ -459,7 +459,7 @@ plt.close(fig)
 # %% tags=["remove-input"]
 tops = [int(np.argmax(ran)) for ran in res.ran]  # each task's highest frequency run
 loss_top = np.stack([res.injected_label_loss.mean(axis=1)[:, t, f] for t, f in enumerate(tops)], axis=1)  # [size, task]
-glue_text("loss_top_trend", "; ".join(f"{res.titles[t]}: {ladder.arrow(loss_top[:, t])} nats"
+glue_text("loss_top_trend", "; ".join(f"{res.titles[t]}: {trends.arrow(loss_top[:, t])} nats"
                                       for t in range(len(res.tasks))))
 
 # %% [markdown]
@@ -479,14 +479,14 @@ glue_text("loss_top_trend", "; ".join(f"{res.titles[t]}: {ladder.arrow(loss_top[
 
 # %%
 fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
-figures.fig_olmo_thresholds(ax, res, margin)
+chapter4.fig_olmo_thresholds(ax, res, margin)
 ax.legend(fontsize=8)
 glue("fig_olmo_thresholds", fig, display=False)
 plt.close(fig)
 
 # %% tags=["remove-input"]
 HTML(html_table(["task", "size", "non-embedding params", "threshold (geometric mean over seeds that learned)",
-                 "seeds' range", "each seed"], figures.threshold_rows(res, margin),
+                 "seeds' range", "each seed"], chapter4.threshold_rows(res, margin),
                 caption="Learning threshold frequency, instances per training token"))
 
 # %% [markdown]
@@ -521,7 +521,7 @@ f_probe = res.frequency_index(probe_frequency)
 fig, axes = plt.subplots(len(res.tasks), 3, figsize=(10.5, 3.3 * len(res.tasks)),
                          constrained_layout=True, squeeze=False)
 for t in range(len(res.tasks)):
-    figures.fig_olmo_probes(axes[t], res, t, f_probe)
+    chapter4.fig_olmo_probes(axes[t], res, t, f_probe)
     axes[t, 0].set_ylabel(f"{res.titles[t]}\nprobe minus control")
 axes[0, -1].legend(fontsize=8, title="size", title_fontsize=8)
 glue("fig_olmo_probes", fig, display=False)
@@ -530,9 +530,9 @@ plt.close(fig)
 # %% tags=["remove-input"]
 glue_text("probe_freq", sci(res.frequencies[f_probe], 2))
 label_best = res.best_probe(0, f_probe, 2).mean(1)  # TCMP answer probe, best layer, by size
-glue_text("label_probe_0", ladder.arrow(label_best))
+glue_text("label_probe_0", trends.arrow(label_best))
 for t in range(len(res.tasks)):
-    glue_text(f"probe_reading_{t}", figures.selectivity_sentence(res, t, f_probe, analysis.layer))
+    glue_text(f"probe_reading_{t}", chapter4.selectivity_sentence(res, t, f_probe, analysis.layer))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_probes
@@ -567,7 +567,7 @@ for t in range(len(res.tasks)):
 # %%
 f_forget = res.frequency_index(forgetting_frequency)
 fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8), constrained_layout=True)
-figures.fig_olmo_interference(axes, res, 0, f_forget)
+chapter4.fig_olmo_interference(axes, res, 0, f_forget)
 axes[1].legend(fontsize=8, title="size", title_fontsize=8)
 glue("fig_olmo_interference", fig, display=False)
 plt.close(fig)
@@ -578,9 +578,9 @@ glue("forget_lr", float(res.forgetting_lr))
 glue_text("lr_ratio", f"{res.last_step_lr[0] / res.last_step_lr[-1]:.1f}")
 glue_text("forget_freq", sci(res.frequencies[f_forget], 2))
 raw = np.nanmean(res.cosine["body"], axis=(1, 3))  # [size, task], over the frequencies run
-glue_text("cos_raw", "; ".join(f"{res.titles[t]}: {ladder.arrow(raw[:, t], '{:+.3f}')}"
+glue_text("cos_raw", "; ".join(f"{res.titles[t]}: {trends.arrow(raw[:, t], '{:+.3f}')}"
                                for t in range(len(res.tasks))))
-glue_text("forget_direction", figures.forgetting_direction_sentence(ladder.forgetting_direction(res), ALPHA))
+glue_text("forget_direction", chapter4.forgetting_direction_sentence(trends.forgetting_direction(res), ALPHA))
 
 # %% [markdown]
 # ```{glue:figure} fig_olmo_interference
@@ -611,21 +611,19 @@ glue_text("forget_direction", figures.forgetting_direction_sentence(ladder.forge
 # sweep shows, at its scale, not what the paper shows at its own.
 
 # %%
-found = ladder.verdicts(res, analysis)
+found = trends.verdicts(res, analysis)
 HTML(html_table(["claim", "what the main sweep would show", "slope per decade [95% interval]",
                  "p", "p (Holm)", "ordering", "verdict", "seed means, smallest size to largest"],
-                ladder.verdict_rows(found), caption="Welch tests of the slope, Holm within each claim; –: "
+                trends.verdict_rows(found), caption="Welch tests of the slope, Holm within each claim; –: "
                 "undefined (a size with no value, e.g. forgetting where it learned no frequency)"))
 
 # %% tags=["remove-input"]
-from rarescale.verdicts import ALPHA
-
 supported = [v["statement"] for v in found if v["trend"].verdict == "supported"]
 glue("n_supported", len(supported))
 glue("tokens_m", float(res.tokens.max()) / 1e6)
-glue_text("verdict_summary", figures.verdict_summary_sentence(found))
+glue_text("verdict_summary", chapter4.verdict_summary_sentence(found))
 for claim in ("C18", "C19", "C20"):  # each claim's tests, read under its figure (glue is page-wide)
-    glue_text(f"claim_rows_{claim}", figures.claim_rows_sentence(found, claim))
+    glue_text(f"claim_rows_{claim}", chapter4.claim_rows_sentence(found, claim))
 glue("n_verdicts", len(found))
 glue("alpha", ALPHA)
 glue_text("analysis_text", f"margin {analysis.margin:g}, probe frequency "
@@ -648,9 +646,9 @@ glue_text("analysis_text", f"margin {analysis.margin:g}, probe frequency "
 # C20.
 
 # %%
-robust = ladder.robustness(res, analysis)
+robust = trends.robustness(res, analysis)
 HTML(html_table(["analysis", "C18 supported", "C19 supported", "C20 supported"],
-                ladder.robustness_rows(robust), caption="Each verdict under each alternative analysis"))
+                trends.robustness_rows(robust), caption="Each verdict under each alternative analysis"))
 
 # %% tags=["remove-input"]
 glue("n_alternatives", robust["n_alternatives"])
@@ -681,14 +679,12 @@ for family, share in robust["agree"].items():
 # are registered in the capacity sweep's `analysis:` block.
 
 # %%
-from rarescale.olmo.grid import Sweep, load_runs
-
 main_sweep = Sweep.from_yaml(REPO_ROOT / main_file)
 candidates = design.capacity_candidates([c for choice in choices for c in choice])
 at_candidates = design.capacity_view(main_sweep, candidates)
-cap8_main = ladder.ladder_results(at_candidates, load_runs(at_candidates, produce=f"python -m runners.sweep {main_file}"))
+cap8_main = trends.ladder_results(at_candidates, load_runs(at_candidates, produce=f"python -m runners.sweep {main_file}"))
 cap8_choice = design.capacity_choice(cap8_main, main_sweep.analysis.margin, candidates)
-HTML(html_table(figures.capacity_choice_columns(cap8_choice), figures.capacity_choice_rows(cap8_choice),
+HTML(html_table(chapter4.capacity_choice_columns(cap8_choice), chapter4.capacity_choice_rows(cap8_choice),
                 caption="The capacity test's cell: the pilot's separating cells in the main sweep's "
                         "five seeds at the base budget (mean held-out accuracy over the seeds)"))
 
@@ -696,16 +692,16 @@ HTML(html_table(figures.capacity_choice_columns(cap8_choice), figures.capacity_c
 glue("cap8_large_min", design.LARGE_AT_LEAST)
 glue("cap8_small_max", design.SMALL_AT_MOST)
 glue("cap8_gap_margin", CAPACITY_MARGIN)
-glue_text("cap8_choice", figures.capacity_choice_sentence(cap8_choice))
+glue_text("cap8_choice", chapter4.capacity_choice_sentence(cap8_choice))
 
 # %% [markdown]
 # {glue:md}`cap8_choice` {glue:md}`cap8_state`
 
 # %%
 second_stage = Sweep.from_yaml(REPO_ROOT / capacity_design_file)
-second_res = ladder.ladder_results(second_stage, load_runs(second_stage, produce=f"python -m runners.sweep {capacity_design_file}"))
+second_res = trends.ladder_results(second_stage, load_runs(second_stage, produce=f"python -m runners.sweep {capacity_design_file}"))
 second_choice = design.capacity_choice(second_res, second_stage.analysis.margin, second_stage.task_cells())
-HTML(html_table(figures.capacity_choice_columns(second_choice), figures.capacity_choice_rows(second_choice),
+HTML(html_table(chapter4.capacity_choice_columns(second_choice), chapter4.capacity_choice_rows(second_choice),
                 caption="The second stage: the same rule over the commoner frequencies (five seeds "
                         "at the base budget; mean held-out accuracy over the seeds)"))
 
@@ -714,12 +710,10 @@ glue_text("cap8_state", "" if cap8_choice["chosen"] is not None else (
     f"So the rule's second stage (`{capacity_design_file}`, committed before its runs) runs "
     f"{second_stage.tasks[0].title} at {', '.join(sci(f) for f in second_stage.frequencies)} per "
     f"token, at the same two sizes, seeds and budget, and applies the same rule there:"))
-glue_text("cap8_second", figures.capacity_choice_sentence(second_choice))
-from rarescale.olmo.data import run_tasks
-
+glue_text("cap8_second", chapter4.capacity_choice_sentence(second_choice))
 below = second_res.accuracy[0] < second_res.baseline[None]  # [seed, task, frequency]
 n_held_out = len(run_tasks(second_stage.cells()[0])[0].test)
-guessing = ladder.below_chance(second_res.accuracy[0, :, 0], n_held_out, second_stage.tasks[0].chance)
+guessing = trends.below_chance(second_res.accuracy[0, :, 0], n_held_out, second_stage.tasks[0].chance)
 lowest = np.unravel_index(np.nanargmin(second_res.accuracy[0, :, 0]), guessing["p"].shape)
 glue_text("cap8_below", "" if not below.any() else (
     f"At the base budget {second_res.sizes[0]} does more than fail to learn: "
@@ -750,7 +744,7 @@ glue_text("cap8_design", f"{c8.size} trained on {cap8_test_sweep.tasks[0].title}
 # %%
 _, cap8_cap, cap8_test = capacity.load_capacity_test(REPO_ROOT / capacity_test_file)
 fig, ax = plt.subplots(figsize=(9.5, 4), layout="constrained")
-figures.fig_capacity_test(ax, cap8_test)
+chapter4.fig_capacity_test(ax, cap8_test)
 glue("fig_capacity_test", fig, display=False)
 
 # %% tags=["remove-input"]
@@ -775,7 +769,7 @@ glue("cap8_n_alternatives", len(cap8_test.alternatives))
 # agree with the registered verdict.
 
 # %% tags=["remove-input"]
-HTML(html_table(figures.CAPACITY_TEST_COLUMNS, figures.capacity_test_rows(cap8_test),
+HTML(html_table(chapter4.CAPACITY_TEST_COLUMNS, chapter4.capacity_test_rows(cap8_test),
                 caption="The capacity test under its registered analysis and the alternatives "
                         f"(exact one-sided permutation tests over the seeds, each at level {ALPHA:g})"))
 
@@ -793,17 +787,17 @@ HTML(html_table(figures.CAPACITY_TEST_COLUMNS, figures.capacity_test_rows(cap8_t
 # {glue:md}`pack_reading`.
 
 # %%
-ladder_sweep, ladder_res = ladder.load_ladder(REPO_ROOT / ladder_file)
+ladder_sweep, ladder_res = trends.load_ladder(REPO_ROOT / ladder_file)
 ladder_margin = ladder_sweep.analysis.margin
 
 # %% tags=["remove-input"]
 glue_text("ladder_scale", f"{len(ladder_res.sizes)} sizes from {ladder_res.sizes[0]} to {ladder_res.sizes[-1]} "
                           f"({ladder_res.params.min():,} to {ladder_res.params.max():,} non-embedding parameters), "
                           f"{len(ladder_res.seeds)} seeds, {ladder_res.tokens.max() / 1e6:.0f}M tokens per run")
-ladder_found = ladder.verdicts(ladder_res, ladder_sweep.analysis)
-glue_text("ladder_verdicts", figures.verdict_summary_sentence(ladder_found))
-glue_text("ladder_contrast", figures.verdict_contrast_sentence(found, ladder_found, "the main sweep", "the ladder"))
-forgetting_text = figures.forgetting_direction_sentence(ladder.forgetting_direction(ladder_res), ALPHA)
+ladder_found = trends.verdicts(ladder_res, ladder_sweep.analysis)
+glue_text("ladder_verdicts", chapter4.verdict_summary_sentence(ladder_found))
+glue_text("ladder_contrast", chapter4.verdict_contrast_sentence(found, ladder_found, "the main sweep", "the ladder"))
+forgetting_text = chapter4.forgetting_direction_sentence(trends.forgetting_direction(ladder_res), ALPHA)
 glue_text("ladder_forgetting", forgetting_text[0].lower() + forgetting_text[1:])
 
 # %% [markdown]
@@ -833,7 +827,7 @@ cap_sweep, cap = capacity.load_capacity(REPO_ROOT / capacity_file)
 fig, axes = plt.subplots(len(cap.tasks), 2, figsize=(10.5, 3.6 * len(cap.tasks)),
                          constrained_layout=True, squeeze=False)
 for t in range(len(cap.tasks)):
-    figures.fig_capacity(axes[t], cap, t, ladder_margin)
+    chapter4.fig_capacity(axes[t], cap, t, ladder_margin)
 axes[0, 0].legend(fontsize=7)
 glue("fig_capacity", fig, display=False)
 plt.close(fig)
@@ -939,8 +933,6 @@ glue_text("pack_learned", f"{int((packing.packed >= packing.learned_level).sum()
 # ## Going further: the paper's grid on GPUs
 
 # %% tags=["remove-input"]
-from rarescale.olmo import throughput
-
 costs = throughput.grid_costs([REPO_ROOT / f"runners/configs/{name}.yaml"
                                for name in ("gpu_small", "gpu_ladder", "gpu_ladder_matched")])
 gpu_grids = {c["name"]: c["sweep"] for c in costs}
@@ -955,8 +947,6 @@ glue("paper_tokens_b", throughput.PAPER_TOKENS / 1e9)
 glue("paper_step_m", throughput.PAPER_TOKENS / throughput.PAPER_STEPS / 1e6)
 glue("gpu_step_m", next(c["tokens_b"] for c in costs if c["name"] == "gpu_ladder") * 1e3 / gpu_grids["gpu_ladder"].steps)
 glue("gpu_mfu_pct", 100 * throughput.DEFAULT_MFU)
-from rarescale.olmo.sharding import PRECISION
-
 glue_text("precision_policy", PRECISION)
 
 # %% [markdown]
@@ -986,11 +976,11 @@ glue_text("precision_policy", PRECISION)
 # `shard: true` or where a size's state does not fit one GPU): {glue:md}`precision_policy` So a
 # size that shards does not train with other numerics than its neighbours. Every forward, in
 # training and in every measure, holds at most one micro-batch, which the memory model
-# (`rarescale.olmo.memory`) picks per size where the grid sets none; the dry run prints it.
+# (`rarescale.pretrain.memory`) picks per size where the grid sets none; the dry run prints it.
 # Each cell is one execution of `runners/olmo_pretrain.py` through papermill, resumable from
 # its checkpoints in either layout, and writes an artifact keyed by its config; copying `artifacts/olmo_run/` back lets this
 # chapter, with `sweep_file` set to a packed grid such as `gpu_small.yaml`, read it like the
-# packed ladder (unpacked grids are read run by run with `rarescale.olmo.grid.load_runs`).
+# packed ladder (unpacked grids are read run by run with `rarescale.sweeps.grid.load_runs`).
 
 # %% [markdown]
 # ## In the claim ledger

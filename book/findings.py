@@ -26,8 +26,10 @@ from IPython.display import HTML
 
 from rarescale.book import ledger
 from rarescale.book.report import glue, glue_text, html_table
-from rarescale.olmo import figures, ladder, throughput
-from rarescale.olmo.grid import Sweep
+from rarescale.book import chapter4
+from rarescale.sweeps import trends
+from rarescale.pretrain import throughput
+from rarescale.sweeps.grid import Sweep
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.verdicts import ALPHA
 
@@ -69,10 +71,10 @@ HTML(html_table(["section of the paper"] + list(ledger.VERDICTS),
 # ## What runs against the paper
 
 # %% tags=["remove-input"]
-chapter4 = ledger.chapter_parameters("04_olmo_validation")
-sweep, res = ladder.load_ladder(REPO_ROOT / chapter4["sweep_file"])
-glue("capacity_budget", Sweep.from_yaml(REPO_ROOT / chapter4["capacity_test_file"]).analysis.budget)
-forgetting = figures.forgetting_direction_sentence(ladder.forgetting_direction(res), ALPHA)
+params4 = ledger.chapter_parameters("04_olmo_validation")
+sweep, res = trends.load_ladder(REPO_ROOT / params4["sweep_file"])
+glue("capacity_budget", Sweep.from_yaml(REPO_ROOT / params4["capacity_test_file"]).analysis.budget)
+forgetting = chapter4.forgetting_direction_sentence(trends.forgetting_direction(res), ALPHA)
 glue_text("forgetting", forgetting[0].lower() + forgetting[1:])
 differs = [r for r in rows if r.verdict == ledger.DIFFERS]
 glue_text("differs", "; ".join(f"{r.claim}: {r.measured}" for r in differs) if differs else

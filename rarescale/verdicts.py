@@ -185,15 +185,16 @@ class CapacityGap:
     verdict: str
 
 
-def _one_sided_shift_p(large, small, shift, splits) -> float:
-    """Exact one-sided permutation p of ``mean(large) − mean(small + shift) > 0``, over ``splits``
-    (which pooled values play ``large``)."""
-    pooled = np.concatenate([np.asarray(large, float), np.asarray(small, float) + shift])
-    n_l, total = len(large), pooled.sum()
-    observed = pooled[:n_l].mean() - pooled[n_l:].mean()
-    in_l = pooled[splits].sum(1)
-    diffs = in_l / n_l - (total - in_l) / (len(pooled) - n_l)
-    return float(np.mean(diffs >= observed - 1e-12))
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    """A statistic and its interval (95% unless said otherwise)."""
+
+    value: float
+    low: float
+    high: float
+
+    def text(self, fmt: str = "{:.2f}") -> str:
+        return f"{fmt.format(self.value)} [{fmt.format(self.low)}, {fmt.format(self.high)}]"
 
 
 def permutation_splits(n_first: int, n: int, n_perm: int = 20_000, seed: int = 0) -> np.ndarray:
@@ -208,7 +209,63 @@ def permutation_splits(n_first: int, n: int, n_perm: int = 20_000, seed: int = 0
     return np.array([rng.permutation(n)[:n_first] for _ in range(n_perm)])
 
 
-def capacity_gap(large, small, margin: float = CAPACITY_MARGIN, alpha: float = ALPHA,
+SIDES = ("greater", "less", "two-sided")
+
+
+def shift_p(first, second, shift: float, splits, side: str = "greater") -> float:
+    """Permutation p-value of ``mean(first) − mean(second) = shift`` against ``side``:
+    ``"greater"`` (the difference is above ``shift``), ``"less"`` or ``"two-sided"``. ``first``
+    and ``second + shift`` are pooled and ``splits`` (:func:`permutation_splits`) say which pooled
+    values play ``first``: exact when every split is listed, under exchangeability of the seeds
+    (a shift model). The one permutation test of the book: :func:`capacity_gap` and
+    :func:`mean_shift` are it, inverted."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    pooled = np.concatenate([first, second + shift])
+    n, total = len(first), pooled.sum()
+    observed = pooled[:n].mean() - pooled[n:].mean()
+    in_first = pooled[splits].sum(1)
+    diffs = in_first / n - (total - in_first) / (len(pooled) - n)
+    if side == "greater":
+        return float(np.mean(diffs >= observed - 1e-12))
+    if side == "less":
+        return float(np.mean(diffs <= observed + 1e-12))
+    if side == "two-sided":
+        return float(np.mean(np.abs(diffs) >= abs(observed) - 1e-12))
+    raise ValueError(f"side must be one of {SIDES}; got {side!r}")
+
+
+def shift_interval(first, second, accepted, iterations: int = 40) -> tuple[float, float]:
+    """The edges of the set of shifts ``δ`` that ``accepted(δ)`` keeps (a test not rejecting
+    ``mean(first) − mean(second) = δ``), by bisection out from the observed difference, which
+    every such test keeps."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    point = float(first.mean() - second.mean())
+    span = float(np.ptp(np.concatenate([first, second])) + 1e-9) * 4
+
+    def edge(direction):
+        inside, outside = point, point + direction * span
+        for _ in range(iterations):
+            mid = (inside + outside) / 2
+            if accepted(mid):
+                inside = mid
+            else:
+                outside = mid
+        return inside
+
+    return edge(-1), edge(+1)
+
+
+def mean_shift(a, b, alpha: float = 0.05, n_perm: int = 20_000, seed: int = 0) -> ConfidenceInterval:
+    """``mean(b) − mean(a)`` with its ``1 − alpha`` interval from inverting the two-sided
+    permutation test (:func:`shift_p`): exact for a few seeds (every split of the pooled seeds is
+    enumerated), where a bootstrap interval would be too narrow."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    splits = permutation_splits(len(b), len(a) + len(b), n_perm, seed)
+    low, high = shift_interval(b, a, lambda d: shift_p(b, a, d, splits, "two-sided") > alpha)
+    return ConfidenceInterval(float(b.mean() - a.mean()), low, high)
+
+
+def capacity_gap(large, small, margin: float, alpha: float = ALPHA,
                  interval: bool = True) -> CapacityGap:
     """The capacity verdict, fixed before the runs: two one-sided exact permutation tests at
     level ``alpha`` of the gap ``D`` between the large size at the base budget and the small
@@ -227,25 +284,13 @@ def capacity_gap(large, small, margin: float = CAPACITY_MARGIN, alpha: float = A
     large, small = large[np.isfinite(large)], small[np.isfinite(small)]
     splits = permutation_splits(len(large), len(large) + len(small))
     gap = float(large.mean() - small.mean())
-    p_below = _one_sided_shift_p(large, small, 0.0, splits)
-    p_reaches = _one_sided_shift_p(-large, -small, -margin, splits)  # mean(small) + margin > mean(large)
-    span = float(np.ptp(np.concatenate([large, small])) + 1e-9) * 4
-
-    def edge(direction):
-        if not interval:
-            return float("nan")
-        inside, outside = gap, gap + direction * span
-        for _ in range(30):
-            mid = (inside + outside) / 2
-            p_up = _one_sided_shift_p(large, small, mid, splits)
-            p_down = _one_sided_shift_p(-large, -small, -mid, splits)
-            if min(p_up, p_down) > alpha:
-                inside = mid
-            else:
-                outside = mid
-        return inside
-
+    p_below = shift_p(large, small, 0.0, splits, "greater")
+    p_reaches = shift_p(large, small, margin, splits, "less")  # mean(small) + margin > mean(large)
+    low, high = (shift_interval(large, small, lambda d: min(shift_p(large, small, d, splits, "greater"),
+                                                            shift_p(large, small, d, splits, "less")) > alpha,
+                                iterations=30)
+                 if interval else (float("nan"), float("nan")))
     below, reaches = p_below <= alpha, p_reaches <= alpha
     verdict = (WITHIN if below and reaches else STAYS_BELOW if below else REACHES if reaches
                else UNDECIDED)
-    return CapacityGap(gap, edge(-1), edge(+1), p_below, p_reaches, margin, verdict)
+    return CapacityGap(gap, low, high, p_below, p_reaches, margin, verdict)

@@ -99,7 +99,7 @@ def page_inputs(page: Path, root: Path = REPO_ROOT) -> list[Path]:
 def sweep_state(path: Path) -> str:
     """Which cells of a sweep file have landed (``key`` per line, landed ones only): a page that
     names the sweep and says how much of it is done re-executes when another cell lands."""
-    from rarescale.olmo.grid import Sweep, cell_key, find_run
+    from rarescale.sweeps.grid import Sweep, cell_key, find_run
     from rarescale.validation import ConfigError
 
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from rarescale.olmo import grid
+from rarescale.sweeps import grid
 from rarescale.store import artifacts
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.store.locks import wait_for_lock

@@ -40,7 +40,7 @@ def torchrun_command(config_file, work, nproc: int, nnodes: int = 1, node_rank: 
                 "--rdzv_endpoint", rdzv_endpoint, "--rdzv_id", run_id]
     else:
         cmd += ["--standalone"]
-    cmd += ["-m", "rarescale.olmo", str(config_file), str(work)]
+    cmd += ["-m", "rarescale.pretrain", str(config_file), str(work)]
     return cmd + ({True: ["--compile"], False: ["--no-compile"]}.get(compile_model, []))
 
 
@@ -120,8 +120,8 @@ class SlurmOptions:
 
 def cell_hours(config, options: SlurmOptions, gpu: str = "H100") -> float:
     """Wall hours of a GPU cell on the allocation ``options`` asks for, at the dry run's
-    utilisation (:func:`rarescale.olmo.throughput.gpu_hours`)."""
-    from rarescale.olmo import throughput
+    utilisation (:func:`rarescale.pretrain.throughput.gpu_hours`)."""
+    from rarescale.pretrain import throughput
 
     return throughput.gpu_hours(config, gpu) / (options.nodes * options.gpus_per_node)
 
@@ -155,7 +155,7 @@ class CellJob(submitit.helpers.Checkpointable):
                          keep_checkpoints=keep_checkpoints, compile_model=compile_model)
 
     def __call__(self) -> str:
-        from rarescale.olmo.config import RunConfig
+        from rarescale.pretrain.config import RunConfig
         from runners.cells import run_cell
 
         a = self.args
@@ -183,7 +183,7 @@ class CellJob(submitit.helpers.Checkpointable):
     def checkpoint(self, *args, **kwargs):
         """On the signal before the time limit: make the run write a checkpoint at its next
         step (waiting for it, within the signal's two minutes), then requeue the same job."""
-        from rarescale.olmo.train import request_checkpoint
+        from rarescale.pretrain.checkpoint import request_checkpoint
 
         request_checkpoint(Path(self.args["work_root"]) / self.args["key"], wait_s=90)
         return super().checkpoint(*args, **kwargs)

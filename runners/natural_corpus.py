@@ -19,8 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from rarescale.olmo import natural
-from rarescale.olmo.data import data_root
+from rarescale.pretrain import natural
+from rarescale.pretrain.data import data_root
 from rarescale.store.artifacts import REPO_ROOT
 from rarescale.store.files import write_atomically
 from rarescale.validation import ConfigError

@@ -19,7 +19,7 @@
 # frequencies, and writes the run's artifact (kind `olmo_run`): evaluation curves, final loss
 # and accuracy per task and frequency, probes (C19), gradient interference and forgetting
 # (C20), the realised injection counts, and the manifest. The run is one parameter, `config`:
-# the fields of `rarescale.olmo.config.RunConfig`, passed on unchanged to the training loop.
+# the fields of `rarescale.pretrain.config.RunConfig`, passed on unchanged to the training loop.
 # Run it with papermill, or for a whole grid with
 # `python -m runners.sweep runners/configs/cpu_ladder.yaml`, which keeps this executed
 # notebook beside the artifact as the run's record:
@@ -33,7 +33,7 @@
 
 # %% tags=["parameters"]
 config = {  # RunConfig fields; the rest take their defaults
-    "size": "250K",  # a rung of rarescale.olmo.model.LADDER
+    "size": "250K",  # a rung of rarescale.pretrain.model.LADDER
     "tasks": [{"spec": {"kind": "cmp", "n_values": 20, "n_instances": 400}, "rate": 1.0e-3}],
     "tokens": 1_000_000,  # training tokens
     "seq_len": 64,
@@ -59,11 +59,11 @@ import numpy as np
 from IPython.display import HTML
 
 from rarescale.store import artifacts
-from rarescale.olmo import grid
-from rarescale.olmo.config import RunConfig
-from rarescale.olmo.train import train
+from rarescale.sweeps import grid
+from rarescale.pretrain.config import RunConfig
+from rarescale.pretrain.train import train
 from rarescale.validation import ConfigError
-from rarescale.olmo.figures import fig_olmo_run
+from rarescale.book.chapter4 import fig_olmo_run
 from rarescale.book.report import html_table
 from runners.cluster import torchrun_command
 

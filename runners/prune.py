@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rarescale.olmo.grid import sweeps_by_key
+from rarescale.sweeps.grid import sweeps_by_key
 from rarescale.store.artifacts import LOG_ENV, prune
 
 

@@ -1,6 +1,6 @@
 """Run a grid of pretraining runs: ``python -m runners.sweep runners/configs/cpu_ladder.yaml``.
 
-Each cell of the grid (see :mod:`rarescale.olmo.grid`) is one execution of
+Each cell of the grid (see :mod:`rarescale.sweeps.grid`) is one execution of
 ``runners/olmo_pretrain.py`` through papermill, in its own process. A cell
 whose artifact exists (same config hash) is skipped; an interrupted cell
 resumes from the checkpoint in its work folder; a failed cell is reported with
@@ -36,8 +36,9 @@ import numpy as np
 
 from rarescale.store import artifacts
 from rarescale.store.artifacts import REPO_ROOT
-from rarescale.olmo import grid, throughput
-from rarescale.olmo.data import check_corpus, corpus_checksums
+from rarescale.sweeps import grid
+from rarescale.pretrain import throughput
+from rarescale.pretrain.data import check_corpus, corpus_checksums
 from rarescale.validation import ConfigError, MissingFile, read_yaml, writable_dir
 from runners import cluster
 from runners.cells import GpuSlots, describe, repair_record, run_cell, stop_children
@@ -53,7 +54,7 @@ def print_plan(sweep: grid.Sweep, cells, jobs: int = 1, threads: int = 2, out=No
     """Print every cell with its steps, tokens and state; return the CPU seconds left.
 
     A GPU cell's estimate is in GPU-hours, from its model FLOPs at ``utilisation`` of
-    ``gpu``'s bf16 peak (:mod:`rarescale.olmo.throughput`)."""
+    ``gpu``'s bf16 peak (:mod:`rarescale.pretrain.throughput`)."""
     out = out or sys.stdout
     total, gpu_total = 0.0, 0.0
     print(f"sweep {sweep.name}: {len(cells)} cells, {sum(d for *_, d in cells)} done", file=out)
@@ -114,8 +115,8 @@ def placement_checks(sweep: grid.Sweep, cells, processes_per_node: int, nodes: i
     """What each size needs of the processes a cell runs on: (lines of the per-size plan,
     failures). A size's batch must divide among ``nodes × processes_per_node`` processes; the
     plan names the node counts that divide it, and, on a GPU, the micro-batch the memory model
-    gives on ``gpu`` (:mod:`rarescale.olmo.memory`)."""
-    from rarescale.olmo import memory, sharding
+    gives on ``gpu`` (:mod:`rarescale.pretrain.memory`)."""
+    from rarescale.pretrain import memory, sharding
 
     lines, failures = [], []
     first = {}

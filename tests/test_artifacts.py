@@ -177,7 +177,7 @@ def test_prune_leaves_a_writer_s_fresh_temporary_folder_and_the_kept_keys(artifa
 def test_every_committed_sweep_cell_is_protected_from_pruning():
     from conftest import REPO
 
-    from rarescale.olmo.grid import sweeps_by_key
+    from rarescale.sweeps.grid import sweeps_by_key
 
     keys = set(sweeps_by_key())
     committed = {p.name for p in (REPO / "artifacts" / "olmo_run").iterdir() if p.is_dir()}

@@ -254,8 +254,8 @@ def _bad_run_fields():
     default's type (and the Nones of fields that must be set), each out of type or range."""
     import dataclasses as dc
 
-    from rarescale.olmo.config import OPTIONAL as RUN_OPTIONAL
-    from rarescale.olmo.config import RunConfig
+    from rarescale.pretrain.config import OPTIONAL as RUN_OPTIONAL
+    from rarescale.pretrain.config import RunConfig
 
     by_type = {int: ["abc", 2.5, [1], {"x": 1}, -5, 10 ** 30, True],
                float: ["abc", [0.5], {"x": 1}, float("nan"), float("inf"), -1.0, True],

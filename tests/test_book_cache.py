@@ -73,7 +73,7 @@ def test_a_newly_landed_cell_of_a_named_sweep_changes_the_page_digest(tmp_path, 
     monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
     before = page_digest(root / "book" / "page.py", root)
     assert sweep_state(root / "runners" / "configs" / "tiny.yaml") == ""
-    from rarescale.olmo.grid import Sweep, cell_key
+    from rarescale.sweeps.grid import Sweep, cell_key
 
     cell = Sweep.from_yaml(root / "runners" / "configs" / "tiny.yaml").cells()[1]
     landed = tmp_path / "artifacts" / "olmo_run" / cell_key(cell)

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from rarescale.olmo.capacity import (APPROACH, NOT_SHOWN, PLATEAU, capacity_frequencies,
-                                     capacity_verdict, mean_shift, saturation_fit)
-from rarescale.olmo.grid import Sweep
+from rarescale.sweeps.capacity import (APPROACH, NOT_SHOWN, PLATEAU, capacity_frequencies,
+                                       capacity_verdict, saturation_fit)
+from rarescale.verdicts import mean_shift
+from rarescale.sweeps.grid import Sweep
 
 TOKENS = np.array([1.5e6, 3e6, 6e6, 12e6])
 CHANCE, LEARNED = 0.5, 0.75
@@ -75,11 +76,11 @@ def test_mean_shift_finds_a_planted_shift_and_not_a_null():
 
 
 def test_the_capacity_sweep_runs_at_the_frequencies_its_comment_derives_from_the_ladder():
-    from rarescale.olmo.ladder import load_ladder
+    from rarescale.sweeps.trends import load_ladder
 
     _, ladder = load_ladder("runners/configs/cpu_ladder.yaml")
     sweep = Sweep.from_yaml("runners/configs/cpu_capacity.yaml")
-    assert [f for (f,) in sweep.task_frequencies] == capacity_frequencies(ladder) == [3e-4, 1e-3]
+    assert [f for (f,) in sweep.task_frequencies] == capacity_frequencies(ladder, 0.5) == [3e-4, 1e-3]
     assert [t.kind for t in sweep.tasks] == [t.kind for t in ladder.tasks]
     small, large = (c.model.non_embedding_params() for c in (sweep.cells()[0], sweep.cells()[-1]))
     assert large >= 8 * small
@@ -87,8 +88,8 @@ def test_the_capacity_sweep_runs_at_the_frequencies_its_comment_derives_from_the
 
 
 def _synthetic_results():
-    from rarescale.olmo.capacity import CapacityResults
-    from rarescale.olmo.tasks import TaskSpec
+    from rarescale.sweeps.capacity import CapacityResults
+    from rarescale.pretrain.tasks import TaskSpec
 
     small = seeds(saturating(0.62, 0.8e6), seed=11)
     large = seeds(saturating(0.92, 1e6), seed=12)
@@ -108,17 +109,17 @@ def test_capacity_results_give_the_verdict_and_the_figure_of_a_planted_plateau()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rarescale.olmo.capacity import verdict_rows
-    from rarescale.olmo.figures import fig_capacity
+    from rarescale.sweeps.capacity import verdict_rows
+    from rarescale.book.chapter4 import fig_capacity
 
     res = _synthetic_results()
-    assert res.baseline[0] == 0.73 and res.level()[0] == pytest.approx(0.865)
+    assert res.baseline[0] == 0.73 and res.level(0.5)[0] == pytest.approx(0.865)
     # the large size (0.92) learns the task (above 0.865); the small one levels off at 0.62
-    assert res.verdict(0).verdict == PLATEAU
-    (row,) = verdict_rows(res)
+    assert res.verdict(0, 0.5).verdict == PLATEAU
+    (row,) = verdict_rows(res, 0.5)
     assert row[0].startswith("TCMP") and row[-1] == PLATEAU
     fig, axes = plt.subplots(1, 2)
-    fig_capacity(axes, res, 0)
+    fig_capacity(axes, res, 0, 0.5)
     assert axes[0].get_xlabel().startswith("training tokens") and axes[1].get_xlabel() == "instances injected"
     assert axes[0].get_ylabel().startswith("held-out accuracy")
     assert len(axes[0].get_legend_handles_labels()[0]) >= 2
@@ -126,9 +127,10 @@ def test_capacity_results_give_the_verdict_and_the_figure_of_a_planted_plateau()
 
 
 def test_the_packing_reading_follows_the_intervals():
-    from rarescale.olmo.capacity import Interval, packing_reading
+    from rarescale.sweeps.capacity import packing_reading
+    from rarescale.verdicts import ConfidenceInterval
 
-    below, null = Interval(-0.2, -0.3, -0.1), Interval(0.0, -0.1, 0.1)
+    below, null = ConfidenceInterval(-0.2, -0.3, -0.1), ConfidenceInterval(0.0, -0.1, 0.1)
     assert packing_reading([below, below]).startswith("every copy learns less alone")
     assert packing_reading([below, null]).startswith("1 of 2 copies learn less alone and 0 more")
     assert packing_reading([null]).startswith("no copy's accuracy differs")
@@ -144,7 +146,7 @@ class _Main:
     """A planted main sweep: 30K and 1M, five seeds, TADD at 1e-2 (and 3e-3, not read)."""
 
     def __init__(self, large, small_cosine):
-        from rarescale.olmo.tasks import TaskSpec
+        from rarescale.pretrain.tasks import TaskSpec
 
         self.tasks = (TaskSpec("add", n_values=20, modulus=5, n_instances=400, split="balanced"),)
         self.titles, self.sizes = [t.title for t in self.tasks], ("30K", "250K", "1M")
@@ -156,7 +158,7 @@ class _Main:
     def level(self, margin):
         return self.baseline + margin * (1 - self.baseline)
 
-    from rarescale.olmo.ladder import LadderResults
+    from rarescale.sweeps.trends import LadderResults
     frequency_index = LadderResults.frequency_index
 
 
@@ -168,12 +170,12 @@ def _cap(small):
 
 
 def _analysis(**kw):
-    from rarescale.olmo.grid import Analysis
+    from rarescale.sweeps.grid import Analysis
     return Analysis(statistic="capacity gap", compare_with="main.yaml", **kw)
 
 
 def test_the_capacity_test_finds_a_planted_gap_at_eight_times_the_budget():
-    from rarescale.olmo.capacity import capacity_test
+    from rarescale.sweeps.capacity import capacity_test
     from rarescale.verdicts import REACHES, STAYS_BELOW
 
     rng = np.random.default_rng(3)
@@ -192,7 +194,7 @@ def test_the_capacity_test_finds_a_planted_gap_at_eight_times_the_budget():
 
 
 def test_the_capacity_test_names_what_it_cannot_read():
-    from rarescale.olmo.capacity import capacity_test
+    from rarescale.sweeps.capacity import capacity_test
 
     small, main = np.full((5, 4), 0.5), _Main(0.9, 0.5)
     with pytest.raises(ValueError, match=r"no budget at 16x the base .*1.00x, 2.00x, 4.00x, 8.00x"):
@@ -204,7 +206,7 @@ def test_the_capacity_test_names_what_it_cannot_read():
 
 
 def test_the_schedule_check_is_the_branch_minus_the_cosine_run_at_the_base_budget():
-    from rarescale.olmo.capacity import capacity_test
+    from rarescale.sweeps.capacity import capacity_test
 
     rng = np.random.default_rng(4)
     small = 0.5 + 0.01 * rng.standard_normal((5, 4))
@@ -214,7 +216,7 @@ def test_the_schedule_check_is_the_branch_minus_the_cosine_run_at_the_base_budge
 
 
 def test_the_capacity_analysis_names_its_comparison_and_only_there():
-    from rarescale.olmo.grid import Analysis
+    from rarescale.sweeps.grid import Analysis
     from rarescale.validation import ConfigError
 
     with pytest.raises(ConfigError, match="compare_with"):
@@ -237,7 +239,7 @@ def test_the_saturation_time_constant_never_exceeds_the_run():
 
 
 def test_the_capacity_sentence_states_the_gap_its_interval_both_p_values_and_the_agreement():
-    from rarescale.olmo.capacity import capacity_test, capacity_test_sentence
+    from rarescale.sweeps.capacity import capacity_test, capacity_test_sentence
 
     rng = np.random.default_rng(5)
     small = 0.3 + 0.02 * rng.standard_normal((5, 4))
@@ -255,7 +257,7 @@ def test_the_capacity_reading_counts_the_seeds_that_learn_and_lose_the_task():
     baseline 0.2, margin 0.5) per budget, the large size's, a seed that learns at 4x and loses it
     at 8x, and the small seeds within the margin of the large mean at the registered budget."""
     from rarescale import verdicts
-    from rarescale.olmo.capacity import VERDICT_MEANING, capacity_test, capacity_test_reading
+    from rarescale.sweeps.capacity import VERDICT_MEANING, capacity_test, capacity_test_reading
 
     small = np.full((5, 4), 0.3)
     small[0] = [0.3, 0.3, 0.7, 0.88]   # learns at 4x and keeps it; within 0.05 of the large mean at 8x
@@ -283,10 +285,10 @@ def test_a_capacity_sweep_written_by_the_design_reads_back_against_its_compared_
     the large size's accuracies are the compared sweep's, and the verdict is one of the three."""
     import yaml
 
-    from rarescale.olmo import grid
-    from rarescale.olmo.capacity import load_capacity_test
-    from rarescale.olmo.design import capacity_sweep
-    from rarescale.olmo.train import train
+    from rarescale.sweeps import grid
+    from rarescale.sweeps.capacity import load_capacity_test
+    from rarescale.sweeps.design import capacity_sweep
+    from rarescale.pretrain.train import train
     from rarescale.verdicts import REACHES, STAYS_BELOW, UNDECIDED, WITHIN
 
     monkeypatch.setenv("RARESCALE_ARTIFACTS", str(tmp_path / "artifacts"))
@@ -328,8 +330,8 @@ def test_the_capacity_test_figure_draws_every_seed_and_is_readable():
     import matplotlib.pyplot as plt
 
     from rarescale.book.report import figure_problems
-    from rarescale.olmo.capacity import capacity_test
-    from rarescale.olmo.figures import fig_capacity_test
+    from rarescale.sweeps.capacity import capacity_test
+    from rarescale.book.chapter4 import fig_capacity_test
 
     rng = np.random.default_rng(2)
     small = 0.3 + 0.05 * np.arange(4) + 0.02 * rng.standard_normal((5, 4))

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from rarescale.olmo.grid import Sweep, cell_key
+from rarescale.sweeps.grid import Sweep, cell_key
 from runners.cluster import SlurmOptions, rendezvous, sbatch_script, submit, torchrun_command
 from rarescale.validation import ConfigError
 
@@ -101,8 +101,9 @@ def test_the_signal_before_the_time_limit_makes_the_run_checkpoint(tmp_path):
     """A job's checkpoint() asks the run for a checkpoint at its next step and waits for it."""
     import threading
 
-    from rarescale.olmo.config import RunConfig
-    from rarescale.olmo.train import CHECKPOINT, request_checkpoint, train
+    from rarescale.pretrain.config import RunConfig
+    from rarescale.pretrain.checkpoint import CHECKPOINT, request_checkpoint
+    from rarescale.pretrain.train import train
 
     config = RunConfig(size="30K", vocab_size=256, seq_len=16, batch=4, tokens=4 * 16 * 400,
                        corpus_tokens=40_000, holdout=4, eval_points=2, eval_instances=4,

@@ -1,10 +1,10 @@
-"""The pilot's choice rule (rarescale.olmo.design), on planted pilots."""
+"""The pilot's choice rule (rarescale.sweeps.design), on planted pilots."""
 
 import numpy as np
 import pytest
 
 from rarescale.book.report import sci
-from rarescale.olmo.design import choose_frequencies
+from rarescale.sweeps.design import choose_frequencies
 
 F = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4]
 
@@ -72,8 +72,8 @@ class _Pilot:
 
 
 def test_the_pilot_choice_reads_each_task_at_its_own_frequencies():
-    from rarescale.olmo.design import pilot_choice
-    from rarescale.olmo.figures import pilot_choice_rows, pilot_choice_sentence
+    from rarescale.sweeps.design import pilot_choice
+    from rarescale.book.chapter4 import pilot_choice_rows, pilot_choice_sentence
 
     choice = pilot_choice(_Pilot(), 0.5)
     cmp_, add = choice
@@ -97,9 +97,9 @@ def test_the_main_sweep_runs_what_the_rule_chose_from_the_committed_pilot():
     """cpu_main.yaml's frequencies per task are design.pilot_choice's on the committed pilot, for
     every task the rule finds learnable; an unlearnable one is not in the main sweep."""
     from conftest import REPO
-    from rarescale.olmo import ladder
-    from rarescale.olmo.design import pilot_choice
-    from rarescale.olmo.grid import Sweep
+    from rarescale.sweeps import trends
+    from rarescale.sweeps.design import pilot_choice
+    from rarescale.sweeps.grid import Sweep
     from rarescale.store.artifacts import ArtifactError
 
     main = Sweep.from_yaml(REPO / "runners/configs/cpu_main.yaml")
@@ -107,7 +107,7 @@ def test_the_main_sweep_runs_what_the_rule_chose_from_the_committed_pilot():
     for name in ("cpu_pilot", "cpu_pilot_add"):
         path = REPO / f"runners/configs/{name}.yaml"
         try:
-            _, pilot = ladder.load_ladder(path)
+            _, pilot = trends.load_ladder(path)
         except ArtifactError:  # a pilot stage still running: its task is not in main yet
             continue
         for c in pilot_choice(pilot, main.analysis.margin):
@@ -137,14 +137,14 @@ class _Main:
     def ran(self):
         return np.isfinite(self.accuracy).any(axis=(0, 1))
 
-    from rarescale.olmo.ladder import LadderResults
+    from rarescale.sweeps.trends import LadderResults
     frequency_index = LadderResults.frequency_index
 
 
 @pytest.mark.parametrize("small, large, qualifies", [(0, 5, True), (1, 4, True), (2, 5, False),
                                                       (0, 3, False), (1, 5, True)])
 def test_the_capacity_cell_needs_the_large_size_in_four_seeds_and_the_small_in_one(small, large, qualifies):
-    from rarescale.olmo.design import capacity_choice
+    from rarescale.sweeps.design import capacity_choice
 
     out = capacity_choice(_Main(small, large), 0.5, [("TADD", 1e-2), ("TCMP", 1e-3)])
     tadd, tcmp = out["rows"]
@@ -156,7 +156,7 @@ def test_the_capacity_cell_needs_the_large_size_in_four_seeds_and_the_small_in_o
 
 
 def test_the_capacity_choice_waits_for_every_seed_and_refuses_a_frequency_not_run():
-    from rarescale.olmo.design import capacity_choice
+    from rarescale.sweeps.design import capacity_choice
 
     few = _Main(0, 4)
     few.accuracy[:, 4] = np.nan  # the fifth seed has not landed
@@ -169,7 +169,7 @@ def test_the_capacity_choice_waits_for_every_seed_and_refuses_a_frequency_not_ru
 
 
 def test_between_two_qualifying_cells_the_larger_difference_then_the_rarer_is_chosen():
-    from rarescale.olmo.design import capacity_choice
+    from rarescale.sweeps.design import capacity_choice
 
     res = _Main(1, 5)
     res.accuracy[0, :, 0, 1] = [0.9, 0.9, 0.3, 0.3, 0.3]
@@ -181,13 +181,13 @@ def test_between_two_qualifying_cells_the_larger_difference_then_the_rarer_is_ch
 
 def test_the_capacity_candidates_are_the_pilots_separating_cells_read_at_two_sizes():
     from conftest import REPO
-    from rarescale.olmo import ladder
-    from rarescale.olmo.design import capacity_candidates, capacity_view, pilot_choice
-    from rarescale.olmo.grid import Sweep, cell_key
+    from rarescale.sweeps import trends
+    from rarescale.sweeps.design import capacity_candidates, capacity_view, pilot_choice
+    from rarescale.sweeps.grid import Sweep, cell_key
 
     main = Sweep.from_yaml(REPO / "runners/configs/cpu_main.yaml")
     choice = [c for name in ("cpu_pilot", "cpu_pilot_add")
-              for c in pilot_choice(ladder.load_ladder(REPO / f"runners/configs/{name}.yaml")[1],
+              for c in pilot_choice(trends.load_ladder(REPO / f"runners/configs/{name}.yaml")[1],
                                     main.analysis.margin)]
     candidates = capacity_candidates(choice)
     assert candidates == [("TADD (20 values, mod 5)", 1e-2)]  # TCMP separated at no frequency; mod 10 unlearnable
@@ -200,9 +200,9 @@ def test_the_capacity_candidates_are_the_pilots_separating_cells_read_at_two_siz
 
 def test_a_restricted_view_of_a_committed_sweep_reads_back_with_its_other_task_unrun():
     from conftest import REPO
-    from rarescale.olmo.design import capacity_choice, capacity_view
-    from rarescale.olmo.grid import Sweep, load_runs
-    from rarescale.olmo.ladder import ladder_results
+    from rarescale.sweeps.design import capacity_choice, capacity_view
+    from rarescale.sweeps.grid import Sweep, load_runs
+    from rarescale.sweeps.trends import ladder_results
 
     pilot = Sweep.from_yaml(REPO / "runners/configs/cpu_pilot.yaml")
     cell = [(pilot.tasks[0].title, 3e-3)]
@@ -215,8 +215,8 @@ def test_a_restricted_view_of_a_committed_sweep_reads_back_with_its_other_task_u
 
 def test_the_capacity_choice_table_and_sentence_say_what_the_rule_did():
     from rarescale.book.report import sci
-    from rarescale.olmo.design import capacity_choice
-    from rarescale.olmo.figures import capacity_choice_rows, capacity_choice_sentence
+    from rarescale.sweeps.design import capacity_choice
+    from rarescale.book.chapter4 import capacity_choice_rows, capacity_choice_sentence
 
     out = capacity_choice(_Main(1, 5), 0.5, [("TADD", 1e-2), ("TCMP", 1e-3)])
     rows = capacity_choice_rows(out)
@@ -240,13 +240,13 @@ def test_the_capacity_design_second_stage_runs_the_candidate_task_at_its_commone
     CAPACITY_SECOND_STAGE times its separating frequency, at the main sweep's smallest and largest
     sizes and seeds, with the main sweep's run block (one instance per sequence no longer fits)."""
     from conftest import REPO
-    from rarescale.olmo import ladder
-    from rarescale.olmo.design import CAPACITY_SECOND_STAGE, capacity_candidates, pilot_choice
-    from rarescale.olmo.grid import Sweep
+    from rarescale.sweeps import trends
+    from rarescale.sweeps.design import CAPACITY_SECOND_STAGE, capacity_candidates, pilot_choice
+    from rarescale.sweeps.grid import Sweep
 
     main = Sweep.from_yaml(REPO / "runners/configs/cpu_main.yaml")
     stage = Sweep.from_yaml(REPO / "runners/configs/cpu_capacity_design.yaml")
-    choice = pilot_choice(ladder.load_ladder(REPO / "runners/configs/cpu_pilot_add.yaml")[1], main.analysis.margin)
+    choice = pilot_choice(trends.load_ladder(REPO / "runners/configs/cpu_pilot_add.yaml")[1], main.analysis.margin)
     (title, f), = capacity_candidates(choice)
     assert [t.title for t in stage.tasks] == [title] and stage.tasks[0] in main.tasks
     assert sorted(stage.frequencies) == pytest.approx(sorted(k * f for k in CAPACITY_SECOND_STAGE))
@@ -261,8 +261,8 @@ def test_the_capacity_sweep_built_for_a_chosen_cell_measures_exact_multiples_of_
     4×, 8× of the base run's steps, its warmup in steps, the same task and frequency, compared
     with the source sweep; the file it describes loads, and its 1× branch is the base run's length."""
     from conftest import REPO
-    from rarescale.olmo.design import capacity_sweep
-    from rarescale.olmo.grid import Sweep
+    from rarescale.sweeps.design import capacity_sweep
+    from rarescale.sweeps.grid import Sweep
 
     source = Sweep.from_yaml(REPO / "runners/configs/cpu_capacity_design.yaml")
     chosen = {"task_index": 0, "frequency": 2e-2}
@@ -303,7 +303,7 @@ def _completions(res):
 def test_the_choices_still_possible_are_those_of_every_landing_of_the_missing_seeds(small, large, missing):
     """capacity_choice's ``possible`` (counts of seeds learned) against brute force: the rule run
     on every completion of the missing seeds, each learned or not."""
-    from rarescale.olmo.design import capacity_choice
+    from rarescale.sweeps.design import capacity_choice
 
     cells = [("TADD", 1e-2), ("TCMP", 1e-3)]
     res = _Main(small, large)
@@ -322,7 +322,7 @@ def test_a_choice_no_landing_can_change_is_settled_before_the_last_seed():
     """The second stage's state with one seed of 1M to land at each frequency: at the rarer, 30K
     0 of 5 and 1M 4 of 4; at the commoner, 30K 1 of 5 and 1M 4 of 4. The rarer qualifies whatever
     its last seed does, and wins or ties (then wins as the rarer) whatever the commoner's does."""
-    from rarescale.olmo.design import capacity_choice
+    from rarescale.sweeps.design import capacity_choice
 
     res = _Main(1, 4)  # "TADD" at 1e-2 plays the commoner frequency
     res.accuracy[1, 4, 1, 0] = np.nan
@@ -347,13 +347,13 @@ def test_the_capacity_sweep_file_is_the_one_the_rule_chose():
     choice capacity_choice can make over the second stage's cells (the rule over the committed
     runs of cpu_capacity_design.yaml)."""
     from conftest import REPO
-    from rarescale.olmo import ladder
-    from rarescale.olmo.design import capacity_choice, capacity_sweep
-    from rarescale.olmo.grid import Sweep, load_runs
+    from rarescale.sweeps import trends
+    from rarescale.sweeps.design import capacity_choice, capacity_sweep
+    from rarescale.sweeps.grid import Sweep, load_runs
 
     source_file = "runners/configs/cpu_capacity_design.yaml"
     source = Sweep.from_yaml(REPO / source_file)
-    res = ladder.ladder_results(source, load_runs(source))  # every cell: the file waits for them
+    res = trends.ladder_results(source, load_runs(source))  # every cell: the file waits for them
     cells = source.task_cells()
     out = capacity_choice(res, source.analysis.margin, cells)
     (chosen,) = out["possible"]  # settled: no seed still landing can change it
@@ -368,11 +368,11 @@ def test_the_capacity_sweep_file_is_the_one_the_rule_chose():
 
 
 def test_below_chance_p_is_the_binomial_tail_and_holds_its_level_under_guessing():
-    """ladder.below_chance_p against the sum of binomial terms, and under guessing at chance
+    """trends.below_chance_p against the sum of binomial terms, and under guessing at chance
     (the null) it falls below 0.05 in at most 5% of simulated runs."""
     from math import comb
 
-    from rarescale.olmo.ladder import below_chance_p
+    from rarescale.sweeps.trends import below_chance_p
 
     n, chance = 200, 0.2
     for k in (7, 30, 40):
@@ -385,10 +385,10 @@ def test_below_chance_p_is_the_binomial_tail_and_holds_its_level_under_guessing(
 
 
 def test_below_chance_holds_its_family_level_over_ten_runs_and_finds_a_planted_one():
-    """ladder.below_chance over ten runs guessing at chance (the null): some run is called
+    """trends.below_chance over ten runs guessing at chance (the null): some run is called
     below chance in at most 5% of simulated families (Holm), while testing the lowest alone
     would call one far more often; one run at 7 of 200 among nine guessing is found."""
-    from rarescale.olmo.ladder import below_chance, below_chance_p
+    from rarescale.sweeps.trends import below_chance, below_chance_p
 
     n, chance, rng = 200, 0.2, np.random.default_rng(1)
     families = rng.binomial(n, chance, (4000, 10)) / n

@@ -89,7 +89,7 @@ def test_chapter4_reads_an_unpacked_sweep_with_its_own_frequencies_per_task(tmp_
                   {"sweep_file": "runners/configs/cpu_pilot.yaml"}, tmp_path, progress_bar=False)
     import json as json_
 
-    from rarescale.olmo.grid import Sweep, find_run
+    from rarescale.sweeps.grid import Sweep, find_run
 
     injected = [json_.loads((find_run(c) / "result.json").read_text())["injected_instances"]
                 for c in Sweep.from_yaml(REPO / "runners/configs/cpu_pilot.yaml").cells()]

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.gpu_check import loss_curve, max_relative_difference
-from rarescale.olmo import throughput
-from rarescale.olmo.config import RunConfig
-from rarescale.olmo.grid import Sweep
-from rarescale.olmo.model import build_model, ladder_batch, model_size
+from rarescale.pretrain import throughput
+from rarescale.pretrain.config import RunConfig
+from rarescale.sweeps.grid import Sweep
+from rarescale.pretrain.model import build_model, ladder_batch, model_size
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def test_gpu_check_compares_loss_curves_across_devices():
 
 
 def test_a_model_whose_replicated_state_does_not_fit_a_gpu_is_sharded():
-    from rarescale.olmo.sharding import state_fits
+    from rarescale.pretrain.sharding import state_fits
 
     gib = 2 ** 30
     one_b = model_size("1B").total_params(50304)  # about 1.3B parameters: 20 GiB of state
@@ -115,7 +115,7 @@ def test_h100_variants_get_their_own_peaks():
 
 
 def test_the_memory_model_picks_micro_batches_that_fit():
-    from rarescale.olmo import memory
+    from rarescale.pretrain import memory
 
     gib = 2 ** 30
     c60 = RunConfig(size="60M", vocab_size=50280, eos=50279, seq_len=2048, batch=64)
@@ -145,11 +145,11 @@ def test_every_forward_of_the_measures_holds_at_most_a_micro_batch(tmp_path, mon
 
     import torch
 
-    from rarescale.olmo import measures
-    from rarescale.olmo.config import InjectedTask
-    from rarescale.olmo.data import open_corpus, run_tasks
-    from rarescale.olmo.step import make_optimizer
-    from rarescale.olmo.tasks import TaskSpec
+    from rarescale.pretrain import measures
+    from rarescale.pretrain.config import InjectedTask
+    from rarescale.pretrain.data import open_corpus, run_tasks
+    from rarescale.pretrain.step import make_optimizer
+    from rarescale.pretrain.tasks import TaskSpec
 
     config = RunConfig(size="30K", vocab_size=256, seq_len=16, batch=16, micro_batch=2,
                        tokens=16 * 16 * 4, corpus_tokens=30_000, holdout=40, eval_points=2,

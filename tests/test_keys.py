@@ -12,12 +12,12 @@ import pytest
 
 from conftest import REPO
 from rarescale.book.inventory import MADE_BY
-from rarescale.olmo import grid
-from rarescale.olmo.config import InjectedTask, RunConfig
-from rarescale.olmo.tasks import TaskSpec
+from rarescale.sweeps import grid
+from rarescale.pretrain.config import InjectedTask, RunConfig
+from rarescale.pretrain.tasks import TaskSpec
 from rarescale.store.artifacts import code_digest, code_files, config_key
 
-DRAWING = ("book/plots.py", "olmo/figures.py", "advisor/cli.py")
+DRAWING = ("book/plots.py", "book/chapter4.py", "advisor/cli.py")
 """The package's figure code (paths under ``rarescale/``)."""
 CACHED = sorted(set(MADE_BY.values()))
 """The modules whose code digest keys a cached sweep."""
@@ -45,9 +45,9 @@ def test_no_figure_code_is_in_a_cached_sweeps_digest(module):
     assert files and not files & set(DRAWING), sorted(files & set(DRAWING))
 
 
-@pytest.mark.parametrize("drawing, function", [("book/plots.py", "fig_learned_by_width"),
-                                               ("olmo/figures.py", "fig_olmo_run"),
-                                               ("advisor/cli.py", "main")])
+@pytest.mark.parametrize("drawing, function", [("book/plots.py", "fig_resampling"),
+                                               ("book/chapter4.py", "fig_olmo_run"),
+                                               ("advisor/cli.py", "draw_features_kept")])
 def test_editing_a_plotting_function_changes_no_key(package_copy, drawing, function):
     before = {m: code_digest(m, package_dir=package_copy) for m in CACHED}
     _edit(package_copy / drawing, function)
@@ -120,10 +120,11 @@ def test_a_field_added_to_runconfig_with_a_default_keeps_the_key():
 
 @pytest.mark.parametrize("module", CACHED)
 def test_no_pretraining_code_is_in_a_light_sweeps_digest(module):
-    """Chapters 1-3 and 5 compute nothing with rarescale.olmo: an edit to chapter 4's code (its
-    grid, its analysis) must not recompute them."""
+    """Chapters 1-3 and 5 compute nothing with rarescale.pretrain or rarescale.sweeps: an edit to
+    chapter 4's code (its grid, its analysis) must not recompute them."""
     files = {str(p.relative_to(REPO / "rarescale")) for p in code_files(module)}
-    assert not {f for f in files if f.startswith("olmo/")}, sorted(f for f in files if f.startswith("olmo/"))
+    heavy = sorted(f for f in files if f.startswith(("pretrain/", "sweeps/")))
+    assert not heavy, heavy
 
 
 def test_a_float_keys_to_twelve_significant_digits():

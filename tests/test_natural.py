@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from rarescale.olmo import natural
+from rarescale.pretrain import natural
 from rarescale.store.artifacts import REPO_ROOT
 
 PAGE = """<html><head><title>T</title><script>var x = 1 + 2;</script></head><body>
@@ -210,9 +210,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case, message
 
 @pytest.mark.slow
 def test_a_tiny_model_learns_from_a_built_corpus(tmp_path):
-    from rarescale.olmo.config import InjectedTask, RunConfig
-    from rarescale.olmo.tasks import TaskSpec
-    from rarescale.olmo.train import train
+    from rarescale.pretrain.config import InjectedTask, RunConfig
+    from rarescale.pretrain.tasks import TaskSpec
+    from rarescale.pretrain.train import train
 
     _fake_packages(tmp_path / "deb", pages=30)
     out, r = _build(tmp_path, "c", vocab="300")

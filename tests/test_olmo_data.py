@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from rarescale.olmo.corpus import TokenCorpus, _Permutation, write_synthetic_web, write_tokens
-from rarescale.olmo.injection import InjectionSchedule, inject, plan_step
-from rarescale.olmo.tasks import TaskSpec, draw_tasks
+from rarescale.pretrain.corpus import TokenCorpus, _Permutation, write_synthetic_web, write_tokens
+from rarescale.pretrain.injection import InjectionSchedule, inject, plan_step
+from rarescale.pretrain.tasks import TaskSpec, draw_tasks
 from rarescale.validation import ConfigError
 
 EOS = 0
@@ -251,7 +251,7 @@ def _identified_by_brute_force(task):
 @pytest.mark.parametrize("n, m, split", [(8, 4, "balanced"), (6, 3, "balanced"), (8, 2, "balanced"),
                                          (6, 3, "random"), (7, 4, "random"), (8, 4, "random")])
 def test_c15_identified_share_equals_brute_force(n, m, split):
-    from rarescale.olmo.tasks import identified_share
+    from rarescale.pretrain.tasks import identified_share
 
     for seed in range(3):
         spec = TaskSpec(kind="add", n_values=n, modulus=m, n_instances=n * n, split=split, seed=seed)
@@ -263,7 +263,7 @@ def test_c15_an_even_modulus_on_two_groups_leaves_every_test_answer_open():
     """Addition mod 10 on 20 values, balanced split: the train pairs fix the residues only up to
     a shift by 5 between the two groups (or by x in 2x), so no test pair's answer follows from
     them; mod 5 and mod 3 (an odd modulus) determine every one."""
-    from rarescale.olmo.tasks import identified_share
+    from rarescale.pretrain.tasks import identified_share
 
     share = {m: identified_share(draw_tasks([TaskSpec(kind="add", n_values=n, modulus=m, n_instances=n * n,
                                                       split="balanced")], 4096)[0])

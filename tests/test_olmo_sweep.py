@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from conftest import REPO
-from rarescale.olmo import grid, ladder
+from rarescale.sweeps import grid, trends
 from rarescale.validation import ConfigError
-from rarescale.olmo.config import RunConfig
+from rarescale.pretrain.config import RunConfig
 from rarescale.validation import ConfigError
 
 TINY = {
@@ -88,17 +88,17 @@ def test_unpacked_cells_map_each_copy_to_its_task_and_frequency():
 
 def test_c18_threshold_frequency():
     f = [1e-2, 1e-3, 1e-4, 1e-5]
-    level = ladder.learned_level(0.5, 0.5)  # chance 0.5: learned from 0.75
-    assert ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], level) == pytest.approx(
+    level = trends.learned_level(0.5, 0.5)  # chance 0.5: learned from 0.75
+    assert trends.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], level) == pytest.approx(
         np.exp(np.log(1e-3) + (0.9 - 0.75) / 0.4 * np.log(0.1)))
-    assert ladder.threshold_frequency(f, [1.0, 1.0, 1.0, 0.99], level) == 1e-5
-    assert np.isnan(ladder.threshold_frequency(f, [0.6, 0.5, 0.5, 0.5], level))
+    assert trends.threshold_frequency(f, [1.0, 1.0, 1.0, 0.99], level) == 1e-5
+    assert np.isnan(trends.threshold_frequency(f, [0.6, 0.5, 0.5, 0.5], level))
     # order of the input does not matter
-    assert ladder.threshold_frequency(f[::-1], [0.5, 0.5, 0.9, 1.0], level) == pytest.approx(
-        ladder.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], level))
+    assert trends.threshold_frequency(f[::-1], [0.5, 0.5, 0.9, 1.0], level) == pytest.approx(
+        trends.threshold_frequency(f, [1.0, 0.9, 0.5, 0.5], level))
     # a baseline above chance (the one-operand shortcut) raises the level
-    assert ladder.learned_level(0.75, 0.5) == pytest.approx(0.875)
-    assert np.isnan(ladder.threshold_frequency(f, [0.8, 0.8, 0.5, 0.5], ladder.learned_level(0.75)))
+    assert trends.learned_level(0.75, 0.5) == pytest.approx(0.875)
+    assert np.isnan(trends.threshold_frequency(f, [0.8, 0.8, 0.5, 0.5], trends.learned_level(0.75, 0.5)))
 
 
 @pytest.mark.slow
@@ -120,26 +120,26 @@ def test_tiny_sweep_end_to_end_cached_and_resumed(tmp_path, env):
         assert run.result["injected_instances"] == run.result["requested_instances"] == [800, 100]
         assert run.arrays["test_acc_labels"].shape == (len(run.arrays["eval_step"]), 2)
     # the chapter's gathering and figures work on them
-    res = ladder.ladder_results(sweep, runs)
+    res = trends.ladder_results(sweep, runs)
     assert res.accuracy.shape == (2, 1, 1, 2) and list(res.frequencies) == [1 / 32, 1 / 256]
     np.testing.assert_array_equal(res.injected, res.requested)
     assert np.all((res.accuracy >= 0) & (res.accuracy <= 1))
     import matplotlib.pyplot as plt
 
-    from rarescale.olmo import figures
+    from rarescale.book import chapter4
     fig, axes = plt.subplots(2, 3)
-    figures.fig_olmo_accuracy(axes[0, 0], res, 0)
-    figures.fig_olmo_label_loss(axes[0, 1], res, 0)
-    figures.fig_olmo_thresholds(axes[0, 2], res)
-    figures.fig_olmo_probes(axes[1], res, 0, 0)
+    chapter4.fig_olmo_accuracy(axes[0, 0], res, 0, 0.5)
+    chapter4.fig_olmo_label_loss(axes[0, 1], res, 0)
+    chapter4.fig_olmo_thresholds(axes[0, 2], res, 0.5)
+    chapter4.fig_olmo_probes(axes[1], res, 0, 0)
     fig2, axes2 = plt.subplots(1, 3)
-    figures.fig_olmo_exposure(axes2[0], res, 0)
-    figures.fig_olmo_interference(axes2[1:], res, 0, 0)
+    chapter4.fig_olmo_exposure(axes2[0], res, 0, 0.5)
+    chapter4.fig_olmo_interference(axes2[1:], res, 0, 0)
     plt.close(fig)
     plt.close(fig2)
-    found = ladder.verdicts(res, sweep.analysis)  # two sizes, one seed: every trend computable
+    found = trends.verdicts(res, sweep.analysis)  # two sizes, one seed: every trend computable
     assert len(found) == 3 + 3 + 2 and {v["trend"].verdict for v in found} <= {"supported", "not shown"}
-    robust = ladder.robustness(res, sweep.analysis)  # and the chapter's specification curve
+    robust = trends.robustness(res, sweep.analysis)  # and the chapter's specification curve
     assert {label for label, *_ in robust["rows"]} >= {"as registered", "without 30K", "margin 0.3"}
 
     # a second run executes nothing
@@ -247,20 +247,20 @@ def test_a_task_not_run_at_a_frequency_is_read_as_if_that_frequency_were_not_in_
     """Per-task frequencies (C18, C20): masking a task's cell gives what dropping the frequency
     gives, for the threshold, the share learned and the interference; the probe verdict reads
     the nearest frequency the task was run at."""
-    sweep, res = ladder.load_ladder(REPO / "runners/configs/cpu_ladder.yaml")
+    sweep, res = trends.load_ladder(REPO / "runners/configs/cpu_ladder.yaml")
     masked = _masked(_masked(res, 0, 0), 1, len(res.frequencies) - 1)
     assert masked.ran[0].tolist() == [False] + [True] * 5
     for t, keep in ((0, slice(1, None)), (1, slice(0, -1))):
         alone = _dropped(res, t, keep)
         for margin in (0.3, 0.5):
-            assert np.array_equal(ladder.log_threshold(masked, margin)[:, :, t],
-                                  ladder.log_threshold(alone, margin)[:, :, 0], equal_nan=True)
-            np.testing.assert_allclose(ladder.learned_fraction(masked, margin)[:, :, t],
-                                       ladder.learned_fraction(alone, margin)[:, :, 0])
-        np.testing.assert_allclose(ladder.interference(masked)[:, :, t], ladder.interference(alone)[:, :, 0])
+            assert np.array_equal(trends.log_threshold(masked, margin)[:, :, t],
+                                  trends.log_threshold(alone, margin)[:, :, 0], equal_nan=True)
+            np.testing.assert_allclose(trends.learned_fraction(masked, margin)[:, :, t],
+                                       trends.learned_fraction(alone, margin)[:, :, 0])
+        np.testing.assert_allclose(trends.interference(masked)[:, :, t], trends.interference(alone)[:, :, 0])
     assert masked.frequency_index(res.frequencies[0], task=0) == 1
     assert masked.frequency_index(res.frequencies[0], task=1) == 0
-    found = ladder.verdicts(masked, sweep.analysis.__class__(probe_frequency=float(res.frequencies[0])))
+    found = trends.verdicts(masked, sweep.analysis.__class__(probe_frequency=float(res.frequencies[0])))
     assert all(np.isfinite(v["trend"].p) for v in found if v["claim"] in ("C18", "C19"))
 
 
@@ -268,8 +268,8 @@ def test_the_verdict_table_writes_an_undefined_value_as_a_dash_never_nan():
     from rarescale.verdicts import size_trend
 
     undefined = size_trend(np.array([[np.nan, np.nan], [0.1, 0.2], [0.3, 0.4]]), [1e4, 1e5, 1e6], +1)
-    rows = ladder.verdict_rows([{"claim": "C20", "statement": "s", "trend": undefined,
-                                 "means": ladder.arrow(undefined.means)}])
+    rows = trends.verdict_rows([{"claim": "C20", "statement": "s", "trend": undefined,
+                                 "means": trends.arrow(undefined.means)}])
     assert not any("nan" in cell for cell in rows[0])
     assert rows[0][-1].startswith("– → ")
 
@@ -359,7 +359,7 @@ class _Learned:
 
 
 def test_the_seeds_learned_table_counts_each_cell_and_marks_what_was_not_run():
-    from rarescale.olmo.figures import seeds_learned_columns, seeds_learned_rows, seeds_learned_sentence
+    from rarescale.book.chapter4 import seeds_learned_columns, seeds_learned_rows, seeds_learned_sentence
 
     learned = np.zeros((3, 5, 2, 4), bool)
     learned[:, :, 0, 0] = True                   # TCMP at 1e-2: every seed of every size
@@ -367,11 +367,11 @@ def test_the_seeds_learned_table_counts_each_cell_and_marks_what_was_not_run():
     learned[:, :, 0, 3] = True                   # not run: never counted
     res = _Learned(learned)
     assert seeds_learned_columns(res) == ["task", "size", "1 × 10⁻²", "3 × 10⁻³", "1 × 10⁻³", "3 × 10⁻⁴"]
-    rows = seeds_learned_rows(res)
+    rows = seeds_learned_rows(res, 0.5)
     assert rows[0] == ["TCMP", "30K", "5 of 5", "1 of 5", "0 of 5", "–"]
     assert rows[2] == ["TCMP", "1M", "5 of 5", "4 of 5", "0 of 5", "–"]
     assert rows[3] == ["TADD", "30K", "–", "0 of 5", "0 of 5", "0 of 5"] and len(rows) == 6
-    said = seeds_learned_sentence(res)
+    said = seeds_learned_sentence(res, 0.5)
     assert said.startswith("TCMP: at 3 × 10⁻³, 30K 1, 250K 0, 1M 4 of 5; the sizes agree at "
                            "1 × 10⁻² (every seed learns) and 1 × 10⁻³ (no seed learns).")
     assert "TADD: the sizes agree at 3 × 10⁻³ (no seed learns)" in said
@@ -384,7 +384,7 @@ def _found(claim, statement, verdict, p_adjusted):
 
 
 def test_the_verdict_sentences_count_the_supported_rows_of_each_claim():
-    from rarescale.olmo.figures import verdict_contrast_sentence, verdict_summary_sentence
+    from rarescale.book.chapter4 import verdict_contrast_sentence, verdict_summary_sentence
 
     main = [_found("C18", "threshold falls", "not shown", 0.3), _found("C18", "share rises", "not shown", 0.19),
             _found("C19", "probe rises", "supported", 0.01)]
@@ -400,8 +400,8 @@ def test_the_verdict_sentences_count_the_supported_rows_of_each_claim():
 def test_the_selectivity_sentence_reads_the_sign_of_probe_minus_control():
     from types import SimpleNamespace
 
-    from rarescale.olmo.figures import selectivity_sentence
-    from rarescale.olmo.ladder import LadderResults
+    from rarescale.book.chapter4 import selectivity_sentence
+    from rarescale.sweeps.trends import LadderResults
 
     def planted(gap):  # [size][seed][task][frequency][target] -> per-layer scores, 3 layers
         score = [[[[[np.full(3, 0.5 + g) for g in gap]]] for _ in range(2)] for _ in range(2)]
@@ -420,7 +420,7 @@ def test_the_selectivity_sentence_reads_the_sign_of_probe_minus_control():
 def test_a_claims_rows_in_words_give_each_slope_its_interval_adjusted_p_and_verdict():
     from types import SimpleNamespace
 
-    from rarescale.olmo.figures import claim_rows_sentence
+    from rarescale.book.chapter4 import claim_rows_sentence
 
     def row(claim, statement, p_adjusted, verdict):
         trend = SimpleNamespace(p_adjusted=p_adjusted, verdict=verdict,

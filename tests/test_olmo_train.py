@@ -11,13 +11,14 @@ import pytest
 import torch
 import yaml
 
-from rarescale.olmo import measures
-from rarescale.olmo.corpus import (TokenCorpus, read_texts, tokenize_to_corpus, train_tokenizer,
+from rarescale.pretrain import measures
+from rarescale.pretrain.corpus import (TokenCorpus, read_texts, tokenize_to_corpus, train_tokenizer,
                                    write_tokens)
-from rarescale.olmo.model import LADDER, build_model, ladder_batch, ladder_lr, model_size
-from rarescale.olmo.tasks import TaskSpec
-from rarescale.olmo.config import InjectedTask, RunConfig
-from rarescale.olmo.train import CHECKPOINT, train
+from rarescale.pretrain.model import LADDER, build_model, ladder_batch, ladder_lr, model_size
+from rarescale.pretrain.tasks import TaskSpec
+from rarescale.pretrain.config import InjectedTask, RunConfig
+from rarescale.pretrain.checkpoint import CHECKPOINT
+from rarescale.pretrain.train import train
 from rarescale.validation import ConfigError
 
 
@@ -181,11 +182,11 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump(json.loads(json.dumps(config.to_dict()))))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, "-m", "rarescale.olmo", str(cfg), str(tmp_path / "one"),
+    one = subprocess.run([sys.executable, "-m", "rarescale.pretrain", str(cfg), str(tmp_path / "one"),
                           "--no-progress"], env=env, capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                          "--nproc_per_node", "2", "-m", "rarescale.olmo", str(cfg),
+                          "--nproc_per_node", "2", "-m", "rarescale.pretrain", str(cfg),
                           str(tmp_path / "two"), "--no-progress"],
                          env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-2000:]
@@ -241,7 +242,7 @@ def test_c18_a_tiny_model_learns_tcmp_on_held_out_pairs(tmp_path):
 def test_each_rank_gets_its_own_gpu_and_nccl(device, env, expected):
     """Under torchrun a CUDA run puts rank r on cuda:LOCAL_RANK over nccl; on CPU, gloo. A CUDA
     device always has an index, alone too (torch.cuda.set_device refuses a bare "cuda")."""
-    from rarescale.olmo.train import process_placement, select_device
+    from rarescale.pretrain.placement import process_placement, select_device
 
     assert process_placement(device, env) == expected
     placed = process_placement(device, env)[0]
@@ -256,7 +257,8 @@ def test_a_checkpoint_loaded_to_another_device_restores_its_rng_state(tmp_path):
     torch.set_rng_state refuses it; "meta" emulates that on this CPU (it keeps no values)."""
     import torch
 
-    from rarescale.olmo.train import restore_rng_state, train
+    from rarescale.pretrain.checkpoint import restore_rng_state
+    from rarescale.pretrain.train import train
 
     config = RunConfig(size="30K", vocab_size=256, seq_len=16, batch=4, tokens=4 * 16 * 8,
                        corpus_tokens=20_000, holdout=4, eval_points=2, eval_instances=4,
@@ -281,7 +283,7 @@ def test_a_checkpoint_loaded_to_another_device_restores_its_rng_state(tmp_path):
 # ----------------------------------------------------------------------------- token budgets (C4, C5)
 
 def test_wsd_learning_rate_is_stable_then_falls_to_final_at_each_budget():
-    from rarescale.olmo.step import lr_factor
+    from rarescale.pretrain.step import lr_factor
 
     config = tiny(tokens=32 * 8 * 96, schedule="wsd", decay=0.25, budgets=3, warmup=0.0625)
     assert config.budget_steps() == [24, 48, 96]
@@ -297,7 +299,7 @@ def test_wsd_learning_rate_is_stable_then_falls_to_final_at_each_budget():
 
 
 def test_wsd_fields_leave_other_configs_keys_alone():
-    from rarescale.olmo.grid import cell_key
+    from rarescale.sweeps.grid import cell_key
 
     plain = tiny()
     assert "schedule" not in plain.to_dict() and "budgets" not in plain.to_dict()
@@ -369,7 +371,7 @@ def test_several_instances_per_sequence_count_exactly_and_resume(tmp_path):
 def _torchrun(cfg, work, *extra, nproc=2):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                          "--nproc_per_node", str(nproc), "-m", "rarescale.olmo", str(cfg), str(work),
+                          "--nproc_per_node", str(nproc), "-m", "rarescale.pretrain", str(cfg), str(work),
                           "--no-progress", *extra], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     return out
@@ -467,7 +469,7 @@ def test_a_compiled_run_follows_the_eager_loss_curve_and_resumes_exactly(tmp_pat
 
 
 def test_compiling_and_bf16_are_chosen_where_they_pay():
-    from rarescale.olmo.step import uses_bf16, uses_compile
+    from rarescale.pretrain.step import uses_bf16, uses_compile
 
     ladder = RunConfig(size="250K", seq_len=64, batch=32, tokens=3_000_000)
     assert uses_compile(ladder, world=1) and not uses_compile(ladder, world=2)
@@ -482,7 +484,7 @@ def test_compiling_and_bf16_are_chosen_where_they_pay():
 
 
 def test_a_cpu_multiplies_bf16_in_hardware_with_avx512_bf16_or_amx(tmp_path, monkeypatch):
-    from rarescale.olmo import step
+    from rarescale.pretrain import step
 
     monkeypatch.setattr(step, "cpu_has_amx", lambda: False)
     with_flag, without = tmp_path / "a", tmp_path / "b"

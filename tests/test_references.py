@@ -61,7 +61,7 @@ def test_pinned_versions_are_read_from_requirements():
 
 
 def test_the_inventory_names_the_sweep_or_module_that_made_each_artifact_and_flags_dirty_ones(tmp_path):
-    from rarescale.olmo.grid import Sweep, cell_key
+    from rarescale.sweeps.grid import Sweep, cell_key
 
     ladder = Sweep.from_yaml(REPO / "runners/configs/cpu_ladder.yaml").cells()[0]
     shared = Sweep.from_yaml(REPO / "runners/configs/cpu_pilot_add.yaml").cells()[0]  # also a main cell
@@ -76,4 +76,4 @@ def test_the_inventory_names_the_sweep_or_module_that_made_each_artifact_and_fla
     row = {"missing": False, "code_version": "0.1.0+gabc1234", "uncommitted": []}
     assert not inventory.unreproducible(row)
     assert inventory.unreproducible({**row, "code_version": "0.1.0+gabc1234-dirty"})
-    assert inventory.unreproducible({**row, "uncommitted": ["rarescale/olmo/train.py"]})
+    assert inventory.unreproducible({**row, "uncommitted": ["rarescale/pretrain/train.py"]})

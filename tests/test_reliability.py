@@ -96,13 +96,13 @@ def test_2_the_book_cache_notices_a_changed_or_vanished_artifact(tmp_path, monke
 # --------------------------------------------------------------------------- 3. racing corpus writers
 
 def test_3_concurrent_corpus_generation_writes_once_and_whole(tmp_path):
-    from rarescale.olmo.corpus import write_synthetic_web
+    from rarescale.pretrain.corpus import write_synthetic_web
 
     path = tmp_path / "data" / "web.bin"
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "web.bin.tmp-999-dead").write_bytes(b"left by a killed writer")
     script = textwrap.dedent(f"""
-        from rarescale.olmo.corpus import write_synthetic_web
+        from rarescale.pretrain.corpus import write_synthetic_web
         write_synthetic_web({str(path)!r}, 200_000, vocab_size=512, seed=0)
     """)
     procs = [subprocess.Popen([PYTHON, "-c", script], cwd=REPO, stderr=subprocess.PIPE, text=True)
@@ -134,8 +134,8 @@ def test_4_a_notebook_reads_relative_paths_from_where_the_command_was_run(tmp_pa
 
 
 def test_4_default_run_folders_are_per_config_and_git_ignored():
-    from rarescale.olmo import grid
-    from rarescale.olmo.config import RunConfig
+    from rarescale.sweeps import grid
+    from rarescale.pretrain.config import RunConfig
 
     a, b = RunConfig(size="30K"), RunConfig(size="30K", seed=1)
     assert grid.run_folder(a) != grid.run_folder(b)
@@ -146,7 +146,8 @@ def test_4_default_run_folders_are_per_config_and_git_ignored():
 
 
 def test_4_a_foreign_checkpoint_names_its_absolute_path(tmp_path, monkeypatch):
-    from rarescale.olmo.train import CHECKPOINT, train
+    from rarescale.pretrain.checkpoint import CHECKPOINT
+    from rarescale.pretrain.train import train
     from test_olmo_train import tiny
 
     monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
@@ -204,7 +205,7 @@ def test_5_two_writers_and_a_reader_of_one_key_never_fail(tmp_path, subprocess_e
 # --------------------------------------------------------------------------- 6. corpus width
 
 def test_6_a_corpus_of_the_wrong_width_is_refused_before_training(tmp_path):
-    from rarescale.olmo.corpus import TokenCorpus
+    from rarescale.pretrain.corpus import TokenCorpus
 
     tokens = np.random.default_rng(0).integers(1, 500, size=20_000)
     wide = tmp_path / "wide.bin"
@@ -228,7 +229,8 @@ def test_6_a_corpus_of_the_wrong_width_is_refused_before_training(tmp_path):
 # --------------------------------------------------------------------------- 7. leaks and orphans
 
 def test_7_a_run_removes_temporaries_a_killed_run_left(tmp_path, monkeypatch):
-    from rarescale.olmo.train import CHECKPOINT, train
+    from rarescale.pretrain.checkpoint import CHECKPOINT
+    from rarescale.pretrain.train import train
     from test_olmo_train import tiny
 
     monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
@@ -243,7 +245,8 @@ def test_7_a_run_removes_temporaries_a_killed_run_left(tmp_path, monkeypatch):
 
 
 def test_7_a_truncated_checkpoint_is_one_line(tmp_path, monkeypatch):
-    from rarescale.olmo.train import CHECKPOINT, train
+    from rarescale.pretrain.checkpoint import CHECKPOINT
+    from rarescale.pretrain.train import train
     from test_olmo_train import tiny
 
     monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
@@ -263,7 +266,8 @@ def test_7_a_truncated_checkpoint_is_one_line(tmp_path, monkeypatch):
 
 def test_31_2_a_damaged_checkpoint_is_refused_naming_it(tmp_path, monkeypatch):
     """16 bytes XORed in the middle of a checkpoint used to resume silently."""
-    from rarescale.olmo.train import CHECKPOINT, train
+    from rarescale.pretrain.checkpoint import CHECKPOINT
+    from rarescale.pretrain.train import train
     from test_olmo_train import tiny
 
     monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
@@ -280,27 +284,28 @@ def test_31_2_a_damaged_checkpoint_is_refused_naming_it(tmp_path, monkeypatch):
 
 def test_31_2_a_kill_while_a_checkpoint_is_swapped_leaves_one_that_resumes(tmp_path, monkeypatch):
     """The digests list the old and the new checkpoint while the file is swapped."""
-    from rarescale.olmo import train as training
+    from rarescale.pretrain import checkpoint
+    from rarescale.pretrain.train import train
     from test_olmo_train import tiny
 
     monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
     work = tmp_path / "w"
-    training.train(tiny(), work, progress=False, max_steps=4)
-    old = (work / training.CHECKPOINT).read_bytes()
-    real_replace = training.os.replace
+    train(tiny(), work, progress=False, max_steps=4)
+    old = (work / checkpoint.CHECKPOINT).read_bytes()
+    real_replace = checkpoint.os.replace
 
     def killed(src, dst):  # the digests are written, the checkpoint never swapped in
-        if str(dst).endswith(training.CHECKPOINT):
+        if str(dst).endswith(checkpoint.CHECKPOINT):
             raise KeyboardInterrupt
         return real_replace(src, dst)
 
-    monkeypatch.setattr(training.os, "replace", killed)
+    monkeypatch.setattr(checkpoint.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
-        training.save_checked(work / training.CHECKPOINT, lambda tmp: Path(tmp).write_bytes(b"new"))
-    monkeypatch.setattr(training.os, "replace", real_replace)
-    assert (work / training.CHECKPOINT).read_bytes() == old
-    assert len((work / (training.CHECKPOINT + ".sha256")).read_text().split()) == 2
-    result, _ = training.train(tiny(), work, progress=False)  # resumes from the old one
+        checkpoint.save_checked(work / checkpoint.CHECKPOINT, lambda tmp: Path(tmp).write_bytes(b"new"))
+    monkeypatch.setattr(checkpoint.os, "replace", real_replace)
+    assert (work / checkpoint.CHECKPOINT).read_bytes() == old
+    assert len((work / (checkpoint.CHECKPOINT + ".sha256")).read_text().split()) == 2
+    result, _ = train(tiny(), work, progress=False)  # resumes from the old one
     assert result["steps"] == tiny().steps
 
 
@@ -318,7 +323,7 @@ def _fake_finished(monkeypatch, tmp_path, cells):
 
 
 def test_31_3_a_cell_finished_by_another_sweep_while_waiting_is_not_run_again(tmp_path, monkeypatch):
-    from rarescale.olmo.config import RunConfig
+    from rarescale.pretrain.config import RunConfig
     from runners import cells
 
     done = _fake_finished(monkeypatch, tmp_path, cells)
@@ -331,7 +336,7 @@ def test_31_3_a_cell_finished_by_another_sweep_while_waiting_is_not_run_again(tm
 
 
 def test_31_10_no_cell_starts_once_the_sweep_is_stopping(tmp_path, monkeypatch):
-    from rarescale.olmo.config import RunConfig
+    from rarescale.pretrain.config import RunConfig
     from runners import cells
 
     _fake_finished(monkeypatch, tmp_path, cells)
@@ -345,7 +350,7 @@ def test_31_10_no_cell_starts_once_the_sweep_is_stopping(tmp_path, monkeypatch):
 def test_31_11_a_done_cell_without_its_record_is_repaired_by_the_next_sweep(tmp_path, monkeypatch,
                                                                            subprocess_env):
     """A kill between saving a run and copying its notebook left the record missing for good."""
-    from rarescale.olmo import grid
+    from rarescale.sweeps import grid
     from runners import cells, sweep
     from test_olmo_sweep import TINY, write
 
@@ -369,7 +374,7 @@ def test_31_11_a_done_cell_without_its_record_is_repaired_by_the_next_sweep(tmp_
 
 def test_7_a_work_folder_in_use_is_skipped_not_shared(tmp_path, monkeypatch):
     from rarescale.store.locks import exclusive
-    from rarescale.olmo.config import RunConfig
+    from rarescale.pretrain.config import RunConfig
     from runners import cells
 
     monkeypatch.setattr(cells, "BUSY_WAIT_S", 0.5)
@@ -433,7 +438,7 @@ def test_31_7_values_a_kernel_tripped_over_are_refused_by_the_config(change, mes
 
 
 def test_31_7_an_uncreatable_work_dir_is_one_line(tmp_path):
-    from rarescale.olmo.train import train
+    from rarescale.pretrain.train import train
     from test_olmo_train import tiny
 
     with pytest.raises(ConfigError, match=r"work_dir: cannot create /dev/null/x \(Not a directory\)"):
@@ -456,8 +461,8 @@ def test_31_7_a_cuda_sweep_on_a_machine_without_one_fails_its_dry_run(tmp_path, 
 
 
 def test_31_13_every_cpu_size_has_an_estimate_and_no_venv_is_one_line(tmp_path):
-    from rarescale.olmo import grid
-    from rarescale.olmo.model import LADDER
+    from rarescale.sweeps import grid
+    from rarescale.pretrain.model import LADDER
 
     sweep = grid.Sweep.from_dict({"name": "t", "sizes": ["12K"], "frequencies": [1e-3],
                                   "tasks": [{"kind": "cmp", "n_values": 8, "n_instances": 64}],

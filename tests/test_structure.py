@@ -75,7 +75,7 @@ def find_cycle(graph):
 
 def test_no_import_circle_in_the_package_the_runners_or_the_benchmarks():
     graph = import_graph()
-    assert "rarescale.olmo.step" in graph["rarescale.olmo.measures"]  # the walk sees imports
+    assert "rarescale.pretrain.step" in graph["rarescale.pretrain.measures"]  # the walk sees imports
     assert "runners.cells" in graph["runners.cluster"]  # lazy ones, and runners/, too
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
@@ -88,25 +88,26 @@ def test_the_walk_sees_a_lazy_import_circle_between_two_runners(tmp_path):
     assert find_cycle(graph) == ["runners.a", "runners.b", "runners.a"]
 
 
-SCIENCE = ("rarescale.scaling", "rarescale.verdicts", "rarescale.linear", "rarescale.advisor",
-           "rarescale.olmo")
-DRAWING = {"rarescale.olmo.figures", "rarescale.advisor.cli", "rarescale.advisor.__main__"}
-"""Modules of the science packages whose job is to draw or print for a reader."""
-
-
-def test_the_science_never_imports_the_books_machinery():
+def test_nothing_outside_the_book_package_imports_it():
+    """The book's machinery calls the science, never the reverse: no module of ``rarescale``
+    outside ``rarescale.book`` imports it, lazily or not, with no exception."""
     graph = import_graph(("rarescale",))
-    for name, deps in graph.items():
-        if name.startswith(SCIENCE) and name not in DRAWING:
-            bad = sorted(d for d in deps if d.startswith("rarescale.book"))
-            assert not bad, f"{name} imports {bad}"
+    bad = {name: sorted(d for d in deps if d.startswith("rarescale.book"))
+           for name, deps in graph.items() if not name.startswith("rarescale.book")}
+    assert not {k: v for k, v in bad.items() if v}
+
+
+def test_the_book_rule_finds_a_planted_import(tmp_path):
+    (tmp_path / "fit.py").write_text("def f():\n    from rarescale.book import plots\n")
+    assert "rarescale.book.plots" in imported(tmp_path / "fit.py", "rarescale.sweeps.fit")
 
 
 def test_the_package_is_cut_into_subpackages():
     top = sorted(p.name for p in (REPO / "rarescale").glob("*.py"))
     subpackages = sorted(p.parent.name for p in (REPO / "rarescale").glob("*/__init__.py"))
     assert len(top) <= 6, top
-    assert len(subpackages) >= 3 and {"linear", "olmo", "book", "store"} <= set(subpackages)
+    assert {"linear", "pretrain", "sweeps", "book", "store"} <= set(subpackages)
+    assert not (REPO / "rarescale" / "olmo").exists()
     for sub in subpackages:  # each subpackage holds modules, not one file under a folder's name
         assert len(list((REPO / "rarescale" / sub).glob("*.py"))) >= 2, sub
 
@@ -118,8 +119,9 @@ def test_the_walk_finds_a_planted_circle():
 
 def test_a_task_kind_added_in_one_class_runs_from_a_sweep_yaml(tmp_path, monkeypatch):
     """Registering one class makes ``kind: first_parity`` usable by a sweep; a 20-step cell trains."""
-    from rarescale.olmo import grid, tasks
-    from rarescale.olmo.train import train
+    from rarescale.sweeps import grid
+    from rarescale.pretrain import tasks
+    from rarescale.pretrain.train import train
 
     monkeypatch.setenv("RARESCALE_DATA", str(tmp_path / "data"))
     monkeypatch.setattr(tasks, "KINDS", dict(tasks.KINDS))
@@ -209,3 +211,13 @@ def test_the_name_check_finds_a_name_from_a_hidden_cell(tmp_path):
     page = tmp_path / "page.py"
     page.write_text('# %% tags=["remove-input"]\nx = 1\n\n# %%\nprint(x + 1)\n')
     assert hidden_names_in_visible_cells(page) == {"x"}
+
+
+@pytest.mark.parametrize("notebook", sorted(__import__("rarescale.book.parameters", fromlist=["x"]).CONSTRAINTS))
+def test_each_constrained_parameter_is_one_its_notebook_has(notebook):
+    """One parameter schema per chapter: its constraints name only the parameters its parameters
+    cell defines (a parameter dropped from the notebook leaves no constraint behind)."""
+    from rarescale.book.parameters import CONSTRAINTS, notebook_defaults
+
+    path = REPO / ("runners" if notebook == "olmo_pretrain" else "book") / f"{notebook}.py"
+    assert set(CONSTRAINTS[notebook]) <= set(notebook_defaults(path)), notebook

@@ -4,8 +4,8 @@ shortcut baseline and the probes' control measure what they claim to."""
 import numpy as np
 import pytest
 
-from rarescale.olmo import measures
-from rarescale.olmo.tasks import TaskSpec, draw_tasks, one_operand_rule
+from rarescale.pretrain import measures
+from rarescale.pretrain.tasks import TaskSpec, draw_tasks, one_operand_rule
 from rarescale.verdicts import ALPHA, NOT_SHOWN, SUPPORTED, adjust_family, holm, size_trend
 
 PARAMS = np.array([3.3e4, 1.1e5, 2.6e5, 1.2e6])
@@ -159,25 +159,25 @@ def test_chapter_4s_analysis_is_read_from_the_sweep_yaml_and_changes_the_verdict
     import yaml
 
     from conftest import REPO
-    from rarescale.olmo import ladder
+    from rarescale.sweeps import trends
 
     registered = REPO / "runners/configs/cpu_ladder.yaml"
-    sweep, res = ladder.load_ladder(registered)
+    sweep, res = trends.load_ladder(registered)
     assert sweep.analysis.margin == 0.5 and sweep.analysis.layer == 0.5
     changed = yaml.safe_load(registered.read_text())
     changed["analysis"] = {**changed["analysis"], "margin": 0.3, "layer": "best"}
     path = tmp_path / "cpu_ladder.yaml"
     path.write_text(yaml.safe_dump(changed))
-    other, res_other = ladder.load_ladder(path)  # the same artifacts: the cells did not change
+    other, res_other = trends.load_ladder(path)  # the same artifacts: the cells did not change
     assert other.analysis.margin == 0.3
-    before = ladder.verdict_rows(ladder.verdicts(res, sweep.analysis))
-    after = ladder.verdict_rows(ladder.verdicts(res_other, other.analysis))
+    before = trends.verdict_rows(trends.verdicts(res, sweep.analysis))
+    after = trends.verdict_rows(trends.verdicts(res_other, other.analysis))
     assert len(before) == len(after) and before != after
     assert any("best layer" in row[1] for row in after) and not any("best layer" in row[1] for row in before)
     with pytest.raises(Exception, match="analysis.*margin"):
         changed["analysis"]["margin"] = 2
         path.write_text(yaml.safe_dump(changed))
-        ladder.load_ladder(path)
+        trends.load_ladder(path)
 
 
 # ---------------------------------------------------------------------- capacity (C4, C5)
@@ -205,14 +205,14 @@ def test_capacity_gap_false_positive_rates_are_at_most_alpha_at_five_seeds(noise
 
 
 def test_capacity_gap_finds_a_planted_gap_and_a_planted_catch_up():
-    from rarescale.verdicts import REACHES, STAYS_BELOW, capacity_gap
+    from rarescale.verdicts import CAPACITY_MARGIN, REACHES, STAYS_BELOW, capacity_gap
 
     rng = np.random.default_rng(1)
     found = [capacity_gap(0.9 + 0.03 * rng.standard_normal(5), 0.6 + 0.03 * rng.standard_normal(5),
-                          interval=False).verdict for _ in range(200)]
+                          CAPACITY_MARGIN, interval=False).verdict for _ in range(200)]
     assert np.mean([v == STAYS_BELOW for v in found]) > 0.95
     caught = [capacity_gap(0.9 + 0.03 * rng.standard_normal(5), 0.95 + 0.03 * rng.standard_normal(5),
-                           interval=False).verdict for _ in range(200)]
+                           CAPACITY_MARGIN, interval=False).verdict for _ in range(200)]
     assert np.mean([v == REACHES for v in caught]) > 0.95
-    g = capacity_gap([0.9, 0.92, 0.88, 0.91, 0.89], [0.6, 0.62, 0.58, 0.61, 0.59])
+    g = capacity_gap([0.9, 0.92, 0.88, 0.91, 0.89], [0.6, 0.62, 0.58, 0.61, 0.59], CAPACITY_MARGIN)
     assert g.gap == pytest.approx(0.3) and 0 < g.low < g.gap < g.high

@@ -69,10 +69,8 @@ def _write_outputs(args, spec, text) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from rarescale.book.plots import fig_learned_by_width
-
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        fig_learned_by_width(ax, spec.mixture, spec.names)
+        draw_features_kept(ax, spec.mixture, spec.names)
         fmt = Path(args.plot).suffix.lower().lstrip(".")
         outputs.append((Path(args.plot), lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format=fmt)))
     if args.json:
@@ -86,6 +84,25 @@ def _write_outputs(args, spec, text) -> None:
     finally:
         if fig is not None:
             plt.close(fig)
+
+
+def draw_features_kept(ax, mixture, names=None):
+    """The advisor's figure (C8): how many features of each task a width keeps, stacked; tasks
+    coloured by the rank of their frequency, rarest darkest."""
+    import matplotlib.pyplot as plt
+
+    from rarescale.linear import theory
+
+    widths = np.arange(0, sum(mixture.m) + 1)
+    kept = np.array([theory.features_learned(mixture, int(n)) for n in widths])  # (W, K)
+    rank = np.argsort(np.argsort(np.asarray(mixture.pi, dtype=float), kind="stable"), kind="stable")
+    colours = plt.get_cmap("viridis")(0.1 + 0.8 * rank / max(mixture.K - 1, 1))
+    names = names or [f"task {k + 1}" for k in range(mixture.K)]
+    ax.stackplot(widths, kept.T, colors=colours, labels=names, alpha=0.9)
+    ax.set_xlabel("encoder width $N$")
+    ax.set_ylabel("features kept $n_k(N)$")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
 
 
 _FORMATS = {"png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp"}

@@ -30,7 +30,7 @@ def is_current(manifest: dict) -> bool | None:
     """Whether an artifact's key matches today's code (None: the kind is not known here)."""
     kind, config = manifest.get("kind"), manifest.get("config", {})
     if kind == "olmo_run":
-        from rarescale.olmo.grid import MEASURES
+        from rarescale.sweeps.grid import MEASURES
 
         return config.get("measures") == MEASURES
     if kind in MADE_BY and "code" in config:
@@ -81,10 +81,10 @@ def corpus_builds(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "co
     """Which bytes of each token file the pretraining runs among ``rows`` trained on, per sweep:
     rows of sweep, token file, checksum (12 digits), the package versions ``checksums`` records
     for that build (or "not recorded"), the runs, and how each is known (recorded by the run,
-    or inferred for older ones: :func:`rarescale.olmo.grid.run_corpus`)."""
+    or inferred for older ones: :func:`rarescale.sweeps.grid.run_corpus`)."""
     from collections import Counter
 
-    from rarescale.olmo.grid import run_corpus, sweeps_by_key
+    from rarescale.sweeps.grid import run_corpus, sweeps_by_key
 
     sweeps = sweeps_by_key(config_dir)
     builds = {sha: key.split(" | ")[1] for key, sha in json.loads(Path(checksums).read_text()).items()}
@@ -105,7 +105,7 @@ def corpus_builds(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "co
 def made_by(rows, config_dir: Path = DEFAULT_ROOT.parent / "runners" / "configs") -> dict:
     """Per artifact key, what made it: the sweep files (under ``config_dir``) with that
     pretraining run as a cell, or the module whose code keys a light result."""
-    from rarescale.olmo.grid import sweeps_by_key
+    from rarescale.sweeps.grid import sweeps_by_key
 
     sweeps = sweeps_by_key(config_dir)
     out = {}

@@ -359,13 +359,13 @@ def chapter4(sweep_file, capacity_test_file, **_) -> list[Row]:
     from rarescale.store.artifacts import REPO_ROOT
     from rarescale import verdicts as verdicts_
     from rarescale.book.report import sci
-    from rarescale.olmo import capacity, ladder
+    from rarescale.sweeps import capacity, trends
 
-    sweep, res = ladder.load_ladder(REPO_ROOT / sweep_file)
+    sweep, res = trends.load_ladder(REPO_ROOT / sweep_file)
     chapter = "04_olmo_validation"
     scale = (f"OLMo-2, {res.params.min():,}–{res.params.max():,} non-embedding parameters, "
              f"{res.tokens.max() / 1e6:.0f}M tokens, {len(res.seeds)} seeds, CPU")
-    found = ladder.verdicts(res, sweep.analysis)
+    found = trends.verdicts(res, sweep.analysis)
     n_exact, n_ran = injected_as_requested(res.injected, res.requested)
     rows = [
         Row("C15", "two synthetic tasks (comparison, modular addition) on reserved tokens",

@@ -316,21 +316,6 @@ def fig_injection_trace(ax, eval_steps, signal, widths, injections, model=None):
     return ax
 
 
-def fig_learned_by_width(ax, mixture, names=None):
-    """Figure for the advisor (C8): how many features of each task a width keeps, stacked."""
-    from rarescale.linear import theory
-
-    widths = np.arange(0, sum(mixture.m) + 1)
-    kept = np.array([theory.features_learned(mixture, int(n)) for n in widths])  # (W, K)
-    colours = _task_colours(mixture.pi, log=True)
-    names = names or [f"task {k + 1}" for k in range(mixture.K)]
-    ax.stackplot(widths, kept.T, colors=colours, labels=names, alpha=0.9)
-    ax.set_xlabel("encoder width $N$")
-    ax.set_ylabel("features kept $n_k(N)$")
-    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    return ax
-
-
 def fig_resampling(axes, frequencies, rare_loss, others, predicted_rare, predicted_others,
                    threshold_frequency, original_frequency, widen=None, learned_threshold=0.1):
     """Figure for chapter 5: up-weighting a rare task at a fixed width.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 
-from rarescale.olmo.config import RunConfig
+from rarescale.pretrain.config import RunConfig
 
 
 def lm_loss(model, x):

@@ -18,9 +18,9 @@ ladder fits in a couple of hours. With ``pack: false`` a cell is one (size,
 seed, task, frequency), as in the paper. A task may name its own
 ``frequencies`` (a subset of the sweep's); it then runs at those only, each copy
 with the seed it has in the full grid. Each cell is a
-:class:`~rarescale.olmo.config.RunConfig`; its artifact (kind ``olmo_run``) is
+:class:`~rarescale.pretrain.config.RunConfig`; its artifact (kind ``olmo_run``) is
 keyed by the hash of that config and :data:`MEASURES`, so a finished cell is
-never run again. What the runs measured is read back by :mod:`rarescale.olmo.ladder`.
+never run again. What the runs measured is read back by :mod:`rarescale.sweeps.trends`.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from pathlib import Path
 
 from rarescale.store import artifacts
 from rarescale.verdicts import CAPACITY_MARGIN
-from rarescale.olmo.config import InjectedTask, RunConfig
-from rarescale.olmo.model import model_size, padded_vocab
-from rarescale.olmo.tasks import TaskSpec
+from rarescale.pretrain.config import InjectedTask, RunConfig
+from rarescale.pretrain.model import model_size, padded_vocab
+from rarescale.pretrain.tasks import TaskSpec
 from rarescale.validation import (Boolean, Config, ConfigError, Interval, ListOf, MappingOf, Options, Text, check,
                                   from_fields, read_yaml)
 
@@ -44,7 +44,7 @@ MEASURES = 3
 """Version of what a run measures; part of every run's artifact key, so that runs made
 before a change of measures are never mixed with runs made after it. Pretraining runs are
 keyed by this version rather than by a digest of the code (a re-run of the CPU ladder costs
-40 minutes): raise it whenever :mod:`rarescale.olmo` changes what a run computes."""
+40 minutes): raise it whenever :mod:`rarescale.pretrain` changes what a run computes."""
 
 # Tokens per second of a training step measured on this book's 2-core CPU (fp32, seq_len 64,
 # batch 32, vocab 4096), by torch threads per process: 2 threads is one run alone

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rarescale.olmo.config import RunConfig
-from rarescale.olmo.injection import InjectionSchedule, inject, plan_step
-from rarescale.olmo.tasks import draw_tasks
+from rarescale.pretrain.config import RunConfig
+from rarescale.pretrain.injection import InjectionSchedule, inject, plan_step
+from rarescale.pretrain.tasks import draw_tasks
 from rarescale.validation import ConfigError
 
 
@@ -29,15 +29,15 @@ def synthetic_web_path(config: RunConfig) -> Path:
 
 
 def _token_corpus(config: RunConfig, paths):
-    from rarescale.olmo.corpus import TokenCorpus
+    from rarescale.pretrain.corpus import TokenCorpus
 
     return TokenCorpus(paths, config.seq_len, config.corpus_dtype, seed=config.seed,
                        holdout=config.holdout, vocab_size=config.vocab_size)
 
 
 def open_corpus(config: RunConfig):
-    """The run's :class:`~rarescale.olmo.corpus.TokenCorpus`, generating the synthetic web once."""
-    from rarescale.olmo.corpus import write_synthetic_web
+    """The run's :class:`~rarescale.pretrain.corpus.TokenCorpus`, generating the synthetic web once."""
+    from rarescale.pretrain.corpus import write_synthetic_web
 
     paths = config.corpus_files()
     if not paths:

@@ -77,7 +77,7 @@ def grid_costs(paths, gpu: str = "H100", utilisation: float = DEFAULT_MFU) -> li
     every cell at ``utilisation`` of ``gpu``'s bf16 peak (:func:`gpu_hours`)."""
     from pathlib import Path
 
-    from rarescale.olmo.grid import Sweep
+    from rarescale.sweeps.grid import Sweep
 
     out = []
     for path in paths:

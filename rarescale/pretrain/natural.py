@@ -16,7 +16,7 @@ corpus in OLMo's token format:
    four bytes of its SHA-256 fall below :data:`VALIDATION_SHARE`; validation documents
    are written last, so a run's held-out sequences (the file's last ones) come from them.
 5. **Tokenise** with a byte-level BPE trained here on the training documents
-   (:func:`rarescale.olmo.corpus.train_tokenizer`); the tokenizer file is committed under
+   (:func:`rarescale.pretrain.corpus.train_tokenizer`); the tokenizer file is committed under
    ``book/data/tokenizers/`` and reused, so the token file is a function of the text alone.
 
 Every step is deterministic (files in sorted order, no threads in extraction), so the same
@@ -421,7 +421,7 @@ def build(sources, vocab_size: int, out_dir, book_data, deb_root: Path = DEB_ROO
     """
     from tokenizers import Tokenizer
 
-    from rarescale.olmo.corpus import DTYPES, train_tokenizer, write_tokens
+    from rarescale.pretrain.corpus import DTYPES, train_tokenizer, write_tokens
     from rarescale.store.files import write_atomically
 
     start = time.perf_counter()
@@ -536,7 +536,7 @@ def synthetic_statistics(vocab_size: int = 4096, n_tokens: int = SYNTHETIC_SAMPL
     """The same statistics of the generated synthetic web (chapter 4's other corpus)."""
     import tempfile
 
-    from rarescale.olmo.corpus import write_synthetic_web
+    from rarescale.pretrain.corpus import write_synthetic_web
 
     with tempfile.TemporaryDirectory() as tmp:
         path = write_synthetic_web(Path(tmp) / "web.bin", n_tokens, vocab_size=vocab_size, eos=0)

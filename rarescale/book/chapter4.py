@@ -1,5 +1,5 @@
 """Chapter 4's figures (C18-C20), one function per figure, drawn from a
-:class:`~rarescale.olmo.ladder.LadderResults` (or, for one run, its artifact).
+:class:`~rarescale.sweeps.trends.LadderResults` (or, for one run, its artifact).
 
 Kept apart from :mod:`rarescale.book.plots` so that the pretraining figures can change without
 changing the code the student sweeps of chapters 2, 3 and 5 are keyed by.
@@ -13,7 +13,7 @@ import numpy as np
 
 from rarescale.book.plots import PALETTE, _major_log_ticks_only, _task_colours
 from rarescale.book.report import sci
-from rarescale.olmo import ladder
+from rarescale.sweeps import trends
 
 
 def fig_olmo_run(artifact):
@@ -72,7 +72,7 @@ def _size_lines(ax, res, values, x, label_sizes=True, **kw):
                 label=f"{size} ({res.params[s]:,})" if label_sizes else None, **kw)
 
 
-def fig_olmo_accuracy(ax, res, task: int, vocab: bool = False, margin: float = 0.5,
+def fig_olmo_accuracy(ax, res, task: int, margin: float, vocab: bool = False,
                       reference: tuple[str, float] | None = None):
     """(a) Held-out accuracy against injection frequency, a line per size; chance dashed, the
     one-operand shortcut dotted, the learned level grey (C18). ``reference``: (name, frequency)
@@ -106,7 +106,7 @@ def fig_olmo_label_loss(ax, res, task: int):
     return ax
 
 
-def fig_olmo_thresholds(ax, res, margin: float = 0.5):
+def fig_olmo_thresholds(ax, res, margin: float):
     """(c) Each size's learning threshold frequency against its non-embedding parameters."""
     thr = res.threshold(margin)
     for t, spec in enumerate(res.tasks):
@@ -125,7 +125,7 @@ def fig_olmo_thresholds(ax, res, margin: float = 0.5):
     return ax
 
 
-def fig_olmo_exposure(ax, res, task: int, margin: float = 0.5):
+def fig_olmo_exposure(ax, res, task: int, margin: float):
     """(b) Held-out accuracy against the distinct instances a run injected, a line per size across
     the frequencies (C18): at equal exposure, does a larger model learn more?"""
     colours = _size_colours(res.params)
@@ -207,11 +207,11 @@ def fig_olmo_interference(axes, res, task: int, frequency: int = 0):
     return axes
 
 
-def fig_capacity(axes, cap, task: int, margin: float = 0.5):
+def fig_capacity(axes, cap, task: int, margin: float):
     """(f) Capacity or speed (C4, C5): held-out accuracy at each token budget against tokens
     (left) and against the instances injected (right), a line per size; thin: the evaluations
     on the stable phase (learning rate still at its peak); dashed: each size's saturation fit."""
-    from rarescale.olmo.capacity import saturation_fit
+    from rarescale.sweeps.capacity import saturation_fit
 
     colours = _size_colours(cap.params)
     tokens = cap.tokens
@@ -273,9 +273,9 @@ def fig_capacity_test(ax, test):
     return ax
 
 
-def threshold_rows(res, margin: float = 0.5) -> list[list[str]]:
+def threshold_rows(res, margin: float) -> list[list[str]]:
     """The threshold table: per task and size, the mean threshold, the seeds' range and each seed."""
-    summary, rows = ladder.threshold_summary(res, margin), []
+    summary, rows = trends.threshold_summary(res, margin), []
     for t, name in enumerate(res.titles):
         for s, size in enumerate(res.sizes):
             th = summary[size, t]
@@ -291,7 +291,7 @@ def seeds_learned_columns(res) -> list[str]:
     return ["task", "size"] + [sci(f, 1) for f in res.frequencies]
 
 
-def seeds_learned_rows(res, margin: float = 0.5) -> list[list[str]]:
+def seeds_learned_rows(res, margin: float) -> list[list[str]]:
     """C18's counts: per task and size, at each frequency, the seeds whose held-out accuracy
     reached the learned level ("3 of 5"); "–" where the task was not run at that frequency."""
     learned = res.learned(margin)  # [size, seed, task, frequency]
@@ -301,7 +301,7 @@ def seeds_learned_rows(res, margin: float = 0.5) -> list[list[str]]:
             for t, name in enumerate(res.titles) for s, size in enumerate(res.sizes)]
 
 
-def seeds_learned_sentence(res, margin: float = 0.5) -> str:
+def seeds_learned_sentence(res, margin: float) -> str:
     """:func:`seeds_learned_rows` in words, per task: the seeds each size learns in at the
     frequencies where the sizes differ, and where they agree, which."""
     learned = res.learned(margin)
@@ -323,7 +323,7 @@ def seeds_learned_sentence(res, margin: float = 0.5) -> str:
 
 
 def verdict_summary_sentence(found: list[dict]) -> str:
-    """:func:`rarescale.olmo.ladder.verdicts` claim by claim: how many of its rows are supported,
+    """:func:`rarescale.sweeps.trends.verdicts` claim by claim: how many of its rows are supported,
     which, and the smallest Holm-adjusted p-value of the claim's family."""
     parts = []
     for claim in dict.fromkeys(v["claim"] for v in found):
@@ -336,17 +336,17 @@ def verdict_summary_sentence(found: list[dict]) -> str:
 
 
 def claim_rows_sentence(found: list[dict], claim: str) -> str:
-    """One claim's rows of :func:`rarescale.olmo.ladder.verdicts` in words, where its figure
+    """One claim's rows of :func:`rarescale.sweeps.trends.verdicts` in words, where its figure
     stands: each trend's slope per decade with its 95% interval, its Holm-adjusted p and verdict."""
     return "; ".join(
         f"{v['statement']}: {v['trend'].interval()}, adjusted p "
-        f"{ladder._p_text(v['trend'].p_adjusted)}, **{v['trend'].verdict}**" if np.isfinite(v["trend"].p_adjusted) else
+        f"{trends._p_text(v['trend'].p_adjusted)}, **{v['trend'].verdict}**" if np.isfinite(v["trend"].p_adjusted) else
         f"{v['statement']}: undefined (a size with no value), **{v['trend'].verdict}**"
         for v in found if v["claim"] == claim) + "."
 
 
 def verdict_contrast_sentence(found: list[dict], other: list[dict], name: str, other_name: str) -> str:
-    """Where two sweeps' verdicts (:func:`rarescale.olmo.ladder.verdicts`) differ, claim by claim:
+    """Where two sweeps' verdicts (:func:`rarescale.sweeps.trends.verdicts`) differ, claim by claim:
     how many rows each supports."""
     def n_supported(rows, claim):
         return sum(v["claim"] == claim and v["trend"].verdict == "supported" for v in rows)
@@ -360,7 +360,7 @@ def verdict_contrast_sentence(found: list[dict], other: list[dict], name: str, o
         f"{n_supported(found, c)} in {name}" for c in differ) + ".")
 
 
-def fig_olmo_learning_curves(ax, res, task: int, margin: float = 0.5, seed: int = 0):
+def fig_olmo_learning_curves(ax, res, task: int, margin: float, seed: int = 0):
     """Held-out accuracy against training tokens, a line per (size, frequency): colour by
     frequency, solid for the largest size and dashed for the smallest; the learned level grey."""
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(res.frequencies)))
@@ -396,7 +396,7 @@ def _panel_figure(results):
     return fig, [(ax, res, t) for ax, (res, t) in zip(np.atleast_1d(axes), panels)]
 
 
-def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None = None):
+def accuracy_by_frequency(results, margin: float, reference: dict | None = None):
     """Figure (a) for every task of ``results`` (one sweep's, or a list of sweeps'): one panel
     each (:func:`fig_olmo_accuracy`), with ``reference[kind]`` = (name, frequency) of the task's
     natural occurrences where given."""
@@ -415,7 +415,7 @@ def accuracy_by_frequency(results, margin: float = 0.5, reference: dict | None =
     return fig
 
 
-def learning_curves(results, margin: float = 0.5, seed: int = 0):
+def learning_curves(results, margin: float, seed: int = 0):
     """:func:`fig_olmo_learning_curves` for every task of ``results``, a panel each."""
     fig, panels = _panel_figure(results)
     for ax, res, t in panels:
@@ -425,7 +425,7 @@ def learning_curves(results, margin: float = 0.5, seed: int = 0):
 
 
 def pilot_choice_rows(choice: list[dict], crossing) -> list[list[str]]:
-    """The pilot's table (:func:`rarescale.olmo.design.pilot_choice`'s ``choice``): per task and frequency run, the learned level, each size's accuracy,
+    """The pilot's table (:func:`rarescale.sweeps.design.pilot_choice`'s ``choice``): per task and frequency run, the learned level, each size's accuracy,
     the tokens at which it first reached the level (``crossing`` [size, seed, task, frequency]
     in tokens, nan: never; the median over the seeds that did, "–" where none did) and whether
     the rule chose the frequency."""
@@ -453,7 +453,7 @@ def pilot_choice_sentence(c: dict) -> str:
 
 
 def capacity_choice_rows(choice: dict) -> list[list[str]]:
-    """The capacity cell's table (:func:`rarescale.olmo.design.capacity_choice`): per candidate,
+    """The capacity cell's table (:func:`rarescale.sweeps.design.capacity_choice`): per candidate,
     the seeds landed, each size's seeds learned and mean accuracy, and whether it qualifies."""
     return [[r["task"], sci(r["frequency"]), str(r["seeds"]),
              f"{r['small_learned']} of {r['seeds']}", f"{r['large_learned']} of {r['seeds']}",
@@ -475,7 +475,7 @@ CAPACITY_TEST_COLUMNS = ["analysis", "gap (large − small)", "95% interval", "p
 
 
 def capacity_test_rows(test) -> list[list[str]]:
-    """The capacity test's table (:class:`rarescale.olmo.capacity.CapacityTest`): the registered
+    """The capacity test's table (:class:`rarescale.sweeps.capacity.CapacityTest`): the registered
     analysis, then each defensible alternative (another budget read, another margin), with the
     gap, its interval, both one-sided p-values and the verdict."""
     def row(name, g):
@@ -504,7 +504,7 @@ def capacity_choice_sentence(choice: dict) -> str:
 
 
 def forgetting_direction_sentence(found: dict, alpha: float) -> str:
-    """:func:`~rarescale.olmo.ladder.forgetting_direction` in words, whichever way it points."""
+    """:func:`~rarescale.sweeps.trends.forgetting_direction` in words, whichever way it points."""
     falls, rises = found["falls"], found["rises"]
     head = (f"Over every task and frequency, the rise of the label loss at the matched learning rate "
             f"has a slope of {falls.interval()} (nats, against log₁₀ parameters)")

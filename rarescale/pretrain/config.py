@@ -20,9 +20,9 @@ import numpy as np
 
 from rarescale.counts import eval_steps
 from rarescale.store.files import write_atomically
-from rarescale.olmo.model import ladder_batch, ladder_lr, model_size, padded_vocab
-from rarescale.olmo.injection import SLOT_TOKENS
-from rarescale.olmo.tasks import TaskSpec, tokens_needed
+from rarescale.pretrain.model import ladder_batch, ladder_lr, model_size, padded_vocab
+from rarescale.pretrain.injection import SLOT_TOKENS
+from rarescale.pretrain.tasks import TaskSpec, tokens_needed
 from rarescale.validation import (Boolean, Config, ConfigError, Interval, ListOf, MissingFile,
                                   Options, Text, check, check_all, from_fields, read_yaml, shown)
 
@@ -84,7 +84,7 @@ class RunConfig(Config):
     """The fields of the CPU ladder's runs, always in the key; any other only when set."""
 
     size: str = "250K"
-    """A rung of the ladder (:data:`rarescale.olmo.model.LADDER`)."""
+    """A rung of the ladder (:data:`rarescale.pretrain.model.LADDER`)."""
     tasks: tuple[InjectedTask, ...] = ()
     """Injected tasks, each at its own frequency, on disjoint token sets."""
     tokens: int = 1_000_000
@@ -109,7 +109,7 @@ class RunConfig(Config):
     budgets: int = 1
     """WSD: token budgets measured in one run: the run's tokens, its half, its quarter, ...
     Each smaller budget branches off the stable phase, decays over its own last ``decay``,
-    is evaluated, and the run goes on from the branch point (:func:`~rarescale.olmo.train.train`)."""
+    is evaluated, and the run goes on from the branch point (:func:`~rarescale.pretrain.train.train`)."""
     weight_decay: float = 0.1
     """AdamW's decoupled weight decay."""
     clip: float = 1.0
@@ -120,7 +120,7 @@ class RunConfig(Config):
     """The end-of-document token id (it separates documents and injected instances)."""
     per_sequence: int = 1
     """Most injected instances in one sequence; above 1, evenly spaced slots, each instance past
-    the first its own document (:mod:`rarescale.olmo.injection`)."""
+    the first its own document (:mod:`rarescale.pretrain.injection`)."""
     corpus: tuple[str, ...] = ()
     """Token files (paths or globs) in OLMo's format; empty: the generated synthetic web."""
     corpus_dtype: str = "uint16"
@@ -150,7 +150,7 @@ class RunConfig(Config):
     shard: bool = False
     """Under torchrun, shard the model across the processes (FSDP2, per decoder layer) instead of
     replicating it (DDP). A CUDA run whose replicated training state would not fit one GPU is
-    sharded whatever this says (:func:`rarescale.olmo.sharding.state_fits`)."""
+    sharded whatever this says (:func:`rarescale.pretrain.sharding.state_fits`)."""
 
     def __post_init__(self):
         model_size(self.size)
@@ -219,7 +219,7 @@ class RunConfig(Config):
 
     @property
     def padded_vocab(self) -> int:
-        """The model's vocabulary (:func:`rarescale.olmo.model.padded_vocab`)."""
+        """The model's vocabulary (:func:`rarescale.pretrain.model.padded_vocab`)."""
         return padded_vocab(self.vocab_size)
 
     @property

@@ -1,6 +1,6 @@
 """A grid's results (C18-C20): arrays by size, thresholds, trends and chapter 4's verdicts.
 
-:func:`load_ladder` gathers the artifacts of a :class:`~rarescale.olmo.grid.Sweep`
+:func:`load_ladder` gathers the artifacts of a :class:`~rarescale.sweeps.grid.Sweep`
 into :class:`LadderResults`, arrays indexed ``[size, seed, task, frequency]``
 with frequencies descending. The rest reads them: the learned level, each
 size's learning threshold, whether a measure falls or rises with size, and the
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rarescale.olmo.grid import Sweep, cell_key, load_runs
-from rarescale.olmo.model import model_size
-from rarescale.olmo.tasks import TaskSpec
+from rarescale.sweeps.grid import Sweep, cell_key, load_runs
+from rarescale.pretrain.model import model_size
+from rarescale.pretrain.tasks import TaskSpec
 from rarescale.verdicts import ALPHA, adjust_family, holm, size_trend
 
 
-def learned_level(baseline, margin: float = 0.5):
+def learned_level(baseline, margin: float):
     """The accuracy a task must reach to count as learned: ``margin`` of the gap from ``baseline``
     to 1. The baseline is the better of chance and the best one-operand rule (C18's shortcut)."""
     baseline = np.asarray(baseline, float)
@@ -166,15 +166,15 @@ class LadderResults:
             raise ValueError(f"frequency {frequency:g} is not one the sweep ran{where}")
         return j
 
-    def level(self, margin: float = 0.5) -> np.ndarray:
+    def level(self, margin: float) -> np.ndarray:
         """[task, frequency]: the learned level."""
         return learned_level(self.baseline, margin)
 
-    def learned(self, margin: float = 0.5) -> np.ndarray:
+    def learned(self, margin: float) -> np.ndarray:
         """[size, seed, task, frequency]: held-out accuracy at or above the learned level."""
         return self.accuracy >= self.level(margin)[None, None]
 
-    def threshold(self, margin: float = 0.5) -> np.ndarray:
+    def threshold(self, margin: float) -> np.ndarray:
         """Learning threshold frequency [size, seed, task] (nan: not learned at any frequency)."""
         out = np.full(self.accuracy.shape[:3], np.nan)
         level = self.level(margin)
@@ -284,7 +284,7 @@ def load_ladder(path) -> tuple[Sweep, LadderResults]:
     return sweep, ladder_results(sweep, load_runs(sweep, produce=produce))
 
 
-def threshold_summary(res: LadderResults, margin: float = 0.5) -> dict:
+def threshold_summary(res: LadderResults, margin: float) -> dict:
     """Per (size, task): the thresholds of the seeds, their geometric mean and spread.
 
     ``learned_all`` is true when every seed learned the task at some frequency;
@@ -321,7 +321,7 @@ def _p_text(p: float) -> str:
 
 # --------------------------------------------------------------------------- chapter 4's verdicts
 
-def log_threshold(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+def log_threshold(res: LadderResults, margin: float) -> np.ndarray:
     """[size, seed, task]: log₁₀ of the learning threshold; a seed that learned the task at no
     frequency counts as one grid step (the ratio of its two highest) above the highest
     frequency the task was run at."""
@@ -331,18 +331,18 @@ def log_threshold(res: LadderResults, margin: float = 0.5) -> np.ndarray:
     return np.where(np.isfinite(thr), np.log10(thr), above[None, None])
 
 
-def learned_fraction(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+def learned_fraction(res: LadderResults, margin: float) -> np.ndarray:
     """[size, seed, task]: the share of the frequencies the task was run at at which it is learned."""
     ran = res.ran[None, None]
     return (res.learned(margin) & ran).sum(axis=3) / ran.sum(axis=3)
 
 
-def learned_by_size(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+def learned_by_size(res: LadderResults, margin: float) -> np.ndarray:
     """[size, task, frequency]: learned in the seed mean of the accuracy."""
     return res.accuracy.mean(axis=1) >= res.level(margin)[None]
 
 
-def crossing_steps(res: LadderResults, margin: float = 0.5) -> np.ndarray:
+def crossing_steps(res: LadderResults, margin: float) -> np.ndarray:
     """[size, seed, task, frequency]: the first evaluation step at which held-out accuracy
     reaches the learned level (C18); nan where the run never did, or was not run."""
     level = res.level(margin)
@@ -356,7 +356,7 @@ def crossing_steps(res: LadderResults, margin: float = 0.5) -> np.ndarray:
     return out
 
 
-def forgetting_where_learned(res: LadderResults, margin: float = 0.5, matched: bool = True):
+def forgetting_where_learned(res: LadderResults, margin: float, matched: bool = True):
     """[size, seed, task]: the mean rise of the label loss over the frequencies the size learned."""
     rise = res.forgetting_rise_matched if matched else res.forgetting_rise
     learned = learned_by_size(res, margin)[:, None]  # [size, 1, task, frequency]
@@ -389,7 +389,7 @@ FAMILIES = ("C18", "C19", "C20")
 
 
 def verdicts(res: LadderResults, analysis, sizes=None) -> list[dict]:
-    """Chapter 4's verdicts at the sweep's ``analysis`` (:class:`~rarescale.olmo.grid.Analysis`):
+    """Chapter 4's verdicts at the sweep's ``analysis`` (:class:`~rarescale.sweeps.grid.Analysis`):
     per claim, each trend with size (:func:`rarescale.verdicts.size_trend`), its p-value adjusted
     within its claim (Holm), and the seed means by size. ``sizes``: the indices of the sizes to
     use (default all; the robustness table leaves each out in turn)."""

@@ -1,4 +1,4 @@
-"""Train one run from a YAML/JSON config: ``python -m rarescale.olmo CONFIG WORK_DIR``.
+"""Train one run from a YAML/JSON config: ``python -m rarescale.pretrain CONFIG WORK_DIR``.
 
 Under ``torchrun --nproc_per_node N`` the same command trains data parallel.
 The run resumes from ``WORK_DIR/checkpoint.pt`` when it exists; rank 0 writes
@@ -18,7 +18,7 @@ from rarescale.validation import ConfigError
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rarescale.olmo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rarescale.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("config", type=Path)
     parser.add_argument("work_dir", type=Path)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
@@ -26,8 +26,8 @@ def main(argv=None) -> int:
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="compile the loss and backward (default: where it pays, on a CPU)")
     args = parser.parse_args(argv)
-    from rarescale.olmo.config import RunConfig
-    from rarescale.olmo.train import train
+    from rarescale.pretrain.config import RunConfig
+    from rarescale.pretrain.train import train
 
     try:
         config = RunConfig.from_file(args.config)

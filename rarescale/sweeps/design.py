@@ -58,7 +58,7 @@ def choose_frequencies(frequencies, small_share, large_share, gap, n: int = 3) -
 
 
 def pilot_choice(res, margin: float, n: int = 3) -> list[dict]:
-    """The rule on a pilot's results (:class:`~rarescale.olmo.ladder.LadderResults`), per task:
+    """The rule on a pilot's results (:class:`~rarescale.sweeps.trends.LadderResults`), per task:
     its title, the frequencies run, the share of seeds learned by the smallest and the
     largest size, their accuracy gap, and :func:`choose_frequencies`'s choice."""
     learned = res.learned(margin).astype(float)  # [size, seed, task, frequency]
@@ -99,7 +99,7 @@ def capacity_candidates(choice: list[dict]) -> list[tuple[str, float]]:
 def capacity_choice(res, margin: float, candidates, large_at_least: int = LARGE_AT_LEAST,
                     small_at_most: int = SMALL_AT_MOST, seeds: int = 5) -> dict:
     """The capacity sweep's task and frequency, from the main sweep's results ``res`` at its
-    smallest and largest sizes (:class:`~rarescale.olmo.ladder.LadderResults`).
+    smallest and largest sizes (:class:`~rarescale.sweeps.trends.LadderResults`).
 
     Each candidate ``(task title, frequency)`` (the pilot's separating cells) *qualifies* when,
     with at least ``seeds`` seeds landed at both sizes, the largest learned it (at ``margin``) in

@@ -6,7 +6,7 @@
   distinct ones); the label loss and accuracy on held-out test instances (argmax
   over the whole vocabulary, and over the task's labels), also on the
   *shortcut-hard* test instances, those the best one-operand rule
-  (:attr:`~rarescale.olmo.tasks.Task.shortcut`) gets wrong; how many
+  (:attr:`~rarescale.pretrain.tasks.Task.shortcut`) gets wrong; how many
   instances were injected so far, and how many distinct; and gradient
   interference: the cosine between the gradient of the task's label loss and
   that of the background loss, over all weights, over the transformer blocks
@@ -21,7 +21,7 @@
   Our choice of measure: the paper's exact one is not known.
 * :func:`probes` (C19): per layer, linear probes of the hidden state at the
   label-predicting position (the second operand) of held-out instances, for
-  the targets the task kind names (:meth:`~rarescale.olmo.tasks.TaskKind.probe_targets`):
+  the targets the task kind names (:meth:`~rarescale.pretrain.tasks.TaskKind.probe_targets`):
   a class (accuracy of a ridge classifier) or a number (R² of a ridge
   regression). Every size is probed through the same number of dimensions,
   the hidden state's top ``PROBE_DIM`` principal components, so a wider model
@@ -43,8 +43,8 @@ import copy
 import numpy as np
 
 from rarescale.counts import eval_steps
-from rarescale.olmo.data import schedules
-from rarescale.olmo.step import lm_loss, lr_factor, make_optimizer, optimizer_step
+from rarescale.pretrain.data import schedules
+from rarescale.pretrain.step import lm_loss, lr_factor, make_optimizer, optimizer_step
 
 PROBE_TARGETS = ("v1", "v2", "label")
 PROBE_DIM = 16
@@ -325,7 +325,7 @@ def probes(model, tasks, config, autocast, micro: int | None = None) -> dict:
 def run_artifact(config, tasks, state, forgetting, forgetting_matched, probes):
     """A finished run's artifact: a JSON summary and arrays of curves.
 
-    ``state`` is the loop's :class:`~rarescale.olmo.train.RunState`."""
+    ``state`` is the loop's :class:`~rarescale.pretrain.train.RunState`."""
     size = config.model
     evals = state.evals
     shortcuts = [t.shortcut for t in tasks]

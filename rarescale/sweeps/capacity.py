@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rarescale.olmo.grid import Sweep, cell_key, load_runs
-from rarescale.olmo.ladder import LadderResults, learned_level
-from rarescale.olmo.model import model_size
-from rarescale.olmo.tasks import TaskSpec
+from rarescale.sweeps.grid import Sweep, cell_key, load_runs
+from rarescale.sweeps.trends import LadderResults, learned_level
+from rarescale.pretrain.model import model_size
+from rarescale.pretrain.tasks import TaskSpec
 from rarescale import verdicts
-from rarescale.verdicts import permutation_splits
+from rarescale.verdicts import ConfidenceInterval, mean_shift
 
 PLATEAU, APPROACH, NOT_SHOWN = ("plateaus below (Definition 2)", "approaches (Definition 1)",
                                 "not shown")
@@ -37,10 +37,10 @@ FLAT = 0.02
 off, and the gap between levels within which two sizes count as level (both at the 95% level)."""
 
 
-def capacity_frequencies(res: LadderResults, size: int = 0, most_seeds: int = 1) -> list[float]:
+def capacity_frequencies(res: LadderResults, margin: float, size: int = 0, most_seeds: int = 1) -> list[float]:
     """Per task, the frequency the capacity sweep runs at: the highest ladder frequency at which
     size ``size`` (the smallest) learned the task in at most ``most_seeds`` of its seeds."""
-    learned = res.learned().sum(axis=1)[size]  # [task, frequency], frequencies descending
+    learned = res.learned(margin).sum(axis=1)[size]  # [task, frequency], frequencies descending
     out = []
     for t in range(len(res.tasks)):
         few = np.flatnonzero(learned[t] <= most_seeds)
@@ -77,37 +77,25 @@ def saturation_fit(tokens, accuracy, start: float) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class Interval:
-    """A statistic and its 95% seed-bootstrap interval."""
-
-    value: float
-    low: float
-    high: float
-
-    def text(self, fmt: str = "{:.2f}") -> str:
-        return f"{fmt.format(self.value)} [{fmt.format(self.low)}, {fmt.format(self.high)}]"
-
-
-@dataclass(frozen=True)
 class CapacityVerdict:
     """Does the small size level off below the large one, or approach it?"""
 
-    level_small: Interval
-    level_large: Interval
-    gap: Interval
+    level_small: ConfidenceInterval
+    level_large: ConfidenceInterval
+    gap: ConfidenceInterval
     """Large minus small saturation level."""
-    gain_small: Interval
+    gain_small: ConfidenceInterval
     """The small size's accuracy gained over the last doubling of tokens."""
-    final_large: Interval
+    final_large: ConfidenceInterval
     """The large size's accuracy at the largest budget."""
     learned_level: float
     verdict: str
     reason: str
 
 
-def _interval(point, boots) -> Interval:
+def _interval(point, boots) -> ConfidenceInterval:
     low, high = np.nanpercentile(boots, [2.5, 97.5])
-    return Interval(float(point), float(low), float(high))
+    return ConfidenceInterval(float(point), float(low), float(high))
 
 
 def capacity_verdict(tokens, small, large, start: float, learned: float, n_boot: int = 2000,
@@ -190,7 +178,7 @@ class CapacityResults:
         """[task]: the better of chance and the one-operand shortcut."""
         return np.maximum(self.chance, self.shortcut)
 
-    def level(self, margin: float = 0.5) -> np.ndarray:
+    def level(self, margin: float) -> np.ndarray:
         """[task]: the learned level (chapter 4's)."""
         return learned_level(self.baseline, margin)
 
@@ -198,7 +186,7 @@ class CapacityResults:
     def titles(self) -> list[str]:
         return [t.title for t in self.tasks]
 
-    def verdict(self, task: int, margin: float = 0.5, **kw) -> CapacityVerdict:
+    def verdict(self, task: int, margin: float, **kw) -> CapacityVerdict:
         """The smallest size against the largest on ``task``."""
         return capacity_verdict(self.tokens, self.accuracy[0, :, task], self.accuracy[-1, :, task],
                                 float(self.chance[task]), float(self.level(margin)[task]), **kw)
@@ -244,7 +232,7 @@ def load_capacity(path) -> tuple[Sweep, CapacityResults]:
     return sweep, capacity_results(sweep, load_runs(sweep, produce=f"python -m runners.sweep {path}"))
 
 
-def verdict_rows(res: CapacityResults, margin: float = 0.5) -> list[list[str]]:
+def verdict_rows(res: CapacityResults, margin: float) -> list[list[str]]:
     """Chapter 4's capacity table: per task, the two sizes' saturation levels, the gap, the small
     size's last-doubling gain (each with its 95% seed interval), and the verdict."""
     rows = []
@@ -294,7 +282,7 @@ class CapacityTest:
         return int(np.flatnonzero(np.isclose(self.multiples, self.budget, rtol=0.01))[0])
 
     @property
-    def schedule_shift(self) -> Interval:
+    def schedule_shift(self) -> ConfidenceInterval:
         """The small size at the base budget: warmup-stable-decay branch minus cosine run."""
         return mean_shift(self.small_base_cosine, self.small[:, 0])
 
@@ -413,9 +401,9 @@ def capacity_test_reading(test: CapacityTest) -> str:
 def load_capacity_test(path) -> tuple[Sweep, CapacityResults, CapacityTest]:
     """A capacity sweep (its ``analysis`` a ``"capacity gap"``), its results and its test against
     the sweep it names in ``compare_with`` (read only at its smallest and largest sizes, at this
-    sweep's task and frequency: :func:`rarescale.olmo.design.capacity_view`)."""
-    from rarescale.olmo.design import capacity_view
-    from rarescale.olmo.ladder import ladder_results
+    sweep's task and frequency: :func:`rarescale.sweeps.design.capacity_view`)."""
+    from rarescale.sweeps.design import capacity_view
+    from rarescale.sweeps.trends import ladder_results
     from rarescale.store.artifacts import REPO_ROOT
 
     sweep, cap = load_capacity(path)
@@ -429,41 +417,6 @@ def load_capacity_test(path) -> tuple[Sweep, CapacityResults, CapacityTest]:
 
 
 # --------------------------------------------------------------------------- packing
-
-def _shift_p(a, b, delta, splits) -> float:
-    """Two-sided permutation p-value of ``mean(b − delta) = mean(a)``, over the given splits."""
-    pooled = np.concatenate([a, b - delta])
-    observed = abs(pooled[len(a):].mean() - pooled[:len(a)].mean())
-    total = pooled.sum()
-    in_b = pooled[splits].sum(1)  # each split: which pooled values play b
-    diffs = np.abs(in_b / len(b) - (total - in_b) / len(a))
-    return float(np.mean(diffs >= observed - 1e-12))
-
-
-def mean_shift(a, b, alpha: float = 0.05, n_perm: int = 20_000, seed: int = 0) -> Interval:
-    """``mean(b) − mean(a)`` with its 95% interval from inverting a permutation test.
-
-    The interval holds every shift ``δ`` at which ``b − δ`` and ``a`` are
-    exchangeable at level ``alpha``: exact for a few seeds (every split of the
-    pooled seeds is enumerated), where a bootstrap interval would be too narrow.
-    """
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    splits = permutation_splits(len(b), len(a) + len(b), n_perm, seed)
-    point = float(b.mean() - a.mean())
-    span = float(np.ptp(np.concatenate([a, b])) + 1e-9) * 4
-
-    def edge(direction):
-        inside, outside = point, point + direction * span  # p(inside) = 1 > alpha; outside rejects
-        for _ in range(40):
-            mid = (inside + outside) / 2
-            if _shift_p(a, b, mid, splits) > alpha:
-                inside = mid
-            else:
-                outside = mid
-        return inside
-
-    return Interval(point, edge(-1), edge(+1))
-
 
 @dataclass(frozen=True)
 class PackingShift:
@@ -480,16 +433,16 @@ class PackingShift:
     learned_level: float
 
     @property
-    def shift(self) -> Interval:
+    def shift(self) -> ConfidenceInterval:
         """Unpacked minus packed accuracy."""
         return mean_shift(self.packed, self.unpacked)
 
     @property
-    def shift_hard(self) -> Interval:
+    def shift_hard(self) -> ConfidenceInterval:
         return mean_shift(self.packed_hard, self.unpacked_hard)
 
 
-def packing_shift(ladder: LadderResults, sweep: Sweep, runs, margin: float = 0.5) -> PackingShift:
+def packing_shift(ladder: LadderResults, sweep: Sweep, runs, margin: float) -> PackingShift:
     """Compare the packing sweep's one unpacked copy with the same copy in the packed ladder."""
     (cell, ((i, j, _),)), *_ = sweep.cell_copies()
     s, t = ladder.sizes.index(cell.size), i
@@ -504,7 +457,7 @@ def packing_shift(ladder: LadderResults, sweep: Sweep, runs, margin: float = 0.5
         learned_level=float(ladder.level(margin)[t, f]))
 
 
-def load_packing(ladder: LadderResults, path, margin: float = 0.5) -> PackingShift:
+def load_packing(ladder: LadderResults, path, margin: float) -> PackingShift:
     sweep = Sweep.from_yaml(path)
     return packing_shift(ladder, sweep, load_runs(sweep, produce=f"python -m runners.sweep {path}"),
                          margin)
