@@ -96,3 +96,21 @@ def test_chapter4_reads_an_unpacked_sweep_with_its_own_frequencies_per_task(tmp_
     assert int(glued(out, "inj_total")) == sum(sum(i) for i in injected)  # its own runs, all 16
     assert int(glued(out, "inj_top")) == max(max(i) for i in injected)
     assert int(glued(out, "inj_rarest")) == min(min(i) for i in injected)
+
+
+def test_chapter4_reads_a_sweep_with_one_task_kind(tmp_path):
+    """Pointed at a sweep of one task kind (the main sweep's TCMP runs alone: the same cells,
+    the same artifacts), chapter 4 executes through and reads that sweep's runs only."""
+    import yaml
+
+    from rarescale.sweeps.grid import Sweep
+
+    spec = yaml.safe_load((REPO / "runners/configs/cpu_main.yaml").read_text())
+    spec["tasks"] = [t for t in spec["tasks"] if t["kind"] == "cmp"]
+    spec["name"] = "cpu_main_tcmp"
+    one_kind = tmp_path / "cpu_main_tcmp.yaml"
+    one_kind.write_text(yaml.safe_dump(spec))
+    assert {c.tasks[0].spec.kind for c in Sweep.from_yaml(one_kind).cells()} == {"cmp"}
+    out = execute(REPO / "book" / "04_olmo_validation.py", {"sweep_file": str(one_kind)},
+                  tmp_path / "out", progress_bar=False)
+    assert int(glued(out, "n_seeds")) == 5
