@@ -221,3 +221,15 @@ def test_each_constrained_parameter_is_one_its_notebook_has(notebook):
 
     path = REPO / ("runners" if notebook == "olmo_pretrain" else "book") / f"{notebook}.py"
     assert set(CONSTRAINTS[notebook]) <= set(notebook_defaults(path)), notebook
+
+
+def test_the_training_loop_reads_top_to_bottom():
+    """The loop of a pretraining run is one function of at most 70 lines with no function defined
+    inside it; the measures and checkpoints it calls are callbacks and named functions."""
+    tree = ast.parse((REPO / "rarescale" / "pretrain" / "train.py").read_text())
+    (loop,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "loop"]
+    assert loop.end_lineno - loop.lineno + 1 <= 70
+    for name in ("loop", "train", "finish"):
+        (fn,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+        inner = [n for n in ast.walk(fn) if isinstance(n, (ast.FunctionDef, ast.Lambda)) and n is not fn]
+        assert not inner, (name, [getattr(n, "name", "lambda") for n in inner])
