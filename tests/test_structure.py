@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from rarescale.book.parameters import CONSTRAINTS
 
 HIDDEN = {"remove-input", "remove-cell", "hide-input"}
 
@@ -213,11 +214,11 @@ def test_the_name_check_finds_a_name_from_a_hidden_cell(tmp_path):
     assert hidden_names_in_visible_cells(page) == {"x"}
 
 
-@pytest.mark.parametrize("notebook", sorted(__import__("rarescale.book.parameters", fromlist=["x"]).CONSTRAINTS))
+@pytest.mark.parametrize("notebook", sorted(CONSTRAINTS))
 def test_each_constrained_parameter_is_one_its_notebook_has(notebook):
     """One parameter schema per chapter: its constraints name only the parameters its parameters
     cell defines (a parameter dropped from the notebook leaves no constraint behind)."""
-    from rarescale.book.parameters import CONSTRAINTS, notebook_defaults
+    from rarescale.book.parameters import notebook_defaults
 
     path = REPO / ("runners" if notebook == "olmo_pretrain" else "book") / f"{notebook}.py"
     assert set(CONSTRAINTS[notebook]) <= set(notebook_defaults(path)), notebook

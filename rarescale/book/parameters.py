@@ -28,8 +28,9 @@ _SHARE = Interval(Real, 0, 1, "neither")
 _STUDENT = {  # the student sweeps of chapters 2, 3 and 5
     "K": _INT1, "m": _INT1, "a": _NONNEG, "b": _NONNEG, "d": Interval(Integral, 2, None),
     "mixture_seed": _INT0, "widths": ListOf(_INT1), "seeds": ListOf(_INT0), "steps": _INT1,
-    "batch": _INT1, "lr": _POS, "threshold": _SHARE,
+    "batch": _INT1, "lr": _POS,
 }
+_LEARNED = {"threshold": _SHARE}  # chapters 2 and 5: the loss below which a task is learned
 
 CONSTRAINTS = {
     "00_how_to_use": {"d": Interval(Integral, 2, None), "widths": ListOf(_INT1), "rank": _INT1,
@@ -40,15 +41,15 @@ CONSTRAINTS = {
                          "fit_noise": Interval(Real, 0, 1, "left"), "fit_seed": _INT0,
                          "runs_file": Text(), "exclude_highest": Interval(Integral, 0, 200),
                          "n_boot": Interval(Integral, 20, None), "boot_seed": _INT0},
-    "02_utility_ranking": {**_STUDENT, "b_range": ListOf(_NONNEG, 2), "budget_factor": _INT1,
+    "02_utility_ranking": {**_STUDENT, **_LEARNED, "b_range": ListOf(_NONNEG, 2), "budget_factor": _INT1,
                            "budget_widths": ListOf(_INT1)},
-    "03_interference": {**{k: v for k, v in _STUDENT.items() if k != "threshold"}, "common_mass": Interval(Real, 0, 1, "right"),
+    "03_interference": {**_STUDENT, "common_mass": Interval(Real, 0, 1, "right"),
                         "eps_fraction": _SHARE, "gradient_widths": ListOf(_INT1), "rare_task": _INT1,
                         "deltas": ListOf(_INT1), "injection_widths": ListOf(_INT1),
                         "injection_seeds": ListOf(_INT0), "trace_delta": _INT1,
                         "trace_widths": ListOf(_INT1)},
     "04_olmo_validation": {"forgetting_frequency": _POS},
-    "05_sizing_and_mixtures": {**_STUDENT, "small_width": _INT1, "rare_task": _INT1,
+    "05_sizing_and_mixtures": {**_STUDENT, **_LEARNED, "small_width": _INT1, "rare_task": _INT1,
                                "resample_frequencies": ListOf(_SHARE),
                                "resample_seeds": ListOf(_INT0)},
     "olmo_pretrain": {"config": MappingOf(), "nproc": _INT1, "compile_model": Boolean(none=True),

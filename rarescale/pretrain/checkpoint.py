@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rarescale.pretrain import placement, sharding
@@ -218,7 +219,6 @@ def save(work_dir: Path, config, corpus: dict, restored: Restored, place, sharde
     """Write the run's checkpoint (every process calls it): rank 0 writes a replicated one, or
     each rank its shard; then the other layout's stale checkpoint is removed."""
     import torch
-    from dataclasses import asdict
 
     extra = {"config": config.to_dict(), "corpus": corpus, "state": asdict(restored.state),
              "rng": rng_state_bytes()}
@@ -232,6 +232,4 @@ def save(work_dir: Path, config, corpus: dict, restored: Restored, place, sharde
         placement.barrier(place.world)
     stale = restored.stale
     if stale is not None and place.is_main and stale.exists():
-        import shutil
-
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()

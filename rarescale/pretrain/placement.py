@@ -10,6 +10,7 @@ import datetime
 import os
 from dataclasses import dataclass
 
+from rarescale.pretrain import sharding
 from rarescale.validation import ConfigError
 
 PROCESS_GROUP_TIMEOUT_S = 4 * 3600
@@ -86,8 +87,6 @@ def device_memory(device) -> int | None:
 
 def replica_fits(config, place: Placement) -> bool:
     """Whether DDP's full copy of the training state fits each GPU (always, on a CPU)."""
-    from rarescale.pretrain import sharding
-
     if place.device.type != "cuda":
         return True
     n = config.model.total_params(config.padded_vocab)

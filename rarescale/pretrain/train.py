@@ -71,60 +71,10 @@ def train(config: RunConfig, work_dir, *, progress: bool = True, max_steps: int 
 
 
 @dataclass
-class Stepper:
-    """Takes the optimizer steps of a run: each step's batch, its learning rate, the update,
-    and the count of what was injected (on the main run or on a decay branch)."""
-
-    config: RunConfig
-    net: object
-    optimizer: object
-    corpus: object
-    plan: list
-    tasks: list
-    rank: int
-    world: int
-    micro: int
-    autocast: object
-    device: object
-    loss_fn: object = None
-    """The micro-batch loss (compiled, or None: eager)."""
-
-    @property
-    def per_rank(self) -> int:
-        return self.config.global_batch // self.world
-
-    def __call__(self, step: int, state: RunState, seen_sets, budget: int | None = None) -> float:
-        """Train on ``step``'s batch at its learning rate (of ``budget``); record it in ``state``."""
-        import torch
-
-        c = self.config
-        set_lr(self.optimizer, c, step, budget)
-        t0 = time.perf_counter()
-        tokens, injected = training_batch(self.corpus, self.plan, self.tasks, step, c)
-        local = torch.from_numpy(tokens[self.rank * self.per_rank:(self.rank + 1) * self.per_rank])
-        local = local.to(self.device)
-        t1 = time.perf_counter()
-        loss = optimizer_step(self.net, self.optimizer, local, self.micro, c.clip, self.autocast,
-                              self.world, self.loss_fn)
-        seconds = time.perf_counter() - t0
-        state.data_seconds += t1 - t0
-        state.step_seconds += seconds
-        state.step_times.append(seconds)
-        state.injected = [a + len(b) for a, b in zip(state.injected, injected)]
-        for seen, seen_set, idx in zip(state.seen, seen_sets, injected):
-            for k in idx.tolist():
-                if k not in seen_set:
-                    seen_set.add(k)
-                    seen.append(k)
-        return loss
-
-
-
-@dataclass
 class Run:
     """One run in its work folder: its config, where this process trains, the model, optimizer
     and state (:class:`~rarescale.pretrain.checkpoint.Restored`), its data, and how a step is
-    taken. The loop and its callbacks read and change it."""
+    taken (:meth:`take_step`). The loop and its callbacks read and change it."""
 
     config: RunConfig
     work_dir: Path
@@ -137,8 +87,11 @@ class Run:
     tasks: list
     compiled: bool
     autocast: object
+    plan: list
+    """Per task, its injection schedule (:func:`~rarescale.pretrain.data.schedules`)."""
     restored: checkpoint.Restored = None
-    take_step: Stepper = None
+    loss_fn: object = None
+    """The micro-batch loss (compiled, or None: eager)."""
     validation: object = None
     seen_sets: list = field(default_factory=list)
 
@@ -149,13 +102,10 @@ class Run:
         tasks = run_tasks(config)
         run = cls(config, work_dir, place, micro, sharded, open_corpus(config),
                   corpus_checksums(config), tasks, uses_compile(config, place.world, compile),
-                  autocast_for(config, place.device))
+                  autocast_for(config, place.device), schedules(config))
         run.restored = checkpoint.restore(config, work_dir, run.build_model, run.make_optimizer,
                                           place, sharded, len(tasks), run.corpus_bytes)
-        loss_fn = compiled_loss(run.restored.net) if run.compiled else None
-        run.take_step = Stepper(config, run.restored.net, run.restored.optimizer, run.corpus,
-                                schedules(config), tasks, place.rank, place.world, micro,
-                                run.autocast, place.device, loss_fn)
+        run.loss_fn = compiled_loss(run.restored.net) if run.compiled else None
         run.validation = torch.from_numpy(run.corpus.validation()).to(place.device)
         run.seen_sets = [set(seen) for seen in run.state.seen]
         return run
@@ -170,6 +120,32 @@ class Run:
 
     def make_optimizer(self, model):
         return make_optimizer(model, self.config)
+
+    def take_step(self, step: int, state: RunState, seen_sets, budget: int | None = None) -> float:
+        """Train on ``step``'s batch at its learning rate (of ``budget``), on the main run or a
+        decay branch; record the step's time and what it injected in ``state``."""
+        import torch
+
+        c, place, optimizer = self.config, self.place, self.restored.optimizer
+        set_lr(optimizer, c, step, budget)
+        t0 = time.perf_counter()
+        tokens, injected = training_batch(self.corpus, self.plan, self.tasks, step, c)
+        per_rank = c.global_batch // place.world
+        local = torch.from_numpy(tokens[place.rank * per_rank:(place.rank + 1) * per_rank]).to(place.device)
+        t1 = time.perf_counter()
+        loss = optimizer_step(self.restored.net, optimizer, local, self.micro, c.clip, self.autocast,
+                              place.world, self.loss_fn)
+        seconds = time.perf_counter() - t0
+        state.data_seconds += t1 - t0
+        state.step_seconds += seconds
+        state.step_times.append(seconds)
+        state.injected = [a + len(b) for a, b in zip(state.injected, injected)]
+        for seen, seen_set, idx in zip(state.seen, seen_sets, injected):
+            for k in idx.tolist():
+                if k not in seen_set:
+                    seen_set.add(k)
+                    seen.append(k)
+        return loss
 
     def save(self) -> None:
         checkpoint.save(self.work_dir, self.config, self.corpus_bytes, self.restored, self.place,
